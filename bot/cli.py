@@ -1,0 +1,249 @@
+"""The `bot` command line: database, demo data, customer and order loading, services."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import launch, migrate
+from bot.db import make_engine, make_session_factory
+from bot.models import Order, OrderItem, OrderStatus, Segment
+from bot.seed import is_empty, seed_demo_data
+from bot.services.contact import InvalidContact
+from bot.services.customers import (
+    CustomerExists,
+    NewCustomer,
+    find_by_email,
+    upsert_customer,
+)
+from bot.settings import Settings
+
+
+class CommandError(Exception):
+    """A user error: printed without a traceback, exit status 2."""
+
+
+def _session_scope(settings: Settings) -> Callable[[], Session]:
+    return make_session_factory(make_engine(settings.database_url)).begin  # type: ignore[return-value]
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url)
+    print(f"Database is up to date: {settings.database_url}")
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
+    with _session_scope(settings)() as session:
+        if args.if_empty and not is_empty(session):
+            print("Database already has customers; demo data not loaded.")
+            return
+        count = seed_demo_data(session)
+    print(f"Demo data loaded: 6 customers, {count} orders.")
+
+
+def _customer(args: argparse.Namespace, settings: Settings) -> NewCustomer:
+    return NewCustomer(
+        name=args.name,
+        email=args.email,
+        phone=args.phone,
+        segment=Segment(args.segment),
+    )
+
+
+def cmd_customer(args: argparse.Namespace, settings: Settings) -> None:
+    with _session_scope(settings)() as session:
+        customer = upsert_customer(
+            session, _customer(args, settings), settings.default_phone_region
+        )
+        print(f"Customer {customer.id}: {customer.name} <{customer.email}>")
+
+
+def _parse_date(raw: str | None) -> dt.date | None:
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise CommandError(f"dates are YYYY-MM-DD, got {raw!r}") from exc
+
+
+def _parse_item(raw: str) -> OrderItem:
+    parts = raw.split(":")
+    if len(parts) != 4:
+        raise CommandError(
+            f"items are SKU:description:quantity:price_cents, got {raw!r}"
+        )
+    sku, description, quantity, price = parts
+    try:
+        return OrderItem(
+            sku=sku, description=description, quantity=int(quantity),
+            unit_price_cents=int(price),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise CommandError(f"quantity and price must be integers in {raw!r}") from exc
+
+
+def save_order(
+    session: Session, fields: dict[str, str | None], items: Sequence[str]
+) -> Order:
+    """Create or update an order from flat text fields (CLI and CSV import)."""
+    number = (fields.get("number") or "").strip()
+    if not number:
+        raise CommandError("an order needs a number")
+    order = session.scalars(select(Order).where(Order.number == number)).first()
+    email = fields.get("customer_email")
+    if order is None:
+        if not email:
+            raise CommandError(f"new order {number} needs --customer-email")
+        order = Order(number=number)
+        session.add(order)
+    if email:
+        customer = find_by_email(session, email)
+        if customer is None:
+            raise CommandError(
+                f"no customer with email {email}; add the customer first"
+            )
+        order.customer = customer
+    if fields.get("status"):
+        try:
+            order.status = OrderStatus(fields["status"])
+        except ValueError as exc:
+            allowed = ", ".join(s.value for s in OrderStatus)
+            raise CommandError(f"status must be one of: {allowed}") from exc
+    for key in ("carrier", "tracking_number"):
+        if fields.get(key):
+            setattr(order, key, fields[key])
+    if fields.get("estimated_delivery"):
+        order.estimated_delivery = _parse_date(fields["estimated_delivery"])
+    if items:
+        order.items = [_parse_item(item) for item in items]
+    session.flush()
+    return order
+
+
+def cmd_order(args: argparse.Namespace, settings: Settings) -> None:
+    fields = {
+        "number": args.number,
+        "customer_email": args.customer_email,
+        "status": args.status,
+        "carrier": args.carrier,
+        "tracking_number": args.tracking_number,
+        "estimated_delivery": args.estimated_delivery,
+    }
+    with _session_scope(settings)() as session:
+        order = save_order(session, fields, args.item or [])
+        print(f"Order {order.number}: {order.status.value}")
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
+    path = Path(args.file)
+    if not path.exists():
+        raise CommandError(f"no such file: {path}")
+    with path.open(newline="") as handle, _session_scope(settings)() as session:
+        rows = list(csv.DictReader(handle))
+        for line, row in enumerate(rows, start=2):
+            try:
+                if args.kind == "customers":
+                    upsert_customer(
+                        session,
+                        NewCustomer(
+                            name=row.get("name") or "",
+                            email=row.get("email") or "",
+                            phone=row.get("phone") or None,
+                            segment=Segment(row.get("segment") or "standard"),
+                        ),
+                        settings.default_phone_region,
+                    )
+                else:
+                    items = [i for i in (row.get("items") or "").split("|") if i]
+                    save_order(session, dict(row), items)
+            except (CommandError, InvalidContact, CustomerExists, ValueError) as exc:
+                raise CommandError(f"{path}:{line}: {exc}") from exc
+    print(f"Imported {len(rows)} {args.kind} from {path}.")
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
+    launch.train(force=args.force)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
+    runners = {
+        "rasa": launch.run_rasa,
+        "actions": launch.run_actions,
+        "web": launch.run_web,
+    }
+    runners[args.service](settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db", required=True
+    )
+    db.add_parser("upgrade", help="create or migrate the database").set_defaults(
+        func=cmd_db_upgrade
+    )
+
+    seed = sub.add_parser("seed", help="load the demo customers and orders")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="only into an empty database"
+    )
+    seed.set_defaults(func=cmd_seed)
+
+    customer = sub.add_parser("customer", help="add or update a customer (by email)")
+    customer.add_argument("--name", required=True)
+    customer.add_argument("--email", required=True)
+    customer.add_argument("--phone")
+    customer.add_argument(
+        "--segment", choices=[s.value for s in Segment], default="standard"
+    )
+    customer.set_defaults(func=cmd_customer)
+
+    order = sub.add_parser("order", help="add or update an order (by number)")
+    order.add_argument("--number", required=True)
+    order.add_argument("--customer-email")
+    order.add_argument("--status", choices=[s.value for s in OrderStatus])
+    order.add_argument("--carrier")
+    order.add_argument("--tracking-number")
+    order.add_argument("--estimated-delivery", help="YYYY-MM-DD")
+    order.add_argument(
+        "--item",
+        action="append",
+        help="SKU:description:quantity:price_cents (repeatable)",
+    )
+    order.set_defaults(func=cmd_order)
+
+    importer = sub.add_parser("import", help="load customers or orders from a CSV file")
+    importer.add_argument("kind", choices=["customers", "orders"])
+    importer.add_argument("file")
+    importer.set_defaults(func=cmd_import)
+
+    train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
+    train.add_argument("--force", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    run = sub.add_parser("run", help="start one service (used by the Procfile)")
+    run.add_argument("service", choices=["rasa", "actions", "web"])
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        args.func(args, settings)
+    except (CommandError, InvalidContact, CustomerExists) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

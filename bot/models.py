@@ -1,0 +1,243 @@
+"""Customer database schema: customers, orders, order items, tickets and transcripts.
+
+These tables are read directly by BI and CRM tools; the README documents them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import Mapped, declarative_base, relationship
+
+# Stable constraint names so Alembic migrations behave the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware current UTC time."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Segment(str, enum.Enum):
+    STANDARD = "standard"
+    VIP = "vip"
+
+
+class OrderStatus(str, enum.Enum):
+    PLACED = "placed"
+    PROCESSING = "processing"
+    SHIPPED = "shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+class Channel(str, enum.Enum):
+    WEB = "web"
+    SMS = "sms"
+    VOICE = "voice"
+
+
+class TicketCategory(str, enum.Enum):
+    PROBLEM = "problem"
+    CANCELLATION = "cancellation"
+    ORDER_CHANGE = "order_change"
+    REFUND = "refund"
+    ACCOUNT = "account"
+    HANDOFF = "handoff"
+    FEEDBACK = "feedback"
+
+
+class TicketStatus(str, enum.Enum):
+    NEW = "new"
+    CLAIMED = "claimed"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class TicketPriority(str, enum.Enum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Sender(str, enum.Enum):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # VARCHAR + CHECK rather than a native enum type: portable and readable by BI tools.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    name: Mapped[str] = Column(String(200), nullable=False)
+    email: Mapped[str] = Column(String(320), unique=True, nullable=False)
+    phone: Mapped[str | None] = Column(String(20), unique=True, nullable=True)
+    segment: Mapped[Segment] = Column(
+        _enum(Segment, "segment"), default=Segment.STANDARD, nullable=False
+    )
+    created_at: Mapped[dt.datetime] = Column(
+        DateTime(timezone=True),
+        default=utcnow,
+        server_default=func.now(),
+        nullable=False,
+    )
+
+    orders: Mapped[list[Order]] = relationship("Order", back_populates="customer")
+
+    def __repr__(self) -> str:
+        return f"Customer(id={self.id!r}, email={self.email!r})"
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    number: Mapped[str] = Column(String(32), unique=True, nullable=False)
+    customer_id: Mapped[int] = Column(
+        Integer, ForeignKey("customers.id"), index=True, nullable=False
+    )
+    status: Mapped[OrderStatus] = Column(
+        _enum(OrderStatus, "order_status"), default=OrderStatus.PLACED, nullable=False
+    )
+    carrier: Mapped[str | None] = Column(String(64), nullable=True)
+    tracking_number: Mapped[str | None] = Column(String(64), nullable=True)
+    estimated_delivery: Mapped[dt.date | None] = Column(Date, nullable=True)
+    placed_at: Mapped[dt.datetime] = Column(
+        DateTime(timezone=True), default=utcnow, nullable=False
+    )
+    updated_at: Mapped[dt.datetime] = Column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    customer: Mapped[Customer] = relationship("Customer", back_populates="orders")
+    items: Mapped[list[OrderItem]] = relationship(
+        "OrderItem",
+        back_populates="order",
+        cascade="all, delete-orphan",
+        order_by="OrderItem.id",
+    )
+
+    def __repr__(self) -> str:
+        return f"Order(number={self.number!r}, status={self.status!r})"
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    order_id: Mapped[int] = Column(
+        Integer, ForeignKey("orders.id"), index=True, nullable=False
+    )
+    sku: Mapped[str] = Column(String(64), nullable=False)
+    description: Mapped[str] = Column(String(200), nullable=False)
+    quantity: Mapped[int] = Column(Integer, default=1, nullable=False)
+    unit_price_cents: Mapped[int] = Column(Integer, nullable=False)
+
+    order: Mapped[Order] = relationship("Order", back_populates="items")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    reference: Mapped[str] = Column(String(16), unique=True, nullable=False)
+    customer_id: Mapped[int | None] = Column(
+        ForeignKey("customers.id"), nullable=True, index=True
+    )
+    order_id: Mapped[int | None] = Column(
+        ForeignKey("orders.id"), nullable=True, index=True
+    )
+    conversation_id: Mapped[str | None] = Column(String(255), nullable=True, index=True)
+    channel: Mapped[Channel] = Column(_enum(Channel, "channel"), nullable=False)
+    category: Mapped[TicketCategory] = Column(
+        _enum(TicketCategory, "ticket_category"), nullable=False
+    )
+    subject: Mapped[str] = Column(String(200), nullable=False)
+    description: Mapped[str] = Column(Text, default="", nullable=False)
+    contact: Mapped[str | None] = Column(String(320), nullable=True)
+    status: Mapped[TicketStatus] = Column(
+        _enum(TicketStatus, "ticket_status"), default=TicketStatus.NEW, nullable=False
+    )
+    priority: Mapped[TicketPriority] = Column(
+        _enum(TicketPriority, "ticket_priority"),
+        default=TicketPriority.NORMAL,
+        nullable=False,
+    )
+    handed_off: Mapped[bool] = Column(Boolean, default=False, nullable=False)
+    created_at: Mapped[dt.datetime] = Column(
+        DateTime(timezone=True), default=utcnow, nullable=False
+    )
+    updated_at: Mapped[dt.datetime] = Column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    customer: Mapped[Customer | None] = relationship("Customer")
+    order: Mapped[Order | None] = relationship("Order")
+    messages: Mapped[list[TicketMessage]] = relationship(
+        "TicketMessage",
+        back_populates="ticket",
+        cascade="all, delete-orphan",
+        order_by="TicketMessage.id",
+    )
+
+    def __repr__(self) -> str:
+        return f"Ticket(reference={self.reference!r}, status={self.status!r})"
+
+
+class TicketMessage(Base):
+    """One line of a ticket's conversation transcript."""
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = Column(
+        Integer, ForeignKey("tickets.id"), index=True, nullable=False
+    )
+    sender: Mapped[Sender] = Column(_enum(Sender, "sender"), nullable=False)
+    text: Mapped[str] = Column(Text, nullable=False)
+    sent_at: Mapped[dt.datetime] = Column(
+        DateTime(timezone=True), default=utcnow, nullable=False
+    )
+
+    ticket: Mapped[Ticket] = relationship("Ticket", back_populates="messages")

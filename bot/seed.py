@@ -1,0 +1,99 @@
+"""Demo data: a handful of customers and orders in every status (see README tour)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.models import Customer, Order, OrderItem, OrderStatus, Segment
+from bot.services.customers import NewCustomer, upsert_customer
+
+DEMO_CUSTOMERS = (
+    NewCustomer("Jane Doe", "jane.doe@example.com", "+14155550134"),
+    NewCustomer("Sam Lee", "sam.lee@example.com", "+14155550178", Segment.VIP),
+    NewCustomer("Maria Lopez", "maria.lopez@example.com", "+12125550147"),
+    NewCustomer("Tom O'Brien", "tom.obrien@example.com", None),
+    NewCustomer("Priya Natarajan", "priya.n@example.com", "+16175550190", Segment.VIP),
+    NewCustomer("Alex Kim", "alex.kim@example.com", "+13125550111"),
+)
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    number: str
+    email: str
+    status: OrderStatus
+    carrier: str | None
+    tracking: str | None
+    eta_days: int | None
+    placed_days_ago: int
+    items: tuple[tuple[str, str, int, int], ...]
+
+
+DEMO_ORDERS = (
+    DemoOrder("104257", "jane.doe@example.com", OrderStatus.SHIPPED, "UPS",
+              "1Z999AA10123456784", 2, 3,
+              (("LMP-201", "Brass desk lamp", 1, 4900),)),
+    DemoOrder("100318", "jane.doe@example.com", OrderStatus.DELIVERED, "USPS",
+              "9400111899223856912345", -4, 12,
+              (("TSH-010", "Organic cotton T-shirt, M", 2, 1900),)),
+    DemoOrder("108842", "sam.lee@example.com", OrderStatus.OUT_FOR_DELIVERY, "FedEx",
+              "612999AA10123456", 0, 4,
+              (("HDP-900", "Noise-cancelling headphones", 1, 19900),)),
+    DemoOrder("112233", "sam.lee@example.com", OrderStatus.PLACED, None, None, 6, 0,
+              (("KTL-300", "Electric kettle", 1, 3900),
+               ("MUG-002", "Stoneware mug", 4, 900))),
+    DemoOrder("105590", "maria.lopez@example.com", OrderStatus.PROCESSING, None, None,
+              5, 1, (("CHR-550", "Ergonomic office chair", 1, 24900),)),
+    DemoOrder("109901", "maria.lopez@example.com", OrderStatus.CANCELLED, None, None,
+              None, 20, (("RUG-120", "Wool rug 120x170", 1, 12900),)),
+    DemoOrder("113377", "tom.obrien@example.com", OrderStatus.RETURNED, "UPS",
+              "1Z999AA10123459999", None, 30,
+              (("JKT-440", "Rain jacket, L", 1, 8900),)),
+    DemoOrder("114455", "tom.obrien@example.com", OrderStatus.PLACED, None, None, 7, 0,
+              (("SPK-120", "Bluetooth speaker", 1, 5900),)),
+    DemoOrder("116001", "priya.n@example.com", OrderStatus.SHIPPED, "USPS",
+              "9400111899223856900001", 3, 2,
+              (("BLN-700", "Blender", 1, 7900),)),
+    DemoOrder("117002", "alex.kim@example.com", OrderStatus.DELIVERED, "FedEx",
+              "612999AA10999999", -1, 6,
+              (("MON-270", "27-inch monitor", 1, 27900),)),
+)  # fmt: skip
+
+
+def is_empty(session: Session) -> bool:
+    """True when the database holds no customers yet."""
+    return session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def seed_demo_data(session: Session, today: dt.date | None = None) -> int:
+    """Insert (or refresh) the demo customers and orders; returns orders written."""
+    today = today or dt.date.today()
+    now = dt.datetime.now(dt.timezone.utc)
+    customers = {c.email: upsert_customer(session, c) for c in DEMO_CUSTOMERS}
+    for demo in DEMO_ORDERS:
+        order = session.scalars(
+            select(Order).where(Order.number == demo.number)
+        ).first()
+        if order is None:
+            order = Order(number=demo.number)
+            session.add(order)
+        order.customer = customers[demo.email]
+        order.status = demo.status
+        order.carrier = demo.carrier
+        order.tracking_number = demo.tracking
+        order.estimated_delivery = (
+            today + dt.timedelta(days=demo.eta_days)
+            if demo.eta_days is not None
+            else None
+        )
+        order.placed_at = now - dt.timedelta(days=demo.placed_days_ago)
+        order.items = [
+            OrderItem(sku=sku, description=desc, quantity=qty, unit_price_cents=price)
+            for sku, desc, qty, price in demo.items
+        ]
+    session.flush()
+    return len(DEMO_ORDERS)

@@ -1,0 +1,166 @@
+"""Tickets: creation with a quotable reference, transcripts and verified status."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import (
+    Channel,
+    Customer,
+    Order,
+    Segment,
+    Sender,
+    Ticket,
+    TicketCategory,
+    TicketMessage,
+    TicketPriority,
+    TicketStatus,
+)
+
+REFERENCE_RE = re.compile(r"^T-?(\d{1,6})$", re.IGNORECASE)
+
+STATUS_WORDS = {
+    TicketStatus.NEW: "is waiting for a member of our team",
+    TicketStatus.CLAIMED: "is being handled by a member of our team",
+    TicketStatus.WAITING_ON_CUSTOMER: "is waiting for a reply from you",
+    TicketStatus.RESOLVED: "has been resolved",
+    TicketStatus.CLOSED: "is closed",
+}
+
+
+def format_reference(ticket_id: int) -> str:
+    """The human-readable reference of a ticket id: 123 -> "T-000123"."""
+    return f"T-{ticket_id:06d}"
+
+
+def normalise_reference(raw: str | None) -> str | None:
+    """Canonical reference ("t123" -> "T-000123"), or None if it isn't one."""
+    if not raw:
+        return None
+    match = REFERENCE_RE.match(raw.strip().replace(" ", ""))
+    return format_reference(int(match.group(1))) if match else None
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    sender: Sender
+    text: str
+
+
+@dataclass
+class TicketRequest:
+    """Everything needed to open a ticket."""
+
+    channel: Channel
+    category: TicketCategory
+    subject: str
+    description: str = ""
+    customer: Customer | None = None
+    order: Order | None = None
+    conversation_id: str | None = None
+    contact: str | None = None
+    handed_off: bool = False
+    transcript: tuple[TranscriptLine, ...] = ()
+
+
+def initial_priority(request: TicketRequest) -> TicketPriority:
+    """A first priority; the queue refines it as the ticket waits."""
+    if request.customer is not None and request.customer.segment == Segment.VIP:
+        return TicketPriority.HIGH
+    if request.category == TicketCategory.PROBLEM:
+        return TicketPriority.NORMAL
+    if request.category == TicketCategory.FEEDBACK:
+        return TicketPriority.LOW
+    return TicketPriority.NORMAL
+
+
+def open_ticket(session: Session, request: TicketRequest) -> Ticket:
+    """Create a ticket and give it its reference (T-000123)."""
+    ticket = Ticket(
+        # Placeholder until the id is known; replaced before the transaction ends.
+        reference=f"tmp-{uuid.uuid4().hex[:12]}",
+        channel=request.channel,
+        category=request.category,
+        subject=request.subject[:200],
+        description=request.description,
+        customer=request.customer,
+        order=request.order,
+        conversation_id=request.conversation_id,
+        contact=request.contact,
+        handed_off=request.handed_off,
+        priority=initial_priority(request),
+    )
+    session.add(ticket)
+    session.flush()
+    ticket.reference = format_reference(ticket.id)
+    add_transcript(ticket, request.transcript)
+    session.flush()
+    return ticket
+
+
+def add_transcript(ticket: Ticket, lines: Iterable[TranscriptLine]) -> None:
+    """Append conversation lines to a ticket's transcript."""
+    for line in lines:
+        if line.text.strip():
+            ticket.messages.append(TicketMessage(sender=line.sender, text=line.text))
+
+
+def get_ticket(session: Session, reference: str) -> Ticket | None:
+    """The ticket with this canonical reference."""
+    return session.scalars(select(Ticket).where(Ticket.reference == reference)).first()
+
+
+def find_verified_ticket(
+    session: Session,
+    reference: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+) -> Ticket | None:
+    """The ticket only if email/phone matches its customer or its contact.
+
+    Unknown references and wrong pairs are indistinguishable (None).
+    """
+    ticket = get_ticket(session, reference)
+    if ticket is None:
+        return None
+    known: set[str] = set()
+    if ticket.customer is not None:
+        known.add(ticket.customer.email)
+        if ticket.customer.phone:
+            known.add(ticket.customer.phone)
+    if ticket.contact:
+        known.add(ticket.contact.strip().lower())
+    if email and email.strip().lower() in known:
+        return ticket
+    if phone and phone in known:
+        return ticket
+    return None
+
+
+def status_sentence(ticket: Ticket) -> str:
+    """Plain wording of a ticket's status for the customer."""
+    return (
+        f"Your ticket {ticket.reference} ({ticket.subject}) "
+        f"{STATUS_WORDS[ticket.status]}."
+    )
+
+
+def open_tickets_for_conversation(
+    session: Session, conversation_id: str
+) -> list[Ticket]:
+    """Tickets of this conversation that are not resolved or closed."""
+    return list(
+        session.scalars(
+            select(Ticket).where(
+                Ticket.conversation_id == conversation_id,
+                Ticket.status.not_in([TicketStatus.RESOLVED, TicketStatus.CLOSED]),
+            )
+        )
+    )

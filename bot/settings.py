@@ -1,0 +1,92 @@
+"""Settings read from the environment (and a `.env` file), with documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def load_dotenv_file(path: Path | None = None) -> None:
+    """Load `.env` into the environment without overriding variables already set."""
+    from dotenv import load_dotenv
+
+    load_dotenv(path or PROJECT_ROOT / ".env", override=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Switchboard reads; see `.env.example` for documentation."""
+
+    var_dir: Path = DEFAULT_VAR_DIR
+    database_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'switchboard.db'}"
+    default_phone_region: str = "US"
+    max_verification_attempts: int = 3
+    bind_host: str = "127.0.0.1"
+    web_port: int = 8000
+    rasa_port: int = 5005
+    action_port: int = 5055
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
+    tracker_store_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'rasa_tracker.db'}"
+    lock_store_url: str | None = None
+    secret_key: str = "dev-insecure-secret-change-me"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = "dev-rasa-token-change-me"
+    timezone: str = "America/New_York"
+    password_reset_url: str = "http://127.0.0.1:8000/account/reset"
+
+    @property
+    def web_origin(self) -> str:
+        """Origin of the web app, allowed to call the Rasa server from the browser."""
+        return f"http://{self.bind_host}:{self.web_port}"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from environment variables (after loading `.env`)."""
+        load_dotenv_file()
+        var_dir = Path(_env("SWITCHBOARD_VAR_DIR", str(DEFAULT_VAR_DIR)))
+        return cls(
+            var_dir=var_dir,
+            database_url=_env(
+                "DATABASE_URL", f"sqlite:///{var_dir / 'switchboard.db'}"
+            ),
+            default_phone_region=_env("DEFAULT_PHONE_REGION", "US"),
+            max_verification_attempts=_env_int("MAX_VERIFICATION_ATTEMPTS", 3),
+            bind_host=_env("BIND_HOST", "127.0.0.1"),
+            web_port=_env_int("WEB_PORT", 8000),
+            rasa_port=_env_int("RASA_PORT", 5005),
+            action_port=_env_int("ACTION_PORT", 5055),
+            action_server_url=_env(
+                "ACTION_SERVER_URL",
+                f"http://127.0.0.1:{_env_int('ACTION_PORT', 5055)}/webhook",
+            ),
+            tracker_store_url=_env(
+                "RASA_TRACKER_STORE_URL", f"sqlite:///{var_dir / 'rasa_tracker.db'}"
+            ),
+            lock_store_url=os.environ.get("LOCK_STORE_URL") or None,
+            secret_key=_env("SECRET_KEY", "dev-insecure-secret-change-me"),
+            rasa_url=_env(
+                "RASA_URL", f"http://127.0.0.1:{_env_int('RASA_PORT', 5005)}"
+            ),
+            rasa_token=_env("RASA_TOKEN", "dev-rasa-token-change-me"),
+            timezone=_env("SWITCHBOARD_TIMEZONE", "America/New_York"),
+            password_reset_url=_env(
+                "PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset"
+            ),
+        )
