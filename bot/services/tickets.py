@@ -164,3 +164,13 @@ def open_tickets_for_conversation(
             )
         )
     )
+
+
+def tickets_for_order(
+    session: Session, order: Order, category: TicketCategory | None = None
+) -> list[Ticket]:
+    """Tickets about `order`, oldest first, optionally of one category."""
+    query = select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.id)
+    if category is not None:
+        query = query.where(Ticket.category == category)
+    return list(session.scalars(query))

@@ -1,0 +1,96 @@
+"""What every action needs: database sessions, the caller's identity, the transcript."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Tracker
+from sqlalchemy.orm import Session
+
+from bot.db import make_engine, make_session_factory
+from bot.identity import ChannelIdentity, verify_identity
+from bot.models import Channel, Sender
+from bot.services.tickets import TranscriptLine
+from bot.settings import Settings
+
+SessionScope = Callable[[], AbstractContextManager[Session]]
+
+_scope_override: SessionScope | None = None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Settings of this action server process."""
+    return Settings.from_env()
+
+
+@lru_cache(maxsize=1)
+def _default_scope() -> SessionScope:
+    factory = make_session_factory(make_engine(settings().database_url))
+    return factory.begin
+
+
+def session_scope() -> AbstractContextManager[Session]:
+    """A short-lived session, committed on success and rolled back on error."""
+    scope = _scope_override or _default_scope()
+    return scope()
+
+
+def use_session_scope(scope: SessionScope | None) -> None:
+    """Point actions at another database (tests); None restores the default."""
+    global _scope_override
+    _scope_override = scope
+
+
+def today() -> dt.date:
+    """Today's date in the shop's time zone."""
+    return dt.datetime.now(ZoneInfo(settings().timezone)).date()
+
+
+def identity(tracker: Tracker) -> ChannelIdentity | None:
+    """What the customer's channel vouches for (signed), if anything."""
+    metadata: Any = tracker.latest_message.get("metadata") if tracker.latest_message else None
+    return verify_identity(metadata, settings().secret_key)
+
+
+def channel_phone(tracker: Tracker) -> str | None:
+    """The phone number the customer is texting or calling from, if vouched for."""
+    found = identity(tracker)
+    return found.phone if found else None
+
+
+def channel_of(tracker: Tracker) -> Channel:
+    """Ticket channel of this conversation."""
+    found = identity(tracker)
+    if found and found.channel in {c.value for c in Channel}:
+        return Channel(found.channel)
+    return Channel.WEB
+
+
+def transcript(tracker: Tracker) -> tuple[TranscriptLine, ...]:
+    """Every customer and bot message of the conversation so far."""
+    lines = []
+    for event in tracker.events:
+        text = event.get("text")
+        if not text:
+            continue
+        if event.get("event") == "user":
+            lines.append(TranscriptLine(Sender.CUSTOMER, text))
+        elif event.get("event") == "bot":
+            lines.append(TranscriptLine(Sender.BOT, text))
+    return tuple(lines)
+
+
+def failures(tracker: Tracker) -> int:
+    """Failed verification attempts in this conversation."""
+    return int(tracker.get_slot("verification_failures") or 0)
+
+
+def verification_locked(tracker: Tracker) -> bool:
+    """True once the customer failed verification too often in this conversation."""
+    return failures(tracker) >= settings().max_verification_attempts

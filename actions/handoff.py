@@ -1,0 +1,141 @@
+"""Handing a conversation to a person, offering to, and the fallback ladder."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from actions.common import (
+    channel_of,
+    channel_phone,
+    session_scope,
+    transcript,
+    verification_locked,
+)
+from actions.validation import latest_intent
+from bot.models import Customer, Sender, TicketCategory
+from bot.services import tickets as ticket_service
+from bot.services.customers import find_by_email, find_by_phone
+from bot.services.orders import get_order
+
+FALLBACK_ACTION = "action_fallback"
+
+
+def _verified_customer(session: Session, tracker: Tracker) -> Customer | None:
+    """The customer, if this conversation proved who they are."""
+    phone = channel_phone(tracker)
+    if phone:
+        customer = find_by_phone(session, phone)
+        if customer:
+            return customer
+    verified_order = tracker.get_slot("verified_order")
+    if verified_order:
+        order = get_order(session, verified_order)
+        return order.customer if order else None
+    email = tracker.get_slot("email")
+    if email and tracker.get_slot("verified_ticket"):
+        return find_by_email(session, email)
+    return None
+
+
+def _reason(tracker: Tracker) -> str:
+    if verification_locked(tracker):
+        return "Customer could not be verified after several attempts."
+    if latest_intent(tracker) == "request_human" or latest_intent(tracker) == "affirm":
+        return "Customer asked to talk to a person."
+    return "The assistant could not understand the customer twice in a row."
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """Open (or reuse) the conversation's handoff ticket and tell the customer."""
+    with session_scope() as session:
+        existing = [
+            t
+            for t in ticket_service.open_tickets_for_conversation(session, tracker.sender_id)
+            if t.handed_off
+        ]
+        if existing:
+            ticket = existing[0]
+            ticket_service.add_transcript(
+                ticket,
+                [ticket_service.TranscriptLine(Sender.SYSTEM, "Customer asked again.")],
+            )
+        else:
+            customer = _verified_customer(session, tracker)
+            verified_order = tracker.get_slot("verified_order")
+            ticket = ticket_service.open_ticket(
+                session,
+                ticket_service.TicketRequest(
+                    channel=channel_of(tracker),
+                    category=TicketCategory.HANDOFF,
+                    subject="Conversation handed off to a person",
+                    description=_reason(tracker),
+                    customer=customer,
+                    order=get_order(session, verified_order) if verified_order else None,
+                    conversation_id=tracker.sender_id,
+                    contact=channel_phone(tracker)
+                    or (customer.email if customer else None),
+                    handed_off=True,
+                    transcript=transcript(tracker),
+                ),
+            )
+        reference = ticket.reference
+    dispatcher.utter_message(response="utter_handoff", reference=reference)
+    return [SlotSet("handoff_ticket", reference)]
+
+
+class ActionHandoff(Action):
+    """Passes the conversation to the support team."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return hand_off(dispatcher, tracker)
+
+
+class ActionOfferHuman(Action):
+    """Asks whether the customer wants a person; rules act on the yes or no."""
+
+    def name(self) -> str:
+        return "action_offer_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_offer_human")
+        return []
+
+
+def _previous_turn_was_fallback(tracker: Tracker) -> bool:
+    """True when the bot's reply to the previous user message was the fallback."""
+    user_turns = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            user_turns += 1
+            if user_turns == 2:
+                return False
+        elif user_turns == 1 and event.get("event") == "action":
+            if event.get("name") == FALLBACK_ACTION:
+                return True
+    return False
+
+
+class ActionFallback(Action):
+    """Asks to rephrase; the second misunderstanding in a row hands off."""
+
+    def name(self) -> str:
+        return FALLBACK_ACTION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if _previous_turn_was_fallback(tracker):
+            return hand_off(dispatcher, tracker)
+        dispatcher.utter_message(response="utter_please_rephrase")
+        return []

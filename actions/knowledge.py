@@ -1,0 +1,41 @@
+"""Help-centre answers from the knowledge base articles."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from knowledge_base import KnowledgeBase
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    """The articles, loaded once per action server process."""
+    return KnowledgeBase.from_directory()
+
+
+class ActionAnswerFaq(Action):
+    """Answers with the best-matching article, or says honestly it doesn't know."""
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        question = tracker.latest_message.get("text") or ""
+        match = knowledge_base().search(question)
+        if match is None:
+            dispatcher.utter_message(response="utter_faq_unknown")
+            return []
+        dispatcher.utter_message(
+            response="utter_faq_answer",
+            title=match.article.title,
+            body=match.article.body.strip(),
+            summary=match.article.summary,
+        )
+        return []

@@ -1,0 +1,168 @@
+"""Order status, cancellation, change and refund requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from actions import validation
+from actions.common import channel_of, session_scope, today, transcript
+from actions.verification import VerifyingFormValidation
+from bot.models import Order, OrderStatus, TicketCategory
+from bot.services import orders as order_service
+from bot.services.tickets import (
+    TicketRequest,
+    open_ticket,
+    status_sentence,
+    tickets_for_order,
+)
+
+REQUEST_CATEGORIES = {
+    "cancel": TicketCategory.CANCELLATION,
+    "change": TicketCategory.ORDER_CHANGE,
+    "refund": TicketCategory.REFUND,
+}
+
+RESET_SLOTS = ("order_number", "request_details", "cancel_confirmed", "order_cancellable")
+
+
+class ValidateOrderForm(VerifyingFormValidation):
+    """Validates `order_form`: order number, verification, then request details."""
+
+    key_slot = "order_number"
+    verified_slot = "verified_order"
+
+    def name(self) -> str:
+        return "validate_order_form"
+
+    def is_verified(
+        self, session: Session, key: str, email: str | None, phone: str | None
+    ) -> bool:
+        order = order_service.find_verified_order(session, key, email=email, phone=phone)
+        return order is not None
+
+    def on_verified(self, session: Session, key: str) -> dict[str, Any]:
+        order = order_service.get_order(session, key)
+        cancellable = order is not None and order_service.can_cancel_directly(order)
+        return {"order_cancellable": cancellable}
+
+    def after_verification_slots(self, tracker: Tracker) -> list[str]:
+        request = tracker.get_slot("order_request") or "status"
+        if request in ("change", "refund"):
+            return ["request_details"]
+        if request == "cancel" and tracker.get_slot("order_cancellable"):
+            return ["cancel_confirmed"]
+        return []
+
+    def validate_order_number(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        return {"order_number": validation.order_number(value, dispatcher)}
+
+    def validate_request_details(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if len(text) < 3:
+            dispatcher.utter_message(response="utter_ask_request_details")
+            return {"request_details": None}
+        return {"request_details": text}
+
+
+class ActionSubmitOrderForm(Action):
+    """Answers or files the order request once the order is verified."""
+
+    def name(self) -> str:
+        return "action_submit_order_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        number = tracker.get_slot("order_number")
+        if not number or tracker.get_slot("verified_order") != number:
+            dispatcher.utter_message(response="utter_verification_locked")
+            return [FollowupAction("action_offer_human")]
+        request = tracker.get_slot("order_request") or "status"
+        events: list[EventType] = [SlotSet(slot, None) for slot in RESET_SLOTS]
+        with session_scope() as session:
+            order = order_service.get_order(session, number)
+            if order is None:  # deleted since verification
+                dispatcher.utter_message(response="utter_order_number_not_verified")
+                return events
+            if request == "status":
+                summary = order_service.summarise(order)
+                dispatcher.utter_message(
+                    response="utter_order_status", status=summary.sentence(today())
+                )
+                if summary.tracking_url:
+                    dispatcher.utter_message(
+                        response="utter_tracking_link", url=summary.tracking_url
+                    )
+                return events
+            if request == "refund_status":
+                dispatcher.utter_message(
+                    response="utter_refund_status",
+                    status=refund_status_sentence(session, order),
+                )
+                return events
+            if request == "cancel" and order_service.can_cancel_directly(order):
+                if tracker.get_slot("cancel_confirmed"):
+                    order_service.cancel_order(order)
+                    dispatcher.utter_message(response="utter_order_cancelled", number=number)
+                else:
+                    dispatcher.utter_message(response="utter_order_kept", number=number)
+                return events
+            category = REQUEST_CATEGORIES.get(request, TicketCategory.ORDER_CHANGE)
+            ticket = open_ticket(
+                session,
+                TicketRequest(
+                    channel=channel_of(tracker),
+                    category=category,
+                    subject=f"{category.value.replace('_', ' ').capitalize()} request "
+                    f"for order {number}",
+                    description=tracker.get_slot("request_details")
+                    or f"Customer asked to {request} order {number} "
+                    f"(status: {order.status.value}).",
+                    customer=order.customer,
+                    order=order,
+                    conversation_id=tracker.sender_id,
+                    contact=order.customer.email,
+                    transcript=transcript(tracker),
+                ),
+            )
+            dispatcher.utter_message(
+                response=f"utter_{request}_ticket_created",
+                reference=ticket.reference,
+                number=number,
+                status=order.status.value.replace("_", " "),
+            )
+        return events
+
+
+def refund_status_sentence(session: Session, order: Order) -> str:
+    """Where the customer's refund for `order` stands."""
+    requests = tickets_for_order(session, order, TicketCategory.REFUND)
+    if requests:
+        return status_sentence(requests[-1])
+    if order.status == OrderStatus.RETURNED:
+        return (
+            f"We've received your return of order {order.number}. Refunds go back to "
+            "your original payment method within 5 to 7 business days of receipt."
+        )
+    return (
+        f"I don't see a refund request for order {order.number} yet. Just say "
+        '"I want a refund" if you\'d like to ask for one.'
+    )

@@ -1,0 +1,157 @@
+"""Registering a new customer: name, email, optional phone, confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions import validation
+from actions.common import session_scope, settings
+from bot.services.contact import InvalidContact
+from bot.services.customers import (
+    CustomerExists,
+    NewCustomer,
+    conflict_field,
+    register_customer,
+)
+
+SKIP = "skip"
+RESET_SLOTS = ("name", "phone", "registration_confirmed", "registration_blocked")
+
+
+class ValidateRegistrationForm(FormValidationAction):
+    """Validates `registration_form`."""
+
+    def name(self) -> str:
+        return "validate_registration_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("registration_blocked"):
+            return []
+        return ["name", "email", "phone", "registration_confirmed"]
+
+    def validate_name(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        return {"name": validation.person_name(value, dispatcher)}
+
+    def validate_email(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        email = validation.email(value, dispatcher)
+        if email is None:
+            return {"email": None}
+        return self._refuse_if_taken(dispatcher, "email", email, email=email)
+
+    def validate_phone(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        if str(value).strip().lower() in {SKIP, "none", "no", "skip it", "n/a"}:
+            return {"phone": SKIP}
+        phone = validation.phone(value, dispatcher)
+        if phone is None:
+            return {"phone": None}
+        return self._refuse_if_taken(dispatcher, "phone", phone, phone=phone)
+
+    def _refuse_if_taken(
+        self,
+        dispatcher: CollectingDispatcher,
+        slot: str,
+        value: str,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> dict[str, Any]:
+        with session_scope() as session:
+            taken = conflict_field(session, email, phone)
+        if taken is None:
+            return {slot: value}
+        dispatcher.utter_message(
+            response="utter_account_exists",
+            field=taken,
+            reset_url=settings().password_reset_url,
+        )
+        return {slot: None, "registration_blocked": True}
+
+
+class ActionAskRegistrationConfirmed(Action):
+    """Reads the collected details back before creating the account."""
+
+    def name(self) -> str:
+        return "action_ask_registration_form_registration_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        phone = tracker.get_slot("phone")
+        dispatcher.utter_message(
+            response="utter_confirm_registration",
+            name=tracker.get_slot("name"),
+            email=tracker.get_slot("email"),
+            phone="none" if phone in (None, SKIP) else phone,
+        )
+        return []
+
+
+class ActionSubmitRegistrationForm(Action):
+    """Creates the customer once the details are confirmed."""
+
+    def name(self) -> str:
+        return "action_submit_registration_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events: list[EventType] = [SlotSet(slot, None) for slot in RESET_SLOTS]
+        if tracker.get_slot("registration_blocked"):
+            return events
+        if not tracker.get_slot("registration_confirmed"):
+            dispatcher.utter_message(response="utter_registration_cancelled")
+            return events
+        phone = tracker.get_slot("phone")
+        new = NewCustomer(
+            name=tracker.get_slot("name"),
+            email=tracker.get_slot("email"),
+            phone=None if phone in (None, SKIP) else phone,
+        )
+        try:
+            with session_scope() as session:
+                customer = register_customer(
+                    session, new, settings().default_phone_region
+                )
+                name = customer.name
+        except CustomerExists as exc:
+            # Someone registered the same details between validation and now.
+            dispatcher.utter_message(
+                response="utter_account_exists",
+                field=exc.field,
+                reset_url=settings().password_reset_url,
+            )
+            return events
+        except InvalidContact:
+            dispatcher.utter_message(response="utter_invalid_email")
+            return events
+        dispatcher.utter_message(response="utter_registered", name=name)
+        return events

@@ -1,0 +1,101 @@
+"""Shared fixtures: a migrated database and one rolled-back transaction per test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SECRET_KEY", "test-secret")
+
+from bot import migrate  # noqa: E402
+from bot.seed import seed_demo_data  # noqa: E402
+
+TODAY = dt.date(2026, 11, 20)  # a Friday
+
+
+def _sqlite_engine(path: Path) -> Engine:
+    # pysqlite's own transaction handling breaks SAVEPOINTs; let SQLAlchemy emit BEGIN
+    # (recipe from SQLAlchemy's SQLite dialect documentation).
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A SQLite database migrated with Alembic and loaded with the demo data."""
+    path = tmp_path_factory.mktemp("db") / "switchboard.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    engine = _sqlite_engine(path)
+    with Session(engine) as session, session.begin():
+        seed_demo_data(session, today=TODAY)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    """One session joined to the test's outer transaction."""
+    session = Session(bind=connection)
+    nested = connection.begin_nested()
+
+    @event.listens_for(session, "after_transaction_end")
+    def _restart_savepoint(sess, trans):  # type: ignore[no-untyped-def]
+        nonlocal nested
+        if not nested.is_active:
+            nested = connection.begin_nested()
+
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def db_scope(connection: Connection) -> Iterator[None]:
+    """Point the Rasa actions at the test's transaction."""
+    from actions import common
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        session = Session(bind=connection)
+        savepoint = connection.begin_nested()
+        try:
+            yield session
+            session.flush()
+            savepoint.commit()
+        except BaseException:
+            savepoint.rollback()
+            raise
+        finally:
+            session.close()
+
+    common.use_session_scope(scope)
+    yield
+    common.use_session_scope(None)

@@ -1,0 +1,123 @@
+import pytest
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from actions.account import ActionAccountHelp
+from actions.handoff import ActionFallback, ActionHandoff
+from actions.knowledge import ActionAnswerFaq
+from bot.models import Sender, Ticket, TicketCategory
+from tests.unit.trackers import load_domain, make_tracker, responses
+
+pytestmark = pytest.mark.usefixtures("db_scope")
+DOMAIN = load_domain()
+
+HISTORY = [
+    {"event": "user", "text": "where is my order"},
+    {"event": "bot", "text": "What's your order number?"},
+]
+
+
+def handoff_tickets(connection: Connection, conversation: str) -> list[Ticket]:
+    session = Session(bind=connection)
+    query = select(Ticket).where(
+        Ticket.conversation_id == conversation, Ticket.category == TicketCategory.HANDOFF
+    )
+    return list(session.scalars(query))
+
+
+async def test_request_human_opens_handed_off_ticket_with_transcript(
+    connection: Connection,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionHandoff().run(
+        dispatcher,
+        make_tracker(text="can i talk to a real person", intent="request_human",
+                     events=HISTORY, sender_id="conv-human"),
+        DOMAIN,
+    )  # fmt: skip
+    [ticket] = handoff_tickets(connection, "conv-human")
+    assert ticket.handed_off is True
+    assert ticket.description == "Customer asked to talk to a person."
+    assert [m.text for m in ticket.messages] == [
+        "where is my order", "What's your order number?", "can i talk to a real person"
+    ]
+    assert responses(dispatcher) == ["utter_handoff"]
+    assert dispatcher.messages[0]["reference"] == ticket.reference
+    assert events == [SlotSet("handoff_ticket", ticket.reference)]
+
+
+async def test_asking_twice_reuses_the_open_handoff_ticket(connection: Connection) -> None:
+    tracker = make_tracker(text="human please", intent="request_human", sender_id="c2")
+    await ActionHandoff().run(CollectingDispatcher(), tracker, DOMAIN)
+    await ActionHandoff().run(CollectingDispatcher(), tracker, DOMAIN)
+    [ticket] = handoff_tickets(connection, "c2")
+    assert ticket.messages[-1].sender == Sender.SYSTEM
+
+
+async def test_first_fallback_asks_to_rephrase(connection: Connection) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionFallback().run(
+        dispatcher, make_tracker(text="blorp", intent="nlu_fallback", sender_id="f1"), DOMAIN
+    )
+    assert responses(dispatcher) == ["utter_please_rephrase"]
+    assert events == []
+    assert handoff_tickets(connection, "f1") == []
+
+
+async def test_second_fallback_in_a_row_hands_off(connection: Connection) -> None:
+    history = [
+        {"event": "user", "text": "blorp"},
+        {"event": "action", "name": "action_fallback"},
+        {"event": "bot", "text": "Sorry, I didn't quite understand."},
+        {"event": "action", "name": "action_listen"},
+    ]
+    dispatcher = CollectingDispatcher()
+    await ActionFallback().run(
+        dispatcher,
+        make_tracker(text="zzzt", intent="nlu_fallback", events=history, sender_id="f2"),
+        DOMAIN,
+    )
+    assert responses(dispatcher) == ["utter_handoff"]
+    [ticket] = handoff_tickets(connection, "f2")
+    assert "could not understand" in ticket.description
+
+
+async def test_faq_answers_with_article_title() -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(
+        dispatcher, make_tracker(text="can i return an item i bought",
+                                 intent="faq"), DOMAIN
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_faq_answer"]
+    assert dispatcher.messages[0]["title"] == "Returns and exchanges"
+    assert dispatcher.messages[0]["body"]
+
+
+async def test_faq_without_a_good_match_says_so() -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(
+        dispatcher, make_tracker(text="do you sell used cars", intent="faq"), DOMAIN
+    )
+    assert responses(dispatcher) == ["utter_faq_unknown"]
+
+
+@pytest.mark.parametrize(
+    ("intent", "offers_person"),
+    [("reset_password", False), ("account_problem", True), ("delete_account", True),
+     ("update_account", True)],
+)  # fmt: skip
+async def test_account_help(intent: str, offers_person: bool) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionAccountHelp().run(
+        dispatcher, make_tracker(text="...", intent=intent), DOMAIN
+    )
+    assert responses(dispatcher) == [f"utter_{intent}"]
+    assert (FollowupAction("action_offer_human") in events) is offers_person
+
+
+def test_no_unexpected_tickets(connection: Connection) -> None:
+    session = Session(bind=connection)
+    assert session.scalar(select(func.count()).select_from(Ticket)) == 0

@@ -1,0 +1,184 @@
+from typing import Any
+
+import pytest
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from actions.orders import ActionSubmitOrderForm, ValidateOrderForm
+from bot.models import OrderStatus, Ticket, TicketCategory
+from bot.services.orders import get_order
+from tests.unit.trackers import load_domain, make_tracker, responses, slot_events
+
+pytestmark = pytest.mark.usefixtures("db_scope")
+DOMAIN = load_domain()
+
+
+async def validate(**kwargs: Any) -> tuple[CollectingDispatcher, dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    events = await ValidateOrderForm().run(
+        dispatcher, make_tracker(active_loop="order_form", **kwargs), DOMAIN
+    )
+    return dispatcher, slot_events(events)
+
+
+async def test_order_number_and_matching_email_verify() -> None:
+    dispatcher, slots = await validate(
+        candidates={"order_number": "104257", "email": "jane.doe@example.com"}
+    )
+    assert slots["verified_order"] == "104257"
+    assert slots["requested_slot"] is None  # status requests need nothing more
+    assert responses(dispatcher) == []
+
+
+async def test_spoken_order_number_is_normalised_then_email_asked() -> None:
+    _, slots = await validate(candidates={"order_number": "one oh four two five seven"})
+    assert slots["order_number"] == "104257"
+    assert slots["requested_slot"] == "email"
+    assert "verified_order" not in slots
+
+
+async def test_invalid_order_number_reprompts() -> None:
+    dispatcher, slots = await validate(candidates={"order_number": "my order"})
+    assert slots["order_number"] is None
+    assert slots["requested_slot"] == "order_number"
+    assert responses(dispatcher) == ["utter_invalid_order_number"]
+
+
+@pytest.mark.parametrize(
+    ("number", "email"),
+    [("104257", "sam.lee@example.com"), ("999999", "jane.doe@example.com")],
+    ids=["wrong pair", "unknown number"],
+)
+async def test_wrong_pair_and_unknown_number_get_the_same_answer(
+    number: str, email: str
+) -> None:
+    dispatcher, slots = await validate(
+        slots={"verification_failures": 0.0},
+        candidates={"order_number": number, "email": email},
+    )
+    assert responses(dispatcher) == ["utter_order_number_not_verified"]
+    assert slots["verification_failures"] == 1.0
+    assert slots["order_number"] is None and slots["email"] is None
+    assert slots["requested_slot"] == "order_number"
+    assert "verified_order" not in slots
+
+
+async def test_third_failure_stops_asking() -> None:
+    dispatcher, slots = await validate(
+        slots={"verification_failures": 2.0},
+        candidates={"order_number": "104257", "email": "wrong@example.com"},
+    )
+    assert slots["verification_failures"] == 3.0
+    assert slots["requested_slot"] is None
+    assert responses(dispatcher) == []  # the submit action explains and offers a person
+
+
+async def test_caller_phone_verifies_without_asking_email() -> None:
+    _, slots = await validate(candidates={"order_number": "104257"}, phone="+14155550134")
+    assert slots["verified_order"] == "104257"
+    assert slots["requested_slot"] is None
+
+
+async def test_other_callers_phone_falls_back_to_email() -> None:
+    _, slots = await validate(candidates={"order_number": "104257"}, phone="+14155550178")
+    assert "verified_order" not in slots
+    assert slots["requested_slot"] == "email"
+
+
+async def test_unsigned_phone_metadata_is_not_trusted() -> None:
+    tracker = make_tracker(active_loop="order_form", candidates={"order_number": "104257"})
+    tracker.latest_message["metadata"] = {
+        "switchboard_identity": {"channel": "sms", "phone": "+14155550134"}
+    }
+    events = await ValidateOrderForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert "verified_order" not in slot_events(events)
+
+
+async def submit(slots: dict[str, Any]) -> tuple[CollectingDispatcher, list[Any]]:
+    dispatcher = CollectingDispatcher()
+    events = await ActionSubmitOrderForm().run(
+        dispatcher, make_tracker(slots=slots, text="yes", intent="affirm"), DOMAIN
+    )
+    return dispatcher, events
+
+
+async def test_status_answer_for_verified_order() -> None:
+    dispatcher, events = await submit(
+        {"order_number": "104257", "verified_order": "104257", "order_request": "status"}
+    )
+    assert responses(dispatcher) == ["utter_order_status", "utter_tracking_link"]
+    status = dispatcher.messages[0]["status"]
+    assert status.startswith("Your order 104257 has shipped.")
+    assert "UPS" in status and "1Z999AA10123456784" in status and "We expect" in status
+    assert SlotSet("order_number", None) in events
+
+
+async def test_unverified_submit_discloses_nothing_and_offers_a_person() -> None:
+    dispatcher, events = await submit(
+        {"order_number": None, "verification_failures": 3.0, "order_request": "status"}
+    )
+    assert responses(dispatcher) == ["utter_verification_locked"]
+    assert events == [FollowupAction("action_offer_human")]
+
+
+async def test_placed_order_is_cancelled_after_confirmation(session: Session) -> None:
+    dispatcher, _ = await submit(
+        {"order_number": "112233", "verified_order": "112233",
+         "order_request": "cancel", "cancel_confirmed": True}
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_order_cancelled"]
+    order = get_order(session, "112233")
+    assert order is not None and order.status == OrderStatus.CANCELLED
+
+
+async def test_declined_cancellation_keeps_order(session: Session) -> None:
+    dispatcher, _ = await submit(
+        {"order_number": "112233", "verified_order": "112233",
+         "order_request": "cancel", "cancel_confirmed": False}
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_order_kept"]
+    order = get_order(session, "112233")
+    assert order is not None and order.status == OrderStatus.PLACED
+
+
+@pytest.mark.parametrize(
+    ("request_kind", "category"),
+    [("cancel", TicketCategory.CANCELLATION), ("change", TicketCategory.ORDER_CHANGE),
+     ("refund", TicketCategory.REFUND)],
+)  # fmt: skip
+async def test_requests_on_shipped_orders_become_tickets(
+    connection: Connection, request_kind: str, category: TicketCategory
+) -> None:
+    dispatcher, _ = await submit(
+        {"order_number": "104257", "verified_order": "104257",
+         "order_request": request_kind, "request_details": "please send it to my office"}
+    )  # fmt: skip
+    assert responses(dispatcher) == [f"utter_{request_kind}_ticket_created"]
+    with Session(bind=connection) as session:
+        ticket = session.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
+        assert ticket is not None
+        assert ticket.category == category
+        assert ticket.reference == dispatcher.messages[0]["reference"]
+        assert ticket.order is not None and ticket.order.number == "104257"
+        assert ticket.customer is not None and ticket.customer.email == "jane.doe@example.com"
+
+
+async def test_refund_status_of_returned_order() -> None:
+    dispatcher, _ = await submit(
+        {"order_number": "113377", "verified_order": "113377",
+         "order_request": "refund_status"}
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_refund_status"]
+    assert "received your return of order 113377" in dispatcher.messages[0]["status"]
+
+
+async def test_verified_cancel_of_placed_order_asks_confirmation() -> None:
+    _, slots = await validate(
+        slots={"order_request": "cancel"},
+        candidates={"order_number": "112233", "email": "sam.lee@example.com"},
+    )
+    assert slots["order_cancellable"] is True
+    assert slots["requested_slot"] == "cancel_confirmed"
