@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -29,6 +29,5 @@ class ActionAccountHelp(Action):
         dispatcher.utter_message(
             response=f"utter_{intent}", reset_url=settings().password_reset_url
         )
-        if intent in NEEDS_A_PERSON:
-            return [FollowupAction("action_offer_human")]
+        # For NEEDS_A_PERSON intents, a rule follows with action_offer_human.
         return []

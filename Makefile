@@ -1,0 +1,60 @@
+# Switchboard: `make run` to start everything, `make test` to check everything.
+SHELL := /bin/bash
+PY := .venv/bin/python
+RASA := .venv/bin/rasa
+MODEL := models/switchboard.tar.gz
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help run install train db test lint unit stories e2e benchmark-nlu shell clean
+
+help:
+	@echo "make run            install, train if needed, migrate + seed the database, start all services"
+	@echo "make test           lint, unit tests, conversation tests, end-to-end tests"
+	@echo "make benchmark-nlu  intent accuracy and macro F1 on the held-out NLU test set"
+	@echo "make shell          talk to the running assistant in the terminal"
+
+install:
+	@scripts/bootstrap.sh
+
+train: install
+	@$(PY) -m bot train
+
+db: install
+	@$(PY) -m bot db upgrade
+	@$(PY) -m bot seed --if-empty
+
+run: install train db
+	@echo
+	@echo "Starting Switchboard (Ctrl-C stops everything):"
+	@echo "  Rasa server    http://127.0.0.1:$${RASA_PORT:-5005}  (REST: /webhooks/rest/webhook)"
+	@echo "  Action server  http://127.0.0.1:$${ACTION_PORT:-5055}"
+	@echo "  Web app        http://127.0.0.1:$${WEB_PORT:-8000}"
+	@echo
+	@$(PY) -m honcho start -f Procfile
+
+shell: install
+	@$(RASA) shell --model $(MODEL) --endpoints var/endpoints.yml
+
+test: install lint unit train stories e2e
+	@echo "All checks passed."
+
+lint: install
+	@.venv/bin/ruff check .
+	@.venv/bin/mypy bot actions knowledge_base
+
+unit: install
+	@$(PY) -m pytest tests/unit -q
+
+stories: train
+	@scripts/test_stories.sh
+
+e2e: train
+	@$(PY) -m pytest tests/e2e -q
+
+benchmark-nlu: train
+	@$(PY) -m tests.benchmarks.nlu
+
+clean:
+	rm -rf results .pytest_cache .mypy_cache .ruff_cache

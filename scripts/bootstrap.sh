@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Create .venv and install the pinned dependencies (idempotent, skipped when unchanged).
+# Rasa 3.6 declares Python < 3.11 but runs on 3.11: see ../shared/RASA_ON_PY311.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+RASA_VERSION=3.6.21
+RASA_SDK_VERSION=3.6.2
+
+find_python() {
+  for candidate in ${PYTHON:-} python3.11 python3.10 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 11) else 1)'; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "error: Switchboard needs Python 3.10 or 3.11 (set PYTHON=/path/to/python)" >&2
+  return 1
+}
+
+stamp="$VENV/.switchboard-installed"
+wanted="$(cat requirements/lock.txt scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+  exit 0
+fi
+
+python=$(find_python)
+echo "Installing Switchboard into $VENV with $($python --version)..."
+[[ -x "$VENV/bin/python" ]] || "$python" -m venv "$VENV"
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+"${pip[@]}" install "pip<24.1"
+# rasa and rasa-sdk on their own, without their Python cap or dependencies...
+"${pip[@]}" install --no-deps --ignore-requires-python \
+  "rasa==$RASA_VERSION" "rasa-sdk==$RASA_SDK_VERSION"
+# ...then the resolved, pinned set of everything else.
+"${pip[@]}" install --no-deps -r requirements/lock.txt
+echo "$wanted" > "$stamp"
+echo "Dependencies installed."
