@@ -54,7 +54,7 @@ e2e: train
 	@$(PY) -m pytest tests/e2e -q
 
 benchmark-nlu: train
-	@$(PY) -m tests.benchmarks.nlu
+	@$(PY) -m benchmarks.nlu
 
 clean:
 	rm -rf results .pytest_cache .mypy_cache .ruff_cache

@@ -54,7 +54,9 @@ def today() -> dt.date:
 
 def identity(tracker: Tracker) -> ChannelIdentity | None:
     """What the customer's channel vouches for (signed), if anything."""
-    metadata: Any = tracker.latest_message.get("metadata") if tracker.latest_message else None
+    metadata: Any = (
+        tracker.latest_message.get("metadata") if tracker.latest_message else None
+    )
     return verify_identity(metadata, settings().secret_key)
 
 

@@ -54,7 +54,9 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
     with session_scope() as session:
         existing = [
             t
-            for t in ticket_service.open_tickets_for_conversation(session, tracker.sender_id)
+            for t in ticket_service.open_tickets_for_conversation(
+                session, tracker.sender_id
+            )
             if t.handed_off
         ]
         if existing:
@@ -74,7 +76,9 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                     subject="Conversation handed off to a person",
                     description=_reason(tracker),
                     customer=customer,
-                    order=get_order(session, verified_order) if verified_order else None,
+                    order=get_order(session, verified_order)
+                    if verified_order
+                    else None,
                     conversation_id=tracker.sender_id,
                     contact=channel_phone(tracker)
                     or (customer.email if customer else None),

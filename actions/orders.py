@@ -28,7 +28,12 @@ REQUEST_CATEGORIES = {
     "refund": TicketCategory.REFUND,
 }
 
-RESET_SLOTS = ("order_number", "request_details", "cancel_confirmed", "order_cancellable")
+RESET_SLOTS = (
+    "order_number",
+    "request_details",
+    "cancel_confirmed",
+    "order_cancellable",
+)
 
 
 class ValidateOrderForm(VerifyingFormValidation):
@@ -43,7 +48,9 @@ class ValidateOrderForm(VerifyingFormValidation):
     def is_verified(
         self, session: Session, key: str, email: str | None, phone: str | None
     ) -> bool:
-        order = order_service.find_verified_order(session, key, email=email, phone=phone)
+        order = order_service.find_verified_order(
+            session, key, email=email, phone=phone
+        )
         return order is not None
 
     def on_verified(self, session: Session, key: str) -> dict[str, Any]:
@@ -121,7 +128,9 @@ class ActionSubmitOrderForm(Action):
             if request == "cancel" and order_service.can_cancel_directly(order):
                 if tracker.get_slot("cancel_confirmed"):
                     order_service.cancel_order(order)
-                    dispatcher.utter_message(response="utter_order_cancelled", number=number)
+                    dispatcher.utter_message(
+                        response="utter_order_cancelled", number=number
+                    )
                 else:
                     dispatcher.utter_message(response="utter_order_kept", number=number)
                 return events

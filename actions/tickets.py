@@ -12,7 +12,13 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import validation
-from actions.common import channel_of, channel_phone, session_scope, settings, transcript
+from actions.common import (
+    channel_of,
+    channel_phone,
+    session_scope,
+    settings,
+    transcript,
+)
 from actions.verification import VerifyingFormValidation
 from bot.models import Customer, TicketCategory
 from bot.services import tickets as ticket_service
@@ -22,7 +28,12 @@ from bot.services.orders import get_order
 
 NO_ORDER = "none"
 DESCRIPTION_MIN_WORDS = 6
-PROBLEM_SLOTS = ("problem_description", "problem_order_number", "contact", "order_number")
+PROBLEM_SLOTS = (
+    "problem_description",
+    "problem_order_number",
+    "contact",
+    "order_number",
+)
 
 
 class ValidateProblemForm(FormValidationAction):
@@ -49,7 +60,9 @@ class ValidateProblemForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         # A detailed first message already says what went wrong: don't ask again.
-        if tracker.get_slot("problem_description") or tracker.get_slot("requested_slot"):
+        if tracker.get_slot("problem_description") or tracker.get_slot(
+            "requested_slot"
+        ):
             return {}
         text = tracker.latest_message.get("text") or ""
         if (
@@ -101,7 +114,9 @@ class ValidateProblemForm(FormValidationAction):
         return {"contact": phone}
 
 
-def _known_customer(session: Session, tracker: Tracker, contact: str | None) -> Customer | None:
+def _known_customer(
+    session: Session, tracker: Tracker, contact: str | None
+) -> Customer | None:
     phone = channel_phone(tracker)
     if phone:
         customer = find_by_phone(session, phone)
@@ -124,12 +139,18 @@ class ActionSubmitProblemForm(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         description = tracker.get_slot("problem_description") or ""
-        number = tracker.get_slot("order_number") or tracker.get_slot("problem_order_number")
+        number = tracker.get_slot("order_number") or tracker.get_slot(
+            "problem_order_number"
+        )
         contact = (
-            tracker.get_slot("contact") or tracker.get_slot("email") or channel_phone(tracker)
+            tracker.get_slot("contact")
+            or tracker.get_slot("email")
+            or channel_phone(tracker)
         )
         with session_scope() as session:
-            order = get_order(session, number) if number and number != NO_ORDER else None
+            order = (
+                get_order(session, number) if number and number != NO_ORDER else None
+            )
             ticket = ticket_service.open_ticket(
                 session,
                 ticket_service.TicketRequest(
@@ -166,7 +187,9 @@ class ValidateTicketStatusForm(VerifyingFormValidation):
     def is_verified(
         self, session: Session, key: str, email: str | None, phone: str | None
     ) -> bool:
-        found = ticket_service.find_verified_ticket(session, key, email=email, phone=phone)
+        found = ticket_service.find_verified_ticket(
+            session, key, email=email, phone=phone
+        )
         return found is not None
 
     def validate_ticket_reference(
@@ -224,7 +247,9 @@ class ActionRecordFeedback(Action):
                     category=TicketCategory.FEEDBACK,
                     subject=_subject(text) or "Feedback",
                     description=text,
-                    customer=_known_customer(session, tracker, tracker.get_slot("email")),
+                    customer=_known_customer(
+                        session, tracker, tracker.get_slot("email")
+                    ),
                     conversation_id=tracker.sender_id,
                 ),
             )

@@ -56,7 +56,7 @@ class VerifyingFormValidation(FormValidationAction, ABC):
             return []
         if not self.verified(tracker):
             return [self.key_slot, "email"]
-        return [self.key_slot] + self.after_verification_slots(tracker)
+        return [self.key_slot, *self.after_verification_slots(tracker)]
 
     def after_verification_slots(self, tracker: Tracker) -> list[str]:
         """Slots to ask for once the key is verified."""
@@ -81,7 +81,9 @@ class VerifyingFormValidation(FormValidationAction, ABC):
         tracker.add_slots(events)
         return events + self._verify(dispatcher, tracker)
 
-    def _verify(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    def _verify(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
         key = tracker.get_slot(self.key_slot)
         if not key or self.verified(tracker):
             return []

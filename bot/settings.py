@@ -12,7 +12,7 @@ DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
-    return value if value not in (None, "") else default
+    return value if value else default
 
 
 def _env_int(name: str, default: int) -> int:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("SECRET_KEY", "test-secret")
 
-from bot import migrate  # noqa: E402
-from bot.seed import seed_demo_data  # noqa: E402
+from bot import migrate
+from bot.seed import seed_demo_data
 
 TODAY = dt.date(2026, 11, 20)  # a Friday
 
@@ -40,16 +42,55 @@ def _sqlite_engine(path: Path) -> Engine:
     return engine
 
 
-@pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """A SQLite database migrated with Alembic and loaded with the demo data."""
-    path = tmp_path_factory.mktemp("db") / "switchboard.db"
-    migrate.upgrade(f"sqlite:///{path}")
-    engine = _sqlite_engine(path)
-    with Session(engine) as session, session.begin():
-        seed_demo_data(session, today=TODAY)
-    yield engine
-    engine.dispose()
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@contextmanager
+def _postgres_database() -> Iterator[str]:
+    """A throw-away PostgreSQL database on the local server."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"switchboard_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc.orig}); start it or "
+            "set TEST_POSTGRES_URL"
+        )
+    try:
+        yield str(make_url(POSTGRES_URL).set(database=name))
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A database migrated with Alembic and loaded with the demo data.
+
+    Every database test runs on SQLite (the embedded default) and on PostgreSQL
+    (what operators move to).
+    """
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            path = tmp_path_factory.mktemp("db") / "switchboard.db"
+            url = f"sqlite:///{path}"
+            migrate.upgrade(url)
+            engine = _sqlite_engine(path)
+        else:
+            url = stack.enter_context(_postgres_database())
+            migrate.upgrade(url)
+            engine = create_engine(url)
+        with Session(engine) as session, session.begin():
+            seed_demo_data(session, today=TODAY)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ HISTORY = [
 def handoff_tickets(connection: Connection, conversation: str) -> list[Ticket]:
     session = Session(bind=connection)
     query = select(Ticket).where(
-        Ticket.conversation_id == conversation, Ticket.category == TicketCategory.HANDOFF
+        Ticket.conversation_id == conversation,
+        Ticket.category == TicketCategory.HANDOFF,
     )
     return list(session.scalars(query))
 
@@ -42,14 +43,18 @@ async def test_request_human_opens_handed_off_ticket_with_transcript(
     assert ticket.handed_off is True
     assert ticket.description == "Customer asked to talk to a person."
     assert [m.text for m in ticket.messages] == [
-        "where is my order", "What's your order number?", "can i talk to a real person"
+        "where is my order",
+        "What's your order number?",
+        "can i talk to a real person",
     ]
     assert responses(dispatcher) == ["utter_handoff"]
     assert dispatcher.messages[0]["reference"] == ticket.reference
     assert events == [SlotSet("handoff_ticket", ticket.reference)]
 
 
-async def test_asking_twice_reuses_the_open_handoff_ticket(connection: Connection) -> None:
+async def test_asking_twice_reuses_the_open_handoff_ticket(
+    connection: Connection,
+) -> None:
     tracker = make_tracker(text="human please", intent="request_human", sender_id="c2")
     await ActionHandoff().run(CollectingDispatcher(), tracker, DOMAIN)
     await ActionHandoff().run(CollectingDispatcher(), tracker, DOMAIN)
@@ -60,7 +65,9 @@ async def test_asking_twice_reuses_the_open_handoff_ticket(connection: Connectio
 async def test_first_fallback_asks_to_rephrase(connection: Connection) -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionFallback().run(
-        dispatcher, make_tracker(text="blorp", intent="nlu_fallback", sender_id="f1"), DOMAIN
+        dispatcher,
+        make_tracker(text="blorp", intent="nlu_fallback", sender_id="f1"),
+        DOMAIN,
     )
     assert responses(dispatcher) == ["utter_please_rephrase"]
     assert events == []
@@ -77,7 +84,9 @@ async def test_second_fallback_in_a_row_hands_off(connection: Connection) -> Non
     dispatcher = CollectingDispatcher()
     await ActionFallback().run(
         dispatcher,
-        make_tracker(text="zzzt", intent="nlu_fallback", events=history, sender_id="f2"),
+        make_tracker(
+            text="zzzt", intent="nlu_fallback", events=history, sender_id="f2"
+        ),
         DOMAIN,
     )
     assert responses(dispatcher) == ["utter_handoff"]

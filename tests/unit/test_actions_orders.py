@@ -77,19 +77,25 @@ async def test_third_failure_stops_asking() -> None:
 
 
 async def test_caller_phone_verifies_without_asking_email() -> None:
-    _, slots = await validate(candidates={"order_number": "104257"}, phone="+14155550134")
+    _, slots = await validate(
+        candidates={"order_number": "104257"}, phone="+14155550134"
+    )
     assert slots["verified_order"] == "104257"
     assert slots["requested_slot"] is None
 
 
 async def test_other_callers_phone_falls_back_to_email() -> None:
-    _, slots = await validate(candidates={"order_number": "104257"}, phone="+14155550178")
+    _, slots = await validate(
+        candidates={"order_number": "104257"}, phone="+14155550178"
+    )
     assert "verified_order" not in slots
     assert slots["requested_slot"] == "email"
 
 
 async def test_unsigned_phone_metadata_is_not_trusted() -> None:
-    tracker = make_tracker(active_loop="order_form", candidates={"order_number": "104257"})
+    tracker = make_tracker(
+        active_loop="order_form", candidates={"order_number": "104257"}
+    )
     tracker.latest_message["metadata"] = {
         "switchboard_identity": {"channel": "sms", "phone": "+14155550134"}
     }
@@ -107,7 +113,11 @@ async def submit(slots: dict[str, Any]) -> tuple[CollectingDispatcher, list[Any]
 
 async def test_status_answer_for_verified_order() -> None:
     dispatcher, events = await submit(
-        {"order_number": "104257", "verified_order": "104257", "order_request": "status"}
+        {
+            "order_number": "104257",
+            "verified_order": "104257",
+            "order_request": "status",
+        }
     )
     assert responses(dispatcher) == ["utter_order_status", "utter_tracking_link"]
     status = dispatcher.messages[0]["status"]
@@ -163,7 +173,10 @@ async def test_requests_on_shipped_orders_become_tickets(
         assert ticket.category == category
         assert ticket.reference == dispatcher.messages[0]["reference"]
         assert ticket.order is not None and ticket.order.number == "104257"
-        assert ticket.customer is not None and ticket.customer.email == "jane.doe@example.com"
+        assert (
+            ticket.customer is not None
+            and ticket.customer.email == "jane.doe@example.com"
+        )
 
 
 async def test_refund_status_of_returned_order() -> None:

@@ -23,7 +23,9 @@ DOMAIN = load_domain()
 async def validate(**kwargs: Any) -> tuple[CollectingDispatcher, dict[str, Any]]:
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(active_loop="registration_form", **kwargs)
-    events = slot_events(await ValidateRegistrationForm().run(dispatcher, tracker, DOMAIN))
+    events = slot_events(
+        await ValidateRegistrationForm().run(dispatcher, tracker, DOMAIN)
+    )
     events["requested_slot"] = next_slot("registration_form", tracker.slots, events)
     return dispatcher, events
 
@@ -74,7 +76,9 @@ async def test_existing_phone_is_refused() -> None:
     assert slots["registration_blocked"] is True
 
 
-@pytest.mark.parametrize(("said", "expected"), [("skip", "skip"), ("415 555 0199", "+14155550199")])
+@pytest.mark.parametrize(
+    ("said", "expected"), [("skip", "skip"), ("415 555 0199", "+14155550199")]
+)
 async def test_phone_is_optional(said: str, expected: str) -> None:
     _, slots = await validate(
         slots={"name": "Ada", "email": "ada@example.com"}, candidates={"phone": said}
@@ -93,7 +97,9 @@ async def test_invalid_phone_reprompts() -> None:
 
 def customers(connection: Connection, email: str) -> int:
     with Session(bind=connection) as session:
-        query = select(func.count()).select_from(Customer).where(Customer.email == email)
+        query = (
+            select(func.count()).select_from(Customer).where(Customer.email == email)
+        )
         return session.scalar(query) or 0
 
 
@@ -121,6 +127,8 @@ async def test_declined_confirmation_creates_nothing(connection: Connection) -> 
     slots = {"name": "Ada", "email": "ada2@example.com", "phone": "skip",
              "registration_confirmed": False}  # fmt: skip
     dispatcher = CollectingDispatcher()
-    await ActionSubmitRegistrationForm().run(dispatcher, make_tracker(slots=slots), DOMAIN)
+    await ActionSubmitRegistrationForm().run(
+        dispatcher, make_tracker(slots=slots), DOMAIN
+    )
     assert responses(dispatcher) == ["utter_registration_cancelled"]
     assert customers(connection, "ada2@example.com") == 0

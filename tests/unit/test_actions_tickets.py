@@ -1,5 +1,3 @@
-from typing import Any
-
 import pytest
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
@@ -96,7 +94,9 @@ async def test_problem_ticket_has_reference_order_contact_and_transcript(
     assert dispatcher.messages[0]["reference"] == ticket.reference
     assert ticket.category == TicketCategory.PROBLEM
     assert ticket.order is not None and ticket.order.number == "104257"
-    assert ticket.customer is not None and ticket.customer.email == "jane.doe@example.com"
+    assert (
+        ticket.customer is not None and ticket.customer.email == "jane.doe@example.com"
+    )
     assert ticket.conversation_id == "conversation-1"
     assert [(m.sender, m.text) for m in ticket.messages] == [
         (Sender.CUSTOMER, "my lamp arrived broken"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 
@@ -370,7 +371,7 @@ def test_results_never_overlap_and_offsets_match_text() -> None:
         "five zero one three four mail j o h n at example dot com ref 12"
     )
     entities = extract(text)
-    for first, second in zip(entities, entities[1:]):
+    for first, second in itertools.pairwise(entities):
         assert first.end <= second.start
     for entity in entities:
         assert text[entity.start : entity.end] == entity.text

@@ -32,7 +32,10 @@ def test_register_normalises_name_email_and_phone(session: Session) -> None:
 
 @pytest.mark.parametrize(
     ("email", "phone", "field"),
-    [("JANE.DOE@example.com", None, "email"), ("new@example.com", "415-555-0134", "phone")],
+    [
+        ("JANE.DOE@example.com", None, "email"),
+        ("new@example.com", "415-555-0134", "phone"),
+    ],
 )
 def test_register_refuses_existing_email_or_phone(
     session: Session, email: str, phone: str | None, field: str

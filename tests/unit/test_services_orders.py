@@ -19,7 +19,9 @@ def test_normalise_order_number(raw: str | None, expected: str | None) -> None:
 
 
 def test_verified_by_email_of_the_customer(session: Session) -> None:
-    order = orders.find_verified_order(session, "104257", email=" Jane.Doe@Example.com ")
+    order = orders.find_verified_order(
+        session, "104257", email=" Jane.Doe@Example.com "
+    )
     assert order is not None and order.number == "104257"
 
 
@@ -43,7 +45,9 @@ def test_wrong_pairs_and_unknown_numbers_look_the_same(
     assert orders.find_verified_order(session, number, email=email, phone=phone) is None
 
 
-def test_customer_without_phone_cannot_be_matched_by_empty_phone(session: Session) -> None:
+def test_customer_without_phone_cannot_be_matched_by_empty_phone(
+    session: Session,
+) -> None:
     assert orders.find_verified_order(session, "113377", phone="") is None
 
 
@@ -66,7 +70,9 @@ def test_shipped_order_sentence_has_status_carrier_tracking_and_date(
         "Your order 104257 has shipped. It's travelling with UPS, tracking number "
         "1Z999AA10123456784. We expect to deliver it on Sunday, November 22."
     )
-    assert summary.tracking_url == "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+    assert (
+        summary.tracking_url == "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+    )
     assert summary.items == ("1 x Brass desk lamp",)
 
 

@@ -32,7 +32,9 @@ def open_problem(session: Session, **kwargs: object) -> tickets.Ticket:
     return tickets.open_ticket(session, request)
 
 
-def test_ticket_gets_sequential_readable_reference_and_transcript(session: Session) -> None:
+def test_ticket_gets_sequential_readable_reference_and_transcript(
+    session: Session,
+) -> None:
     first = open_problem(session)
     second = open_problem(session)
     assert first.reference == f"T-{first.id:06d}"
@@ -57,8 +59,13 @@ def test_ticket_status_needs_matching_email_or_phone(session: Session) -> None:
     ref = ticket.reference
     assert tickets.find_verified_ticket(session, ref, email="jane.doe@example.com")
     assert tickets.find_verified_ticket(session, ref, phone="+14155550134")
-    assert tickets.find_verified_ticket(session, ref, email="sam.lee@example.com") is None
-    assert tickets.find_verified_ticket(session, "T-999999", email="jane.doe@example.com") is None
+    assert (
+        tickets.find_verified_ticket(session, ref, email="sam.lee@example.com") is None
+    )
+    assert (
+        tickets.find_verified_ticket(session, "T-999999", email="jane.doe@example.com")
+        is None
+    )
 
 
 def test_anonymous_ticket_verified_by_its_contact(session: Session) -> None:

@@ -63,9 +63,7 @@ def responses(dispatcher: Any) -> list[str | None]:
     return [m.get("response") for m in dispatcher.messages]
 
 
-def next_slot(
-    form: str, slots: dict[str, Any], events: dict[str, Any]
-) -> str | None:
+def next_slot(form: str, slots: dict[str, Any], events: dict[str, Any]) -> str | None:
     """The slot the form asks for next.
 
     rasa-sdk leaves this to Rasa (no `requested_slot` event) when the form's required

@@ -1,0 +1,140 @@
+"""Start the real Rasa server and action server on a fresh, seeded database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from bot import migrate
+from bot.db import make_engine
+from bot.seed import seed_demo_data
+from bot.settings import PROJECT_ROOT
+
+MODEL = PROJECT_ROOT / "models" / "switchboard.tar.gz"
+STARTUP_TIMEOUT = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    action_url: str
+    token: str
+    secret: str
+    engine: Engine
+    tracker_db: Path
+    logs: Path
+
+    def say(
+        self, sender: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Send one customer message through the REST channel; return the bot's replies."""
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=60
+        )
+        response.raise_for_status()
+        return list(response.json())
+
+    def texts(self, sender: str, text: str) -> list[str]:
+        return [m.get("text", "") for m in self.say(sender, text)]
+
+    def session(self) -> Session:
+        return Session(self.engine)
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(
+        f"{url} did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Rasa (REST channel, HTTP API with token) and the action server, running."""
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make train` first")
+    var = tmp_path_factory.mktemp("var")
+    database_url = f"sqlite:///{var / 'switchboard.db'}"
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        seed_demo_data(session)
+    rasa_port, action_port = free_port(), free_port()
+    token, secret = secrets.token_hex(16), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "SWITCHBOARD_VAR_DIR": str(var),
+        "DATABASE_URL": database_url,
+        "RASA_TRACKER_STORE_URL": f"sqlite:///{var / 'tracker.db'}",
+        "RASA_PORT": str(rasa_port),
+        "ACTION_PORT": str(action_port),
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "RASA_TOKEN": token,
+        "SECRET_KEY": secret,
+        "RASA_TELEMETRY_ENABLED": "false",
+    }
+    processes = []
+    try:
+        for service, ready in (
+            ("actions", f"http://127.0.0.1:{action_port}/health"),
+            ("rasa", f"http://127.0.0.1:{rasa_port}/status?token={token}"),
+        ):
+            log = var / f"{service}.log"
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run", service],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+            processes.append(process)
+            _wait(ready, process, log)
+        yield Stack(
+            rasa_url=f"http://127.0.0.1:{rasa_port}",
+            action_url=f"http://127.0.0.1:{action_port}",
+            token=token,
+            secret=secret,
+            engine=engine,
+            tracker_db=var / "tracker.db",
+            logs=var,
+        )
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        engine.dispose()
