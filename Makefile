@@ -35,7 +35,7 @@ run: install train db
 	@$(PY) -m honcho start -f Procfile
 
 shell: install
-	@$(RASA) shell --model $(MODEL) --endpoints var/endpoints.yml
+	@$(PY) -m bot run shell
 
 test: install lint unit train stories e2e
 	@echo "All checks passed."

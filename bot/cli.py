@@ -98,19 +98,17 @@ def save_order(
     number = (fields.get("number") or "").strip()
     if not number:
         raise CommandError("an order needs a number")
-    order = session.scalars(select(Order).where(Order.number == number)).first()
     email = fields.get("customer_email")
+    customer = find_by_email(session, email) if email else None
+    if email and customer is None:
+        raise CommandError(f"no customer with email {email}; add the customer first")
+    order = session.scalars(select(Order).where(Order.number == number)).first()
     if order is None:
-        if not email:
-            raise CommandError(f"new order {number} needs --customer-email")
-        order = Order(number=number)
-        session.add(order)
-    if email:
-        customer = find_by_email(session, email)
         if customer is None:
-            raise CommandError(
-                f"no customer with email {email}; add the customer first"
-            )
+            raise CommandError(f"new order {number} needs --customer-email")
+        order = Order(number=number, customer=customer)
+        session.add(order)
+    elif customer is not None:
         order.customer = customer
     if fields.get("status"):
         try:
@@ -233,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     run = sub.add_parser("run", help="start one service (used by the Procfile)")
-    run.add_argument("service", choices=["rasa", "actions", "web"])
+    run.add_argument("service", choices=["rasa", "actions", "web", "shell"])
     run.set_defaults(func=cmd_run)
     return parser
 

@@ -144,6 +144,17 @@ def run_rasa(settings: Settings) -> None:
     os.execvpe(command[0], command, rasa_env())
 
 
+def run_shell(settings: Settings) -> None:
+    """Replace this process with `rasa shell` (needs the action server running)."""
+    endpoints = write_endpoints(settings)
+    command = [
+        _bin("rasa"), "shell", "--model", str(model_path()),
+        "--endpoints", str(endpoints),
+    ]  # fmt: skip
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(command[0], command, rasa_env())
+
+
 def run_actions(settings: Settings) -> None:
     """Replace this process with the Rasa action server."""
     command = [
