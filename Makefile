@@ -42,6 +42,7 @@ test: install lint unit train stories e2e
 
 lint: install
 	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy bot actions knowledge_base
 
 unit: install

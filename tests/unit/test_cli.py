@@ -44,7 +44,11 @@ def test_add_and_update_customer_and_order(database: str) -> None:
     assert main(["customer", "--name", "Ada Lovelace", "--email", "ada@example.com",
                  "--segment", "vip"]) == 0  # fmt: skip
     ada = customers(database)["ada@example.com"]
-    assert (ada.name, ada.phone, ada.segment) == ("Ada Lovelace", "+14155550199", Segment.VIP)
+    assert (ada.name, ada.phone, ada.segment) == (
+        "Ada Lovelace",
+        "+14155550199",
+        Segment.VIP,
+    )
 
     assert main(["order", "--number", "120001", "--customer-email", "ada@example.com",
                  "--estimated-delivery", "2026-12-01",
@@ -53,7 +57,9 @@ def test_add_and_update_customer_and_order(database: str) -> None:
                  "--carrier", "UPS", "--tracking-number", "1Z1"]) == 0  # fmt: skip
     order = orders(database)["120001"]
     assert (order.status, order.carrier, order.tracking_number) == (
-        OrderStatus.SHIPPED, "UPS", "1Z1"
+        OrderStatus.SHIPPED,
+        "UPS",
+        "1Z1",
     )
 
 
