@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.db import make_engine, make_session_factory
@@ -18,7 +24,12 @@ from bot.models import Channel, Sender
 from bot.services.tickets import TranscriptLine
 from bot.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 SessionScope = Callable[[], AbstractContextManager[Session]]
+Run = Callable[
+    [Any, CollectingDispatcher, Tracker, DomainDict], Awaitable[list[EventType]]
+]
 
 _scope_override: SessionScope | None = None
 
@@ -96,3 +107,28 @@ def failures(tracker: Tracker) -> int:
 def verification_locked(tracker: Tracker) -> bool:
     """True once the customer failed verification too often in this conversation."""
     return failures(tracker) >= settings().max_verification_attempts
+
+
+def apologise_on_failure(run: Run) -> Run:
+    """Turn a database failure into an apology instead of a silent bot.
+
+    Nothing is lost: the customer's message stays in the tracker store and the
+    question is asked again on the next turn.
+    """
+
+    @functools.wraps(run)
+    async def wrapper(
+        self: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[EventType]:
+        try:
+            return await run(self, dispatcher, tracker, domain)
+        except SQLAlchemyError:
+            logger.exception("database error in %s", self.name())
+            dispatcher.messages.clear()
+            dispatcher.utter_message(response="utter_technical_problem")
+            return []
+
+    return wrapper

@@ -9,6 +9,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.common import (
+    apologise_on_failure,
     channel_of,
     channel_phone,
     session_scope,
@@ -97,6 +98,7 @@ class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
@@ -109,6 +111,7 @@ class ActionOfferHuman(Action):
     def name(self) -> str:
         return "action_offer_human"
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
@@ -136,6 +139,7 @@ class ActionFallback(Action):
     def name(self) -> str:
         return FALLBACK_ACTION
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:

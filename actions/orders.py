@@ -11,7 +11,13 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import validation
-from actions.common import channel_of, session_scope, today, transcript
+from actions.common import (
+    apologise_on_failure,
+    channel_of,
+    session_scope,
+    today,
+    transcript,
+)
 from actions.verification import VerifyingFormValidation
 from bot.models import Order, OrderStatus, TicketCategory
 from bot.services import orders as order_service
@@ -95,6 +101,7 @@ class ActionSubmitOrderForm(Action):
     def name(self) -> str:
         return "action_submit_order_form"
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:

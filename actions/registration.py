@@ -11,7 +11,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import validation
-from actions.common import session_scope, settings
+from actions.common import apologise_on_failure, session_scope, settings
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
     CustomerExists,
@@ -29,6 +29,12 @@ class ValidateRegistrationForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_registration_form"
+
+    @apologise_on_failure
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,
@@ -102,6 +108,7 @@ class ActionAskRegistrationConfirmed(Action):
     def name(self) -> str:
         return "action_ask_registration_form_registration_confirmed"
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
@@ -121,6 +128,7 @@ class ActionSubmitRegistrationForm(Action):
     def name(self) -> str:
         return "action_submit_registration_form"
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from actions import validation
 from actions.common import (
+    apologise_on_failure,
     channel_of,
     channel_phone,
     session_scope,
@@ -135,6 +136,7 @@ class ActionSubmitProblemForm(Action):
     def name(self) -> str:
         return "action_submit_problem_form"
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
@@ -208,6 +210,7 @@ class ActionSubmitTicketStatusForm(Action):
     def name(self) -> str:
         return "action_submit_ticket_status_form"
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
@@ -235,6 +238,7 @@ class ActionRecordFeedback(Action):
     def name(self) -> str:
         return "action_record_feedback"
 
+    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:

@@ -13,7 +13,13 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import validation
-from actions.common import channel_phone, failures, session_scope, settings
+from actions.common import (
+    apologise_on_failure,
+    channel_phone,
+    failures,
+    session_scope,
+    settings,
+)
 
 
 class VerifyingFormValidation(FormValidationAction, ABC):
@@ -36,6 +42,12 @@ class VerifyingFormValidation(FormValidationAction, ABC):
         self, session: Session, key: str, email: str | None, phone: str | None
     ) -> bool:
         """True when `key` belongs to the customer with this email or phone."""
+
+    @apologise_on_failure
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return await super().run(dispatcher, tracker, domain)
 
     def on_verified(self, session: Session, key: str) -> dict[str, Any]:
         """Extra slots to set once verified."""
