@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +22,7 @@ from bot.db import make_engine, make_session_factory
 from bot.identity import ChannelIdentity, verify_identity
 from bot.models import Channel, Sender
 from bot.services.tickets import TranscriptLine
+from bot.services.verification import Limits
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def identity(tracker: Tracker) -> ChannelIdentity | None:
     metadata: Any = (
         tracker.latest_message.get("metadata") if tracker.latest_message else None
     )
-    return verify_identity(metadata, settings().secret_key)
+    return verify_identity(metadata, settings().secret_key, tracker.sender_id)
 
 
 def channel_phone(tracker: Tracker) -> str | None:
@@ -100,13 +101,38 @@ def transcript(tracker: Tracker) -> tuple[TranscriptLine, ...]:
 
 
 def failures(tracker: Tracker) -> int:
-    """Failed verification attempts in this conversation."""
+    """Failed verification attempts in this conversation (mirrored from the database)."""
     return int(tracker.get_slot("verification_failures") or 0)
 
 
 def verification_locked(tracker: Tracker) -> bool:
     """True once the customer failed verification too often in this conversation."""
     return failures(tracker) >= settings().max_verification_attempts
+
+
+def limits() -> Limits:
+    """Verification limits from settings."""
+    config = settings()
+    return Limits(
+        per_conversation=config.max_verification_attempts,
+        per_key=config.max_attempts_per_key,
+        per_identifier=config.max_attempts_per_identifier,
+        window=dt.timedelta(minutes=config.attempt_window_minutes),
+    )
+
+
+# Slots of a flow, cleared when it ends or is abandoned, so nothing leaks into the next.
+FLOW_SLOTS = (
+    "order_number", "email", "request_details", "cancel_confirmed",
+    "order_cancellable", "verified_order", "ticket_reference", "verified_ticket",
+    "name", "reg_email", "phone", "registration_confirmed", "registration_blocked",
+    "problem_description", "problem_order_number", "contact",
+)  # fmt: skip
+
+
+def reset_flow_slots() -> list[EventType]:
+    """SlotSet events clearing every flow slot."""
+    return [SlotSet(slot, None) for slot in FLOW_SLOTS]
 
 
 def apologise_on_failure(run: Run) -> Run:

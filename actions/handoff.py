@@ -12,34 +12,18 @@ from actions.common import (
     apologise_on_failure,
     channel_of,
     channel_phone,
+    reset_flow_slots,
     session_scope,
     transcript,
     verification_locked,
 )
+from actions.tickets import verified_customer
 from actions.validation import latest_intent
-from bot.models import Customer, Sender, TicketCategory
+from bot.models import Customer, Order, Sender, TicketCategory
 from bot.services import tickets as ticket_service
-from bot.services.customers import find_by_email, find_by_phone
 from bot.services.orders import get_order
 
 FALLBACK_ACTION = "action_fallback"
-
-
-def _verified_customer(session: Session, tracker: Tracker) -> Customer | None:
-    """The customer, if this conversation proved who they are."""
-    phone = channel_phone(tracker)
-    if phone:
-        customer = find_by_phone(session, phone)
-        if customer:
-            return customer
-    verified_order = tracker.get_slot("verified_order")
-    if verified_order:
-        order = get_order(session, verified_order)
-        return order.customer if order else None
-    email = tracker.get_slot("email")
-    if email and tracker.get_slot("verified_ticket"):
-        return find_by_email(session, email)
-    return None
 
 
 def _reason(tracker: Tracker) -> str:
@@ -67,7 +51,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                 [ticket_service.TranscriptLine(Sender.SYSTEM, "Customer asked again.")],
             )
         else:
-            customer = _verified_customer(session, tracker)
+            customer = verified_customer(session, tracker)
             verified_order = tracker.get_slot("verified_order")
             ticket = ticket_service.open_ticket(
                 session,
@@ -89,7 +73,16 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
             )
         reference = ticket.reference
     dispatcher.utter_message(response="utter_handoff", reference=reference)
-    return [SlotSet("handoff_ticket", reference)]
+    return [*reset_flow_slots(), SlotSet("handoff_ticket", reference)]
+
+
+def _verified_order(
+    session: Session, number: str | None, customer: Customer | None
+) -> Order | None:
+    order = get_order(session, number) if number else None
+    if order is None or customer is None or order.customer_id != customer.id:
+        return None
+    return order
 
 
 class ActionHandoff(Action):
@@ -103,6 +96,19 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         return hand_off(dispatcher, tracker)
+
+
+class ActionStopFlow(Action):
+    """The customer said "no" to a form's question: stop and forget the flow."""
+
+    def name(self) -> str:
+        return "action_stop_flow"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_form_stopped")
+        return reset_flow_slots()
 
 
 class ActionOfferHuman(Action):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
@@ -14,9 +14,11 @@ from actions import validation
 from actions.common import (
     apologise_on_failure,
     channel_of,
+    reset_flow_slots,
     session_scope,
     today,
     transcript,
+    verification_locked,
 )
 from actions.verification import VerifyingFormValidation
 from bot.models import Order, OrderStatus, TicketCategory
@@ -34,17 +36,11 @@ REQUEST_CATEGORIES = {
     "refund": TicketCategory.REFUND,
 }
 
-RESET_SLOTS = (
-    "order_number",
-    "request_details",
-    "cancel_confirmed",
-    "order_cancellable",
-)
-
 
 class ValidateOrderForm(VerifyingFormValidation):
     """Validates `order_form`: order number, verification, then request details."""
 
+    subject = "order"
     key_slot = "order_number"
     verified_slot = "verified_order"
 
@@ -106,11 +102,15 @@ class ActionSubmitOrderForm(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         number = tracker.get_slot("order_number")
-        if not number or tracker.get_slot("verified_order") != number:
+        events = reset_flow_slots()
+        if (
+            verification_locked(tracker)
+            or not number
+            or tracker.get_slot("verified_order") != number
+        ):
             dispatcher.utter_message(response="utter_verification_locked")
-            return [FollowupAction("action_offer_human")]
+            return [*events, FollowupAction("action_offer_human")]
         request = tracker.get_slot("order_request") or "status"
-        events: list[EventType] = [SlotSet(slot, None) for slot in RESET_SLOTS]
         with session_scope() as session:
             order = order_service.get_order(session, number)
             if order is None:  # deleted since verification
@@ -133,8 +133,9 @@ class ActionSubmitOrderForm(Action):
                 )
                 return events
             if request == "cancel" and order_service.can_cancel_directly(order):
-                if tracker.get_slot("cancel_confirmed"):
-                    order_service.cancel_order(order)
+                if tracker.get_slot("cancel_confirmed") and order_service.cancel_order(
+                    session, order
+                ):
                     dispatcher.utter_message(
                         response="utter_order_cancelled", number=number
                     )

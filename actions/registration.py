@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import validation
-from actions.common import apologise_on_failure, session_scope, settings
+from actions.common import (
+    apologise_on_failure,
+    reset_flow_slots,
+    session_scope,
+    settings,
+)
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
     CustomerExists,
@@ -21,7 +26,6 @@ from bot.services.customers import (
 )
 
 SKIP = "skip"
-RESET_SLOTS = ("name", "phone", "registration_confirmed", "registration_blocked")
 
 
 class ValidateRegistrationForm(FormValidationAction):
@@ -45,7 +49,7 @@ class ValidateRegistrationForm(FormValidationAction):
     ) -> list[str]:
         if tracker.get_slot("registration_blocked"):
             return []
-        return ["name", "email", "phone", "registration_confirmed"]
+        return ["name", "reg_email", "phone", "registration_confirmed"]
 
     def validate_name(
         self,
@@ -56,7 +60,7 @@ class ValidateRegistrationForm(FormValidationAction):
     ) -> dict[str, Any]:
         return {"name": validation.person_name(value, dispatcher)}
 
-    def validate_email(
+    def validate_reg_email(
         self,
         value: Any,
         dispatcher: CollectingDispatcher,
@@ -65,8 +69,8 @@ class ValidateRegistrationForm(FormValidationAction):
     ) -> dict[str, Any]:
         email = validation.email(value, dispatcher)
         if email is None:
-            return {"email": None}
-        return self._refuse_if_taken(dispatcher, "email", email, email=email)
+            return {"reg_email": None}
+        return self._refuse_if_taken(dispatcher, "reg_email", email, email=email)
 
     def validate_phone(
         self,
@@ -116,7 +120,7 @@ class ActionAskRegistrationConfirmed(Action):
         dispatcher.utter_message(
             response="utter_confirm_registration",
             name=tracker.get_slot("name"),
-            email=tracker.get_slot("email"),
+            email=tracker.get_slot("reg_email"),
             phone="none" if phone in (None, SKIP) else phone,
         )
         return []
@@ -132,7 +136,7 @@ class ActionSubmitRegistrationForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        events: list[EventType] = [SlotSet(slot, None) for slot in RESET_SLOTS]
+        events = reset_flow_slots()
         if tracker.get_slot("registration_blocked"):
             return events
         if not tracker.get_slot("registration_confirmed"):
@@ -141,7 +145,7 @@ class ActionSubmitRegistrationForm(Action):
         phone = tracker.get_slot("phone")
         new = NewCustomer(
             name=tracker.get_slot("name"),
-            email=tracker.get_slot("email"),
+            email=tracker.get_slot("reg_email"),
             phone=None if phone in (None, SKIP) else phone,
         )
         try:

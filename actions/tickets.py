@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
@@ -16,9 +16,11 @@ from actions.common import (
     apologise_on_failure,
     channel_of,
     channel_phone,
+    reset_flow_slots,
     session_scope,
     settings,
     transcript,
+    verification_locked,
 )
 from actions.verification import VerifyingFormValidation
 from bot.models import Customer, TicketCategory
@@ -53,7 +55,7 @@ class ValidateProblemForm(FormValidationAction):
         slots = ["problem_description"]
         if not tracker.get_slot("order_number"):
             slots.append("problem_order_number")
-        if not channel_phone(tracker) and not tracker.get_slot("email"):
+        if not channel_phone(tracker) and not tracker.get_slot("verified_contact"):
             slots.append("contact")
         return slots
 
@@ -115,19 +117,25 @@ class ValidateProblemForm(FormValidationAction):
         return {"contact": phone}
 
 
-def _known_customer(
-    session: Session, tracker: Tracker, contact: str | None
-) -> Customer | None:
+def verified_customer(session: Session, tracker: Tracker) -> Customer | None:
+    """The customer, only if this conversation proved who they are.
+
+    That is the phone the channel vouches for, or the email/phone that passed an
+    order or ticket verification. A contact merely typed in proves nothing.
+    """
     phone = channel_phone(tracker)
     if phone:
         customer = find_by_phone(session, phone)
         if customer:
             return customer
-    if contact and "@" in contact:
-        return find_by_email(session, contact)
-    if contact:
-        return find_by_phone(session, contact)
-    return None
+    contact = tracker.get_slot("verified_contact")
+    if not contact:
+        return None
+    return (
+        find_by_email(session, contact)
+        if "@" in contact
+        else find_by_phone(session, contact)
+    )
 
 
 class ActionSubmitProblemForm(Action):
@@ -141,26 +149,35 @@ class ActionSubmitProblemForm(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         description = tracker.get_slot("problem_description") or ""
+        subject = _subject(description)
         number = tracker.get_slot("order_number") or tracker.get_slot(
             "problem_order_number"
         )
         contact = (
             tracker.get_slot("contact")
-            or tracker.get_slot("email")
             or channel_phone(tracker)
+            or tracker.get_slot("verified_contact")
         )
         with session_scope() as session:
+            customer = verified_customer(session, tracker)
             order = (
                 get_order(session, number) if number and number != NO_ORDER else None
             )
+            if order is not None and (
+                customer is None or order.customer_id != customer.id
+            ):
+                # Not proven to be theirs: keep the number for the agent, don't link it.
+                order = None
+            if number and number != NO_ORDER and order is None:
+                description += f"\n\nOrder number given (not verified): {number}"
             ticket = ticket_service.open_ticket(
                 session,
                 ticket_service.TicketRequest(
                     channel=channel_of(tracker),
                     category=TicketCategory.PROBLEM,
-                    subject=_subject(description),
+                    subject=subject,
                     description=description,
-                    customer=_known_customer(session, tracker, contact),
+                    customer=customer,
                     order=order,
                     conversation_id=tracker.sender_id,
                     contact=contact,
@@ -169,7 +186,7 @@ class ActionSubmitProblemForm(Action):
             )
             reference = ticket.reference
         dispatcher.utter_message(response="utter_ticket_created", reference=reference)
-        return [SlotSet(slot, None) for slot in PROBLEM_SLOTS]
+        return reset_flow_slots()
 
 
 def _subject(description: str, limit: int = 80) -> str:
@@ -180,6 +197,7 @@ def _subject(description: str, limit: int = 80) -> str:
 class ValidateTicketStatusForm(VerifyingFormValidation):
     """Validates `ticket_status_form`: reference, then verification."""
 
+    subject = "ticket"
     key_slot = "ticket_reference"
     verified_slot = "verified_ticket"
 
@@ -215,9 +233,14 @@ class ActionSubmitTicketStatusForm(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         reference = tracker.get_slot("ticket_reference")
-        if not reference or tracker.get_slot("verified_ticket") != reference:
+        events = reset_flow_slots()
+        if (
+            verification_locked(tracker)
+            or not reference
+            or tracker.get_slot("verified_ticket") != reference
+        ):
             dispatcher.utter_message(response="utter_verification_locked")
-            return [SlotSet("ticket_reference", None), _offer_human()]
+            return [*events, FollowupAction("action_offer_human")]
         with session_scope() as session:
             ticket = ticket_service.get_ticket(session, reference)
             if ticket is not None:
@@ -225,11 +248,7 @@ class ActionSubmitTicketStatusForm(Action):
                     response="utter_ticket_status",
                     status=ticket_service.status_sentence(ticket),
                 )
-        return [SlotSet("ticket_reference", None)]
-
-
-def _offer_human() -> EventType:
-    return FollowupAction("action_offer_human")
+        return events
 
 
 class ActionRecordFeedback(Action):
@@ -251,9 +270,7 @@ class ActionRecordFeedback(Action):
                     category=TicketCategory.FEEDBACK,
                     subject=_subject(text) or "Feedback",
                     description=text,
-                    customer=_known_customer(
-                        session, tracker, tracker.get_slot("email")
-                    ),
+                    customer=verified_customer(session, tracker),
                     conversation_id=tracker.sender_id,
                 ),
             )

@@ -10,16 +10,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions import validation
-from actions.common import (
-    apologise_on_failure,
-    channel_phone,
-    failures,
-    session_scope,
-    settings,
-)
+from actions.common import channel_phone, limits, logger, session_scope
+from bot.services import verification as attempts
 
 
 class VerifyingFormValidation(FormValidationAction, ABC):
@@ -27,9 +23,11 @@ class VerifyingFormValidation(FormValidationAction, ABC):
 
     The key is verified against the phone the customer is texting or calling from,
     or else the email on the account. Unknown keys and wrong pairs get the same
-    answer, and failed attempts are counted per conversation.
+    answer. Failed attempts are counted in the database (per conversation, per key
+    and per identifier); once a limit is reached nothing more is checked.
     """
 
+    subject: str = ""
     key_slot: str = ""
     verified_slot: str = ""
 
@@ -43,11 +41,21 @@ class VerifyingFormValidation(FormValidationAction, ABC):
     ) -> bool:
         """True when `key` belongs to the customer with this email or phone."""
 
-    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        return await super().run(dispatcher, tracker, domain)
+        try:
+            return await super().run(dispatcher, tracker, domain)
+        except SQLAlchemyError:
+            logger.exception("database error in %s", self.name())
+            dispatcher.messages.clear()
+            dispatcher.utter_message(response="utter_technical_problem")
+            # Ask for the key again rather than jumping to another question.
+            return [
+                SlotSet(self.key_slot, None),
+                SlotSet("email", None),
+                SlotSet("requested_slot", self.key_slot),
+            ]
 
     def on_verified(self, session: Session, key: str) -> dict[str, Any]:
         """Extra slots to set once verified."""
@@ -57,6 +65,11 @@ class VerifyingFormValidation(FormValidationAction, ABC):
         key = tracker.get_slot(self.key_slot)
         return key is not None and tracker.get_slot(self.verified_slot) == key
 
+    def locked(self, tracker: Tracker) -> bool:
+        return int(tracker.get_slot("verification_failures") or 0) >= (
+            limits().per_conversation
+        )
+
     async def required_slots(
         self,
         domain_slots: list[str],
@@ -64,7 +77,7 @@ class VerifyingFormValidation(FormValidationAction, ABC):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if failures(tracker) >= settings().max_verification_attempts:
+        if self.locked(tracker):
             return []
         if not self.verified(tracker):
             return [self.key_slot, "email"]
@@ -99,24 +112,63 @@ class VerifyingFormValidation(FormValidationAction, ABC):
         key = tracker.get_slot(self.key_slot)
         if not key or self.verified(tracker):
             return []
-        email = tracker.get_slot("email")
-        phone = channel_phone(tracker)
+        conversation = tracker.sender_id
         with session_scope() as session:
+            if self.locked(tracker) or attempts.conversation_locked(
+                session, conversation, limits()
+            ):
+                return self._locked_events()
+            phone = channel_phone(tracker)
             if phone and self.is_verified(session, key, None, phone):
-                return self._success(session, key)
+                self._record(session, key, phone, conversation, succeeded=True)
+                return self._success(session, key, phone)
+            email = tracker.get_slot("email")
             if not email:
                 return []  # ask for the email next
-            if self.is_verified(session, key, email, None):
-                return self._success(session, key)
-        attempts = failures(tracker) + 1
-        if attempts < settings().max_verification_attempts:
+            # A throttled key or email is not even checked: same answer as a mismatch.
+            ok = not attempts.throttled(session, key, email, limits()) and (
+                self.is_verified(session, key, email, None)
+            )
+            self._record(session, key, email, conversation, succeeded=ok)
+            if ok:
+                return self._success(session, key, email)
+            failed = attempts.conversation_failures(session, conversation)
+        if failed < limits().per_conversation:
             dispatcher.utter_message(response=f"utter_{self.key_slot}_not_verified")
         return [
-            SlotSet("verification_failures", float(attempts)),
+            SlotSet("verification_failures", float(failed)),
             SlotSet(self.key_slot, None),
             SlotSet("email", None),
         ]
 
-    def _success(self, session: Session, key: str) -> list[EventType]:
-        slots = {self.verified_slot: key, **self.on_verified(session, key)}
+    def _record(
+        self,
+        session: Session,
+        key: str,
+        identifier: str,
+        conversation: str,
+        succeeded: bool,
+    ) -> None:
+        attempts.record_attempt(
+            session,
+            subject=self.subject,
+            key=key,
+            identifier=identifier,
+            conversation_id=conversation,
+            succeeded=succeeded,
+        )
+
+    def _locked_events(self) -> list[EventType]:
+        return [
+            SlotSet("verification_failures", float(limits().per_conversation)),
+            SlotSet(self.key_slot, None),
+            SlotSet("email", None),
+        ]
+
+    def _success(self, session: Session, key: str, identifier: str) -> list[EventType]:
+        slots = {
+            self.verified_slot: key,
+            "verified_contact": identifier,
+            **self.on_verified(session, key),
+        }
         return [SlotSet(name, value) for name, value in slots.items()]

@@ -2,8 +2,9 @@
 
 Channels that have verified something (the `From` number of a signed Twilio request,
 a signed-in shop customer) put a signed record into the message metadata. Actions only
-trust metadata whose signature checks out, so a client-controlled channel (REST,
-socket.io) cannot claim to be someone else.
+trust a record whose signature checks out, that was issued for this conversation and
+that is recent, so a client-controlled channel (REST, socket.io) cannot claim to be
+someone else, nor replay a record from another conversation.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 METADATA_KEY = "switchboard_identity"
+MAX_AGE_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -29,25 +32,49 @@ def _signature(payload: dict[str, Any], secret: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def sign_identity(identity: ChannelIdentity, secret: str) -> dict[str, Any]:
-    """Metadata entry vouching for `identity`."""
-    payload = asdict(identity)
+def sign_identity(
+    identity: ChannelIdentity,
+    secret: str,
+    sender_id: str,
+    issued_at: float | None = None,
+) -> dict[str, Any]:
+    """Metadata entry vouching for `identity` in conversation `sender_id`."""
+    payload = {
+        **asdict(identity),
+        "sender": sender_id,
+        "iat": int(issued_at if issued_at is not None else time.time()),
+    }
     return {METADATA_KEY: {**payload, "signature": _signature(payload, secret)}}
 
 
 def verify_identity(
-    metadata: dict[str, Any] | None, secret: str
+    metadata: Any,
+    secret: str,
+    sender_id: str,
+    now: float | None = None,
 ) -> ChannelIdentity | None:
-    """The identity in `metadata` if its signature is valid, else None."""
-    if not metadata or not isinstance(metadata.get(METADATA_KEY), dict):
+    """The identity in `metadata` if it is authentic, for this sender and recent."""
+    if not isinstance(metadata, dict):
         return None
-    record = dict(metadata[METADATA_KEY])
-    signature = record.pop("signature", None)
-    if not isinstance(signature, str):
+    record = metadata.get(METADATA_KEY)
+    if not isinstance(record, dict):
         return None
-    if not hmac.compare_digest(signature, _signature(record, secret)):
+    payload = {k: v for k, v in record.items() if k != "signature"}
+    signature = record.get("signature")
+    if not isinstance(signature, str) or not secret:
         return None
     try:
-        return ChannelIdentity(**record)
+        expected = _signature(payload, secret)
+    except (TypeError, ValueError):
+        return None
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        return None
+    issued_at = payload.pop("iat", None)
+    if payload.pop("sender", None) != sender_id or not isinstance(issued_at, int):
+        return None
+    if abs((now if now is not None else time.time()) - issued_at) > MAX_AGE_SECONDS:
+        return None
+    try:
+        return ChannelIdentity(**payload)
     except TypeError:
         return None

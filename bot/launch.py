@@ -10,6 +10,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,20 @@ def train(force: bool = False) -> bool:
         _bin("rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", str(MODEL_DIR),
         "--force",
     ]  # fmt: skip
-    subprocess.run(command, check=True, cwd=PROJECT_ROOT, env=rasa_env())
+    log = MODEL_DIR / "train.log"
+    print(
+        f"Training the model (a few minutes; log: {log.relative_to(PROJECT_ROOT)})..."
+    )
+    started = time.monotonic()
+    with log.open("w") as output:
+        result = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=rasa_env(), stdout=output, stderr=output
+        )
+    if result.returncode != 0:
+        print(log.read_text()[-4000:], file=sys.stderr)
+        raise SystemExit(f"training failed (exit {result.returncode}); see {log}")
     stamp.write_text(fingerprint + "\n")
+    print(f"Model trained in {time.monotonic() - started:.0f} s: {model_path()}")
     return True
 
 

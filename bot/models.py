@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     func,
 )
 from sqlalchemy.orm import DeclarativeMeta, Mapped, registry, relationship
@@ -47,6 +49,29 @@ class Base(metaclass=DeclarativeMeta):
 def utcnow() -> dt.datetime:
     """Timezone-aware current UTC time."""
     return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite has no time zones and would hand back naive datetimes; PostgreSQL would
+    not. This makes both behave the same.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value
 
 
 class Segment(str, enum.Enum):
@@ -126,7 +151,7 @@ class Customer(Base):
         _enum(Segment, "segment"), default=Segment.STANDARD, nullable=False
     )
     created_at: Mapped[dt.datetime] = Column(
-        DateTime(timezone=True),
+        UTCDateTime(),
         default=utcnow,
         server_default=func.now(),
         nullable=False,
@@ -153,10 +178,10 @@ class Order(Base):
     tracking_number: Mapped[str | None] = Column(String(64), nullable=True)
     estimated_delivery: Mapped[dt.date | None] = Column(Date, nullable=True)
     placed_at: Mapped[dt.datetime] = Column(
-        DateTime(timezone=True), default=utcnow, nullable=False
+        UTCDateTime(), default=utcnow, nullable=False
     )
     updated_at: Mapped[dt.datetime] = Column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
     )
 
     customer: Mapped[Customer] = relationship("Customer", back_populates="orders")
@@ -197,7 +222,7 @@ class Ticket(Base):
     order_id: Mapped[int | None] = Column(
         ForeignKey("orders.id"), nullable=True, index=True
     )
-    conversation_id: Mapped[str | None] = Column(String(255), nullable=True, index=True)
+    conversation_id: Mapped[str | None] = Column(Text, nullable=True, index=True)
     channel: Mapped[Channel] = Column(_enum(Channel, "channel"), nullable=False)
     category: Mapped[TicketCategory] = Column(
         _enum(TicketCategory, "ticket_category"), nullable=False
@@ -215,10 +240,10 @@ class Ticket(Base):
     )
     handed_off: Mapped[bool] = Column(Boolean, default=False, nullable=False)
     created_at: Mapped[dt.datetime] = Column(
-        DateTime(timezone=True), default=utcnow, nullable=False
+        UTCDateTime(), default=utcnow, nullable=False
     )
     updated_at: Mapped[dt.datetime] = Column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
     )
 
     customer: Mapped[Customer | None] = relationship("Customer")
@@ -245,8 +270,26 @@ class TicketMessage(Base):
     )
     sender: Mapped[Sender] = Column(_enum(Sender, "sender"), nullable=False)
     text: Mapped[str] = Column(Text, nullable=False)
-    sent_at: Mapped[dt.datetime] = Column(
-        DateTime(timezone=True), default=utcnow, nullable=False
-    )
+    sent_at: Mapped[dt.datetime] = Column(UTCDateTime(), default=utcnow, nullable=False)
 
     ticket: Mapped[Ticket] = relationship("Ticket", back_populates="messages")
+
+
+class VerificationAttempt(Base):
+    """One try at proving who you are (order number or ticket reference + identifier).
+
+    Kept in the database, not in the conversation, so that starting a new
+    conversation does not reset the count.
+    """
+
+    __tablename__ = "verification_attempts"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    subject: Mapped[str] = Column(String(16), nullable=False)
+    key: Mapped[str] = Column(String(32), nullable=False, index=True)
+    identifier: Mapped[str] = Column(String(320), nullable=False, index=True)
+    conversation_id: Mapped[str] = Column(Text, nullable=False, index=True)
+    succeeded: Mapped[bool] = Column(Boolean, nullable=False)
+    attempted_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False, index=True
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Customer, Order, OrderItem, OrderStatus, Segment
 from bot.services.customers import NewCustomer, upsert_customer
+from bot.settings import Settings
 
 DEMO_CUSTOMERS = (
     NewCustomer("Jane Doe", "jane.doe@example.com", "+14155550134"),
@@ -71,7 +73,7 @@ def is_empty(session: Session) -> bool:
 
 def seed_demo_data(session: Session, today: dt.date | None = None) -> int:
     """Insert (or refresh) the demo customers and orders; returns orders written."""
-    today = today or dt.date.today()
+    today = today or dt.datetime.now(ZoneInfo(Settings.from_env().timezone)).date()
     now = dt.datetime.now(dt.timezone.utc)
     customers = {c.email: upsert_customer(session, c) for c in DEMO_CUSTOMERS}
     for demo in DEMO_ORDERS:

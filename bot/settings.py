@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,37 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN")
+
+
+def local_secrets(var_dir: Path) -> dict[str, str]:
+    """Secrets generated once per installation in `var/secrets.env` (git-ignored).
+
+    Nothing secret has a default in the code: a fresh install gets its own random
+    values, which every Switchboard process reads from this file. Created with
+    O_EXCL so processes starting together agree on one set.
+    """
+    path = var_dir / "secrets.env"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        content = "".join(
+            f"{k}={secrets.token_urlsafe(32)}\n" for k in GENERATED_SECRETS
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(content)
+    values = {}
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name and value:
+            values[name.strip()] = value.strip()
+    return values
+
+
 def load_dotenv_file(path: Path | None = None) -> None:
     """Load `.env` into the environment without overriding variables already set."""
     from dotenv import load_dotenv
@@ -38,6 +70,9 @@ class Settings:
     database_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'switchboard.db'}"
     default_phone_region: str = "US"
     max_verification_attempts: int = 3
+    max_attempts_per_key: int = 5
+    max_attempts_per_identifier: int = 5
+    attempt_window_minutes: int = 60
     bind_host: str = "127.0.0.1"
     web_port: int = 8000
     rasa_port: int = 5005
@@ -45,9 +80,9 @@ class Settings:
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     tracker_store_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'rasa_tracker.db'}"
     lock_store_url: str | None = None
-    secret_key: str = "dev-insecure-secret-change-me"
+    secret_key: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = "dev-rasa-token-change-me"
+    rasa_token: str = ""
     timezone: str = "America/New_York"
     password_reset_url: str = "http://127.0.0.1:8000/account/reset"
 
@@ -60,7 +95,11 @@ class Settings:
     def from_env(cls) -> Settings:
         """Build settings from environment variables (after loading `.env`)."""
         load_dotenv_file()
-        var_dir = Path(_env("SWITCHBOARD_VAR_DIR", str(DEFAULT_VAR_DIR)))
+        var_dir = Path(_env("SWITCHBOARD_VAR_DIR", str(DEFAULT_VAR_DIR))).resolve()
+
+        def generated() -> dict[str, str]:
+            return local_secrets(var_dir)
+
         return cls(
             var_dir=var_dir,
             database_url=_env(
@@ -68,6 +107,9 @@ class Settings:
             ),
             default_phone_region=_env("DEFAULT_PHONE_REGION", "US"),
             max_verification_attempts=_env_int("MAX_VERIFICATION_ATTEMPTS", 3),
+            max_attempts_per_key=_env_int("MAX_ATTEMPTS_PER_KEY", 5),
+            max_attempts_per_identifier=_env_int("MAX_ATTEMPTS_PER_IDENTIFIER", 5),
+            attempt_window_minutes=_env_int("ATTEMPT_WINDOW_MINUTES", 60),
             bind_host=_env("BIND_HOST", "127.0.0.1"),
             web_port=_env_int("WEB_PORT", 8000),
             rasa_port=_env_int("RASA_PORT", 5005),
@@ -80,11 +122,11 @@ class Settings:
                 "RASA_TRACKER_STORE_URL", f"sqlite:///{var_dir / 'rasa_tracker.db'}"
             ),
             lock_store_url=os.environ.get("LOCK_STORE_URL") or None,
-            secret_key=_env("SECRET_KEY", "dev-insecure-secret-change-me"),
+            secret_key=os.environ.get("SECRET_KEY") or generated()["SECRET_KEY"],
             rasa_url=_env(
                 "RASA_URL", f"http://127.0.0.1:{_env_int('RASA_PORT', 5005)}"
             ),
-            rasa_token=_env("RASA_TOKEN", "dev-rasa-token-change-me"),
+            rasa_token=os.environ.get("RASA_TOKEN") or generated()["RASA_TOKEN"],
             timezone=_env("SWITCHBOARD_TIMEZONE", "America/New_York"),
             password_reset_url=_env(
                 "PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset"

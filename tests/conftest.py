@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("SECRET_KEY", "test-secret")
+os.environ.setdefault("RASA_TOKEN", "test-token")
 
 from bot import migrate
 from bot.seed import seed_demo_data

@@ -6,10 +6,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot.models import Order, OrderStatus
+from bot.models import Customer, Order, OrderStatus, utcnow
 
 ORDER_NUMBER_RE = re.compile(r"^\d{6}$")
 
@@ -59,15 +59,19 @@ def find_verified_order(
     An unknown number and a wrong pair give the same result (None), so nobody can
     probe which order numbers exist.
     """
-    order = get_order(session, number)
-    if order is None:
+    # One query whether or not the number exists, so timing tells nothing either.
+    conditions = []
+    if email:
+        conditions.append(Customer.email == email.strip().lower())
+    if phone:
+        conditions.append(Customer.phone == phone)
+    if not conditions:
         return None
-    customer = order.customer
-    if email and customer.email == email.strip().lower():
-        return order
-    if phone and customer.phone and customer.phone == phone:
-        return order
-    return None
+    return session.scalars(
+        select(Order)
+        .join(Order.customer)
+        .where(Order.number == number, or_(*conditions))
+    ).first()
 
 
 def humanise_date(day: dt.date, today: dt.date) -> str:
@@ -120,7 +124,12 @@ class OrderSummary:
             OrderStatus.RETURNED,
         ):
             when = humanise_date(self.estimated_delivery, today)
-            parts.append(f"We expect to deliver it {when}.")
+            if self.estimated_delivery < today:
+                parts.append(
+                    f"It was due {when} and is running late; sorry about that."
+                )
+            else:
+                parts.append(f"We expect to deliver it {when}.")
         return " ".join(parts)
 
 
@@ -147,9 +156,16 @@ def can_cancel_directly(order: Order) -> bool:
     return order.status == OrderStatus.PLACED
 
 
-def cancel_order(order: Order) -> bool:
-    """Cancel an order still in `placed`; False means a person must handle it."""
-    if not can_cancel_directly(order):
-        return False
-    order.status = OrderStatus.CANCELLED
-    return True
+def cancel_order(session: Session, order: Order) -> bool:
+    """Cancel an order still in `placed`; False means a person must handle it.
+
+    A conditional UPDATE, so an order the warehouse picks at the same moment is
+    never reported as cancelled.
+    """
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.PLACED)
+        .values(status=OrderStatus.CANCELLED, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(result.rowcount)

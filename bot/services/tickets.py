@@ -23,7 +23,7 @@ from bot.models import (
     TicketStatus,
 )
 
-REFERENCE_RE = re.compile(r"^T-?(\d{1,6})$", re.IGNORECASE)
+REFERENCE_RE = re.compile(r"^T-?(\d{1,9})$", re.IGNORECASE)
 
 STATUS_WORDS = {
     TicketStatus.NEW: "is waiting for a member of our team",

@@ -145,6 +145,22 @@ def test_problem_ticket_has_order_and_transcript(stack: Stack) -> None:
     ]
 
 
+def test_verified_customer_problem_ticket_is_filed_under_their_order(
+    stack: Stack,
+) -> None:
+    sender = new_sender()
+    stack.texts(sender, "where is my order 104257")
+    stack.texts(sender, "jane.doe@example.com")  # verified
+    stack.texts(sender, "the lamp in that order arrived with a cracked shade")
+    done = stack.texts(sender, "104257")
+    ticket = ticket_by_reference(stack, reference_in(done))
+    with stack.session() as session:
+        order = session.get(Order, ticket.order_id)
+        assert order is not None and order.number == "104257"
+        customer = session.get(Customer, ticket.customer_id)
+        assert customer is not None and customer.email == "jane.doe@example.com"
+
+
 def test_cancelling_an_order_that_has_not_shipped(stack: Stack) -> None:
     sender = new_sender()
     stack.texts(sender, "cancel my order 114455 please")

@@ -66,14 +66,51 @@ async def test_wrong_pair_and_unknown_number_get_the_same_answer(
     assert "verified_order" not in slots
 
 
-async def test_third_failure_stops_asking() -> None:
-    dispatcher, slots = await validate(
-        slots={"verification_failures": 2.0},
-        candidates={"order_number": "104257", "email": "wrong@example.com"},
+async def fail(
+    sender: str, failures: float, email: str = "wrong@example.com"
+) -> tuple[CollectingDispatcher, dict[str, Any]]:
+    return await validate(
+        slots={"verification_failures": failures},
+        candidates={"order_number": "104257", "email": email},
+        sender_id=sender,
     )
+
+
+async def test_third_failure_stops_asking() -> None:
+    for attempt in (0.0, 1.0):
+        _, slots = await fail("c-three", attempt)
+        assert slots["verification_failures"] == attempt + 1
+    dispatcher, slots = await fail("c-three", 2.0)
     assert slots["verification_failures"] == 3.0
     assert slots["requested_slot"] is None
     assert responses(dispatcher) == []  # the submit action explains and offers a person
+
+
+async def test_locked_conversation_checks_nothing_even_with_the_right_pair() -> None:
+    for attempt in (0.0, 1.0, 2.0):
+        await fail("c-locked", attempt)
+    _, slots = await fail("c-locked", 3.0, email="jane.doe@example.com")
+    assert "verified_order" not in slots
+    assert slots["requested_slot"] is None
+
+
+async def test_a_reset_conversation_stays_locked() -> None:
+    # `/restart` or a session timeout clears the slots, not the database.
+    for attempt in (0.0, 1.0, 2.0):
+        await fail("c-restart", attempt)
+    _, slots = await fail("c-restart", 0.0, email="jane.doe@example.com")
+    assert "verified_order" not in slots
+    assert slots["verification_failures"] == 3.0
+
+
+async def test_an_order_number_guessed_at_from_many_conversations_is_throttled() -> (
+    None
+):
+    for n in range(5):
+        await fail(f"c-spray-{n}", 0.0, email=f"guess{n}@example.com")
+    dispatcher, slots = await fail("c-owner", 0.0, email="jane.doe@example.com")
+    assert "verified_order" not in slots  # throttled: not even checked
+    assert responses(dispatcher) == ["utter_order_number_not_verified"]
 
 
 async def test_caller_phone_verifies_without_asking_email() -> None:
@@ -111,6 +148,14 @@ async def submit(slots: dict[str, Any]) -> tuple[CollectingDispatcher, list[Any]
     return dispatcher, events
 
 
+async def test_locked_submit_discloses_nothing_even_if_verified_earlier() -> None:
+    dispatcher, events = await submit(
+        {"order_number": "104257", "verified_order": "104257",
+         "verification_failures": 3.0, "order_request": "status"}
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_verification_locked"]
+
+
 async def test_status_answer_for_verified_order() -> None:
     dispatcher, events = await submit(
         {
@@ -131,7 +176,7 @@ async def test_unverified_submit_discloses_nothing_and_offers_a_person() -> None
         {"order_number": None, "verification_failures": 3.0, "order_request": "status"}
     )
     assert responses(dispatcher) == ["utter_verification_locked"]
-    assert events == [FollowupAction("action_offer_human")]
+    assert events[-1] == FollowupAction("action_offer_human")
 
 
 async def test_placed_order_is_cancelled_after_confirmation(session: Session) -> None:

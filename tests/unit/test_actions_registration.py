@@ -38,7 +38,7 @@ async def validate(**kwargs: Any) -> tuple[CollectingDispatcher, dict[str, Any]]
 async def test_names_are_cleaned_up(said: str, expected: str) -> None:
     _, slots = await validate(candidates={"name": said})
     assert slots["name"] == expected
-    assert slots["requested_slot"] == "email"
+    assert slots["requested_slot"] == "reg_email"
 
 
 @pytest.mark.parametrize("said", ["a", "jane@example.com", "12345"])
@@ -50,16 +50,16 @@ async def test_implausible_names_reprompt(said: str) -> None:
 
 async def test_invalid_email_reprompts() -> None:
     dispatcher, slots = await validate(
-        slots={"name": "Ada"}, candidates={"email": "ada at nowhere"}
+        slots={"name": "Ada"}, candidates={"reg_email": "ada at nowhere"}
     )
-    assert slots["email"] is None
-    assert slots["requested_slot"] == "email"
+    assert slots["reg_email"] is None
+    assert slots["requested_slot"] == "reg_email"
     assert responses(dispatcher) == ["utter_invalid_email"]
 
 
 async def test_existing_email_is_refused_with_reset_link() -> None:
     dispatcher, slots = await validate(
-        slots={"name": "Jane"}, candidates={"email": "Jane.Doe@example.com"}
+        slots={"name": "Jane"}, candidates={"reg_email": "Jane.Doe@example.com"}
     )
     assert slots["registration_blocked"] is True
     assert slots["requested_slot"] is None
@@ -70,7 +70,7 @@ async def test_existing_email_is_refused_with_reset_link() -> None:
 
 async def test_existing_phone_is_refused() -> None:
     _, slots = await validate(
-        slots={"name": "Ada", "email": "ada@example.com"},
+        slots={"name": "Ada", "reg_email": "ada@example.com"},
         candidates={"phone": "(415) 555-0134"},
     )
     assert slots["registration_blocked"] is True
@@ -81,7 +81,8 @@ async def test_existing_phone_is_refused() -> None:
 )
 async def test_phone_is_optional(said: str, expected: str) -> None:
     _, slots = await validate(
-        slots={"name": "Ada", "email": "ada@example.com"}, candidates={"phone": said}
+        slots={"name": "Ada", "reg_email": "ada@example.com"},
+        candidates={"phone": said},
     )
     assert slots["phone"] == expected
     assert slots["requested_slot"] == "registration_confirmed"
@@ -89,7 +90,8 @@ async def test_phone_is_optional(said: str, expected: str) -> None:
 
 async def test_invalid_phone_reprompts() -> None:
     dispatcher, slots = await validate(
-        slots={"name": "Ada", "email": "ada@example.com"}, candidates={"phone": "12"}
+        slots={"name": "Ada", "reg_email": "ada@example.com"},
+        candidates={"phone": "12"},
     )
     assert slots["phone"] is None
     assert responses(dispatcher) == ["utter_invalid_phone"]
@@ -106,7 +108,7 @@ def customers(connection: Connection, email: str) -> int:
 async def test_confirmed_registration_creates_exactly_one_customer(
     connection: Connection,
 ) -> None:
-    slots = {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "skip",
+    slots = {"name": "Ada Lovelace", "reg_email": "ada@example.com", "phone": "skip",
              "registration_confirmed": True}  # fmt: skip
     dispatcher = CollectingDispatcher()
     events = await ActionSubmitRegistrationForm().run(
@@ -124,7 +126,7 @@ async def test_confirmed_registration_creates_exactly_one_customer(
 
 
 async def test_declined_confirmation_creates_nothing(connection: Connection) -> None:
-    slots = {"name": "Ada", "email": "ada2@example.com", "phone": "skip",
+    slots = {"name": "Ada", "reg_email": "ada2@example.com", "phone": "skip",
              "registration_confirmed": False}  # fmt: skip
     dispatcher = CollectingDispatcher()
     await ActionSubmitRegistrationForm().run(

@@ -82,8 +82,9 @@ async def test_problem_ticket_has_reference_order_contact_and_transcript(
     connection: Connection,
 ) -> None:
     dispatcher = CollectingDispatcher()
+    # Jane proved who she is earlier in the conversation (an order verification).
     slots = {"problem_description": "The shade is cracked", "order_number": "104257",
-             "contact": "jane.doe@example.com"}  # fmt: skip
+             "verified_contact": "jane.doe@example.com"}  # fmt: skip
     await ActionSubmitProblemForm().run(
         dispatcher,
         make_tracker(slots=slots, events=CONVERSATION, text="jane.doe@example.com"),
@@ -105,6 +106,25 @@ async def test_problem_ticket_has_reference_order_contact_and_transcript(
     ]
 
 
+async def test_typed_contact_and_order_number_are_not_trusted(
+    connection: Connection,
+) -> None:
+    # Anyone can type Jane's email and order number: the ticket must not be filed
+    # under her account or her order, but the agent still sees what was said.
+    await ActionSubmitProblemForm().run(
+        CollectingDispatcher(),
+        make_tracker(slots={"problem_description": "Broken lamp",
+                            "order_number": "104257",
+                            "contact": "jane.doe@example.com"}),
+        DOMAIN,
+    )  # fmt: skip
+    ticket = latest_ticket(connection)
+    assert ticket.customer is None and ticket.order is None
+    assert ticket.contact == "jane.doe@example.com"
+    assert ticket.subject == "Broken lamp"
+    assert "Order number given (not verified): 104257" in ticket.description
+
+
 async def test_sms_ticket_records_channel_and_caller(connection: Connection) -> None:
     await ActionSubmitProblemForm().run(
         CollectingDispatcher(),
@@ -124,7 +144,7 @@ async def make_ticket(connection: Connection) -> str:
     await ActionSubmitProblemForm().run(
         dispatcher,
         make_tracker(slots={"problem_description": "Wrong size", "order_number": "104257",
-                            "contact": "jane.doe@example.com"}),
+                            "verified_contact": "jane.doe@example.com"}),
         DOMAIN,
     )  # fmt: skip
     return str(dispatcher.messages[0]["reference"])

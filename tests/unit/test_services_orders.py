@@ -88,7 +88,15 @@ def test_only_placed_orders_can_be_cancelled_directly(session: Session) -> None:
     placed = orders.get_order(session, "112233")
     shipped = orders.get_order(session, "104257")
     assert placed is not None and shipped is not None
-    assert orders.cancel_order(placed) is True
+    assert orders.cancel_order(session, placed) is True
     assert placed.status == OrderStatus.CANCELLED
-    assert orders.cancel_order(shipped) is False
+    assert orders.cancel_order(session, placed) is False  # already cancelled
+    assert orders.cancel_order(session, shipped) is False
     assert shipped.status == OrderStatus.SHIPPED
+
+
+def test_late_order_says_so(session: Session) -> None:
+    order = orders.get_order(session, "104257")
+    assert order is not None
+    sentence = orders.summarise(order).sentence(TODAY + dt.timedelta(days=5))
+    assert "It was due on Sunday, November 22 and is running late" in sentence

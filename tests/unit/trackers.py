@@ -34,7 +34,9 @@ def make_tracker(
     `phone` adds a channel identity signed with the test secret.
     """
     metadata = (
-        sign_identity(ChannelIdentity(channel=channel, phone=phone), "test-secret")
+        sign_identity(
+            ChannelIdentity(channel=channel, phone=phone), "test-secret", sender_id
+        )
         if phone
         else {}
     )
