@@ -118,10 +118,15 @@ class OrderSummary:
                 f"It's travelling with {self.carrier}, tracking number "
                 f"{self.tracking_number}."
             )
-        if self.estimated_delivery and self.status not in (
-            OrderStatus.DELIVERED,
-            OrderStatus.CANCELLED,
-            OrderStatus.RETURNED,
+        already_said_today = (
+            self.status == OrderStatus.OUT_FOR_DELIVERY
+            and self.estimated_delivery == today
+        )
+        if (
+            self.estimated_delivery
+            and not already_said_today
+            and self.status
+            not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED)
         ):
             when = humanise_date(self.estimated_delivery, today)
             if self.estimated_delivery < today:

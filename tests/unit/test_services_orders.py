@@ -100,3 +100,12 @@ def test_late_order_says_so(session: Session) -> None:
     assert order is not None
     sentence = orders.summarise(order).sentence(TODAY + dt.timedelta(days=5))
     assert "It was due on Sunday, November 22 and is running late" in sentence
+
+
+def test_out_for_delivery_today_is_said_once(session: Session) -> None:
+    order = orders.get_order(session, "108842")
+    assert order is not None
+    assert orders.summarise(order).sentence(TODAY) == (
+        "Your order 108842 is out for delivery today. It's travelling with FedEx, "
+        "tracking number 612999AA10123456."
+    )
