@@ -21,7 +21,7 @@ from actions.common import (
     verification_locked,
 )
 from actions.verification import VerifyingFormValidation
-from bot.models import Order, OrderStatus, TicketCategory
+from bot.models import Channel, Order, OrderStatus, TicketCategory
 from bot.services import orders as order_service
 from bot.services.tickets import (
     TicketRequest,
@@ -48,10 +48,15 @@ class ValidateOrderForm(VerifyingFormValidation):
         return "validate_order_form"
 
     def is_verified(
-        self, session: Session, key: str, email: str | None, phone: str | None
+        self,
+        session: Session,
+        key: str,
+        email: str | None,
+        phone: str | None,
+        customer_id: int | None = None,
     ) -> bool:
         order = order_service.find_verified_order(
-            session, key, email=email, phone=phone
+            session, key, email=email, phone=phone, customer_id=customer_id
         )
         return order is not None
 
@@ -119,9 +124,11 @@ class ActionSubmitOrderForm(Action):
             if request == "status":
                 summary = order_service.summarise(order)
                 dispatcher.utter_message(
-                    response="utter_order_status", status=summary.sentence(today())
+                    response="utter_order_status",
+                    status=summary.sentence(today()),
+                    spoken=summary.sentence(today(), spoken=True),
                 )
-                if summary.tracking_url:
+                if summary.tracking_url and channel_of(tracker) != Channel.VOICE:
                     dispatcher.utter_message(
                         response="utter_tracking_link", url=summary.tracking_url
                     )

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
+from twilio.base.exceptions import TwilioException
 
 from actions import validation
 from actions.common import (
     apologise_on_failure,
+    channel_of,
+    channel_phone,
+    logger,
     reset_flow_slots,
     session_scope,
     settings,
 )
+from bot.models import Channel
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
     CustomerExists,
@@ -24,6 +30,7 @@ from bot.services.customers import (
     conflict_field,
     register_customer,
 )
+from bot.twilio_client import OptedOut, TwilioClient
 
 SKIP = "skip"
 
@@ -47,8 +54,8 @@ class ValidateRegistrationForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if tracker.get_slot("registration_blocked"):
-            return []
+        if tracker.get_slot("registration_blocked") or by_phone_call(tracker):
+            return []  # callers get a link by SMS instead of spelling an email aloud
         return ["name", "reg_email", "phone", "registration_confirmed"]
 
     def validate_name(
@@ -137,6 +144,9 @@ class ActionSubmitRegistrationForm(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events = reset_flow_slots()
+        if by_phone_call(tracker):
+            text_registration_link(dispatcher, tracker)
+            return events
         if tracker.get_slot("registration_blocked"):
             return events
         if not tracker.get_slot("registration_confirmed"):
@@ -167,3 +177,27 @@ class ActionSubmitRegistrationForm(Action):
             return events
         dispatcher.utter_message(response="utter_registered", name=name)
         return events
+
+
+def by_phone_call(tracker: Tracker) -> bool:
+    return channel_of(tracker) == Channel.VOICE
+
+
+def text_registration_link(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Send the caller an SMS with the registration link."""
+    phone = channel_phone(tracker)
+    if phone is None:
+        dispatcher.utter_message(response="utter_registration_link_failed")
+        return
+    client = TwilioClient.from_settings(settings())
+    body = (
+        f"Create your Switchboard demo shop account here: {settings().registration_url}"
+    )
+    try:
+        with session_scope() as session:
+            client.send_sms(session, phone, body)
+    except (OptedOut, TwilioException, requests.RequestException):
+        logger.exception("could not text the registration link")
+        dispatcher.utter_message(response="utter_registration_link_failed")
+        return
+    dispatcher.utter_message(response="utter_registration_link_sent")

@@ -16,6 +16,7 @@ from actions.common import (
     apologise_on_failure,
     channel_of,
     channel_phone,
+    identity,
     reset_flow_slots,
     session_scope,
     settings,
@@ -55,7 +56,10 @@ class ValidateProblemForm(FormValidationAction):
         slots = ["problem_description"]
         if not tracker.get_slot("order_number"):
             slots.append("problem_order_number")
-        if not channel_phone(tracker) and not tracker.get_slot("verified_contact"):
+        vouched = identity(tracker)
+        if not (vouched and (vouched.phone or vouched.customer_id)) and not (
+            tracker.get_slot("verified_contact")
+        ):
             slots.append("contact")
         return slots
 
@@ -123,7 +127,12 @@ def verified_customer(session: Session, tracker: Tracker) -> Customer | None:
     That is the phone the channel vouches for, or the email/phone that passed an
     order or ticket verification. A contact merely typed in proves nothing.
     """
-    phone = channel_phone(tracker)
+    vouched = identity(tracker)
+    if vouched and vouched.customer_id is not None:
+        customer = session.get(Customer, vouched.customer_id)
+        if customer:
+            return customer
+    phone = vouched.phone if vouched else None
     if phone:
         customer = find_by_phone(session, phone)
         if customer:
@@ -205,10 +214,15 @@ class ValidateTicketStatusForm(VerifyingFormValidation):
         return "validate_ticket_status_form"
 
     def is_verified(
-        self, session: Session, key: str, email: str | None, phone: str | None
+        self,
+        session: Session,
+        key: str,
+        email: str | None,
+        phone: str | None,
+        customer_id: int | None = None,
     ) -> bool:
         found = ticket_service.find_verified_ticket(
-            session, key, email=email, phone=phone
+            session, key, email=email, phone=phone, customer_id=customer_id
         )
         return found is not None
 

@@ -14,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions import validation
-from actions.common import channel_phone, limits, logger, session_scope
+from actions.common import identity, limits, logger, session_scope
+from bot.models import Customer
 from bot.services import verification as attempts
 
 
@@ -37,9 +38,14 @@ class VerifyingFormValidation(FormValidationAction, ABC):
 
     @abstractmethod
     def is_verified(
-        self, session: Session, key: str, email: str | None, phone: str | None
+        self,
+        session: Session,
+        key: str,
+        email: str | None,
+        phone: str | None,
+        customer_id: int | None = None,
     ) -> bool:
-        """True when `key` belongs to the customer with this email or phone."""
+        """True when `key` belongs to the customer with this email, phone or id."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -118,10 +124,19 @@ class VerifyingFormValidation(FormValidationAction, ABC):
                 session, conversation, limits()
             ):
                 return self._locked_events()
-            phone = channel_phone(tracker)
+            vouched = identity(tracker)
+            phone = vouched.phone if vouched else None
             if phone and self.is_verified(session, key, None, phone):
                 self._record(session, key, phone, conversation, succeeded=True)
                 return self._success(session, key, phone)
+            customer_id = vouched.customer_id if vouched else None
+            if customer_id is not None and self.is_verified(
+                session, key, None, None, customer_id
+            ):
+                customer = session.get(Customer, customer_id)
+                contact = customer.email if customer else f"customer:{customer_id}"
+                self._record(session, key, contact, conversation, succeeded=True)
+                return self._success(session, key, contact)
             email = tracker.get_slot("email")
             if not email:
                 return []  # ask for the email next

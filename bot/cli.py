@@ -168,6 +168,32 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
     print(f"Imported {len(rows)} {args.kind} from {path}.")
 
 
+def cmd_text(args: argparse.Namespace, settings: Settings) -> None:
+    """Send a signed Twilio SMS webhook to the local server, as Twilio would."""
+    import uuid
+
+    import requests
+    from twilio.request_validator import RequestValidator
+
+    url = f"{settings.public_base_url}/webhooks/sms/webhook"
+    sid = "SM" + uuid.uuid4().hex
+    params = {
+        "MessageSid": sid, "SmsSid": sid, "AccountSid": settings.twilio_account_sid,
+        "From": args.sender, "To": settings.twilio_phone_number, "Body": args.message,
+        "NumMedia": "0", "NumSegments": "1", "ApiVersion": "2010-04-01",
+    }  # fmt: skip
+    signature = RequestValidator(settings.twilio_auth_token).compute_signature(
+        url, params
+    )
+    try:
+        response = requests.post(
+            url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30
+        )
+    except requests.RequestException as exc:
+        raise CommandError(f"could not reach {url}: is `make run` going?") from exc
+    print(response.text)
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
     launch.train(force=args.force)
 
@@ -225,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("kind", choices=["customers", "orders"])
     importer.add_argument("file")
     importer.set_defaults(func=cmd_import)
+
+    text = sub.add_parser(
+        "text", help="send a signed SMS webhook to the running server (development)"
+    )
+    text.add_argument("sender", help="the customer's phone, e.g. +14155550134")
+    text.add_argument("message")
+    text.set_defaults(func=cmd_text)
 
     train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--force", action="store_true")

@@ -293,3 +293,61 @@ class VerificationAttempt(Base):
     attempted_at: Mapped[dt.datetime] = Column(
         UTCDateTime(), default=utcnow, nullable=False, index=True
     )
+
+
+class SmsOptOut(Base):
+    """A phone number that texted STOP: Switchboard sends it nothing until START."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = Column(String(20), primary_key=True)
+    opted_out_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )
+
+
+class ProcessedWebhook(Base):
+    """Twilio message and call-step ids already handled (Twilio may retry)."""
+
+    __tablename__ = "processed_webhooks"
+
+    id: Mapped[str] = Column(String(64), primary_key=True)
+    received_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )
+
+
+class ChannelChoice(Base):
+    """The numbered choices last offered to a text or voice customer.
+
+    "Reply 1 for ..." on SMS and "press 1 for ..." on the phone map back to the
+    button payloads through this table.
+    """
+
+    __tablename__ = "channel_choices"
+
+    conversation_id: Mapped[str] = Column(String(255), primary_key=True)
+    payloads: Mapped[str] = Column(Text, nullable=False)  # JSON list
+    offered_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class ChatMessage(Base):
+    """A message in a web chat conversation, as the widget shows it.
+
+    The widget's history after a reload and the messages pushed to it later (agent
+    replies) both come from this table.
+    """
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = Column(String(255), nullable=False, index=True)
+    sender: Mapped[Sender] = Column(_enum(Sender, "chat_sender"), nullable=False)
+    text: Mapped[str] = Column(Text, nullable=False, default="")
+    # Buttons, links or other structured content, as JSON (null when plain text).
+    payload: Mapped[str | None] = Column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )

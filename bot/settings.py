@@ -24,7 +24,7 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN")
+GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN")
 
 
 def local_secrets(var_dir: Path) -> dict[str, str]:
@@ -52,6 +52,12 @@ def local_secrets(var_dir: Path) -> dict[str, str]:
         name, _, value = line.partition("=")
         if name and value:
             values[name.strip()] = value.strip()
+    missing = [name for name in GENERATED_SECRETS if name not in values]
+    if missing:  # a file from an older version: add the new secrets
+        with path.open("a") as handle:
+            for name in missing:
+                values[name] = secrets.token_urlsafe(32)
+                handle.write(f"{name}={values[name]}\n")
     return values
 
 
@@ -85,6 +91,17 @@ class Settings:
     rasa_token: str = ""
     timezone: str = "America/New_York"
     password_reset_url: str = "http://127.0.0.1:8000/account/reset"
+    registration_url: str = "http://127.0.0.1:8000/register"
+    # Twilio (names as in Twilio's docs). Without real credentials, the generated
+    # development auth token still lets signed test requests be made locally.
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = ""
+    twilio_phone_number: str = "+15005550006"
+    twilio_api_base_url: str | None = None
+    public_base_url: str = "http://127.0.0.1:5005"
+    agent_phone_number: str | None = None
+    agent_queue_name: str | None = None
+    voice_response_timeout: float = 0.8
 
     @property
     def web_origin(self) -> str:
@@ -131,4 +148,18 @@ class Settings:
             password_reset_url=_env(
                 "PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset"
             ),
+            registration_url=_env("REGISTRATION_URL", "http://127.0.0.1:8000/register"),
+            twilio_account_sid=_env(
+                "TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"
+            ),
+            twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN")
+            or generated()["TWILIO_AUTH_TOKEN"],
+            twilio_phone_number=_env("TWILIO_PHONE_NUMBER", "+15005550006"),
+            twilio_api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None,
+            public_base_url=_env(
+                "PUBLIC_BASE_URL", f"http://127.0.0.1:{_env_int('RASA_PORT', 5005)}"
+            ).rstrip("/"),
+            agent_phone_number=os.environ.get("AGENT_PHONE_NUMBER") or None,
+            agent_queue_name=os.environ.get("AGENT_QUEUE_NAME") or None,
+            voice_response_timeout=float(_env("VOICE_RESPONSE_TIMEOUT", "0.8")),
         )

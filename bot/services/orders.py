@@ -53,8 +53,12 @@ def find_verified_order(
     *,
     email: str | None = None,
     phone: str | None = None,
+    customer_id: int | None = None,
 ) -> Order | None:
     """The order only if the second identifier matches its customer.
+
+    The identifier is the account's email, the phone the customer is texting or
+    calling from, or the id of a customer signed in on the shop.
 
     An unknown number and a wrong pair give the same result (None), so nobody can
     probe which order numbers exist.
@@ -65,6 +69,8 @@ def find_verified_order(
         conditions.append(Customer.email == email.strip().lower())
     if phone:
         conditions.append(Customer.phone == phone)
+    if customer_id is not None:
+        conditions.append(Customer.id == customer_id)
     if not conditions:
         return None
     return session.scalars(
@@ -101,23 +107,25 @@ class OrderSummary:
     estimated_delivery: dt.date | None
     items: tuple[str, ...]
 
-    def sentence(self, today: dt.date) -> str:
-        """One or two plain sentences describing where the order is."""
+    def sentence(self, today: dt.date, spoken: bool = False) -> str:
+        """One or two plain sentences describing where the order is.
+
+        `spoken` leaves out the tracking number, which nobody wants read aloud.
+        """
         parts = [f"Your order {self.number} {STATUS_WORDS[self.status]}."]
-        if (
-            self.carrier
-            and self.tracking_number
-            and self.status
-            in (
-                OrderStatus.SHIPPED,
-                OrderStatus.OUT_FOR_DELIVERY,
-                OrderStatus.DELIVERED,
-            )
-        ):
-            parts.append(
-                f"It's travelling with {self.carrier}, tracking number "
-                f"{self.tracking_number}."
-            )
+        in_transit = self.status in (
+            OrderStatus.SHIPPED,
+            OrderStatus.OUT_FOR_DELIVERY,
+            OrderStatus.DELIVERED,
+        )
+        if self.carrier and self.tracking_number and in_transit:
+            if spoken:
+                parts.append(f"It's travelling with {self.carrier}.")
+            else:
+                parts.append(
+                    f"It's travelling with {self.carrier}, tracking number "
+                    f"{self.tracking_number}."
+                )
         already_said_today = (
             self.status == OrderStatus.OUT_FOR_DELIVERY
             and self.estimated_delivery == today

@@ -122,14 +122,17 @@ def find_verified_ticket(
     *,
     email: str | None = None,
     phone: str | None = None,
+    customer_id: int | None = None,
 ) -> Ticket | None:
-    """The ticket only if email/phone matches its customer or its contact.
+    """The ticket only if email/phone/signed-in customer matches its customer or contact.
 
     Unknown references and wrong pairs are indistinguishable (None).
     """
     ticket = get_ticket(session, reference)
     if ticket is None:
         return None
+    if customer_id is not None and ticket.customer_id == customer_id:
+        return ticket
     known: set[str] = set()
     if ticket.customer is not None:
         known.add(ticket.customer.email)

@@ -17,11 +17,13 @@ import pytest
 import requests
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
 
 from bot import migrate
 from bot.db import make_engine
 from bot.seed import seed_demo_data
 from bot.settings import PROJECT_ROOT
+from tests.fakes.twilio import FakeTwilio
 
 MODEL = PROJECT_ROOT / "models" / "switchboard.tar.gz"
 STARTUP_TIMEOUT = 180
@@ -33,15 +35,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+
+
 @dataclass
 class Stack:
     rasa_url: str
     action_url: str
+    web_url: str
     token: str
     secret: str
+    twilio_token: str
+    twilio: FakeTwilio
     engine: Engine
     tracker_db: Path
     logs: Path
+
+    def twilio_post(
+        self, path: str, params: dict[str, str], signature: str | None = "valid"
+    ) -> requests.Response:
+        """POST a Twilio webhook, signed like Twilio signs it (or not)."""
+        url = f"{self.rasa_url}{path}"
+        headers = {}
+        if signature == "valid":
+            headers["X-Twilio-Signature"] = RequestValidator(
+                self.twilio_token
+            ).compute_signature(url, params)
+        elif signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        return requests.post(url, data=params, headers=headers, timeout=30)
 
     def say(
         self, sender: str, text: str, metadata: dict[str, Any] | None = None
@@ -90,8 +112,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     engine = make_engine(database_url)
     with Session(engine) as session, session.begin():
         seed_demo_data(session)
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token, secret = secrets.token_hex(16), secrets.token_hex(16)
+    twilio_token = secrets.token_hex(16)
+    twilio = FakeTwilio().start()
     env = {
         **os.environ,
         "SWITCHBOARD_VAR_DIR": str(var),
@@ -103,12 +127,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "RASA_TOKEN": token,
         "SECRET_KEY": secret,
         "RASA_TELEMETRY_ENABLED": "false",
+        "WEB_PORT": str(web_port),
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        # Twilio signs the public URL; here the servers are reached directly.
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{rasa_port}",
+        "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": twilio_token,
+        "TWILIO_PHONE_NUMBER": "+15005550006",
+        "TWILIO_API_BASE_URL": twilio.url,
     }
     processes = []
     try:
         for service, ready in (
             ("actions", f"http://127.0.0.1:{action_port}/health"),
             ("rasa", f"http://127.0.0.1:{rasa_port}/status?token={token}"),
+            ("web", f"http://127.0.0.1:{web_port}/healthz"),
         ):
             log = var / f"{service}.log"
             process = subprocess.Popen(
@@ -123,8 +156,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             action_url=f"http://127.0.0.1:{action_port}",
+            web_url=f"http://127.0.0.1:{web_port}",
             token=token,
             secret=secret,
+            twilio_token=twilio_token,
+            twilio=twilio,
             engine=engine,
             tracker_db=var / "tracker.db",
             logs=var,
@@ -137,4 +173,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        twilio.stop()
         engine.dispose()

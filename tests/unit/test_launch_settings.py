@@ -52,7 +52,7 @@ def test_fingerprint_changes_with_training_data(tmp_path: Path) -> None:
 
 def test_secrets_are_generated_once_per_install(tmp_path: Path) -> None:
     first = local_secrets(tmp_path)
-    assert set(first) == {"SECRET_KEY", "RASA_TOKEN"}
+    assert set(first) == {"SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN"}
     assert all(len(value) >= 32 for value in first.values())
     assert local_secrets(tmp_path) == first
     assert (tmp_path / "secrets.env").stat().st_mode & 0o077 == 0
@@ -74,3 +74,13 @@ def test_bad_integer_setting_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("RASA_PORT", "fifty")
     with pytest.raises(ValueError, match="RASA_PORT must be an integer"):
         Settings.from_env()
+
+
+def test_secrets_file_from_an_older_version_gets_the_new_secrets(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "secrets.env").write_text("SECRET_KEY=abc\nRASA_TOKEN=def\n")
+    values = local_secrets(tmp_path)
+    assert values["SECRET_KEY"] == "abc" and values["RASA_TOKEN"] == "def"
+    assert len(values["TWILIO_AUTH_TOKEN"]) >= 32
+    assert local_secrets(tmp_path) == values

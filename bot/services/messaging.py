@@ -1,0 +1,92 @@
+"""Rules shared by the text and voice channels: opt-outs, retries, numbered choices."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.models import ChannelChoice, ProcessedWebhook, SmsOptOut
+
+STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout"}
+START_WORDS = {"start", "unstop", "yes", "subscribe"}
+HELP_WORDS = {"help", "info"}
+
+
+def keyword(text: str) -> str | None:
+    """ "stop", "start" or "help" when the whole message is a carrier keyword."""
+    word = "".join(text.split()).lower().strip(".!")
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    if word in HELP_WORDS:
+        return "help"
+    return None
+
+
+def opt_out(session: Session, phone: str) -> None:
+    """Record that `phone` texted STOP."""
+    if session.get(SmsOptOut, phone) is None:
+        session.add(SmsOptOut(phone=phone))
+        session.flush()
+
+
+def opt_in(session: Session, phone: str) -> None:
+    """Record that `phone` texted START."""
+    session.execute(delete(SmsOptOut).where(SmsOptOut.phone == phone))
+
+
+def is_opted_out(session: Session, phone: str) -> bool:
+    return session.get(SmsOptOut, phone) is not None
+
+
+def first_delivery(session: Session, webhook_id: str) -> bool:
+    """True the first time a Twilio id is seen; False for Twilio's retries."""
+    try:
+        with session.begin_nested():
+            session.add(ProcessedWebhook(id=webhook_id[:64]))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def remember_choices(
+    session: Session, conversation_id: str, payloads: list[str]
+) -> None:
+    """Store the payloads behind "1", "2", ... for this conversation's next message."""
+    row = session.get(ChannelChoice, conversation_id)
+    if not payloads:
+        if row is not None:
+            session.delete(row)
+            session.flush()
+        return
+    if row is None:
+        session.add(
+            ChannelChoice(
+                conversation_id=conversation_id, payloads=json.dumps(payloads)
+            )
+        )
+    else:
+        row.payloads = json.dumps(payloads)
+    session.flush()
+
+
+def resolve_choice(session: Session, conversation_id: str, text: str) -> str:
+    """The payload for a numbered answer ("2"), or the text unchanged."""
+    answer = text.strip().rstrip(".#")
+    if not answer.isdigit():
+        return text
+    row = session.get(ChannelChoice, conversation_id)
+    if row is None:
+        return text
+    payloads = json.loads(row.payloads)
+    index = int(answer) - 1
+    return payloads[index] if 0 <= index < len(payloads) else text
+
+
+def opted_out_numbers(session: Session) -> set[str]:
+    return set(session.scalars(select(SmsOptOut.phone)))

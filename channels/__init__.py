@@ -1,0 +1,1 @@
+"""Rasa input channels: web chat, Twilio SMS and Twilio Voice (IVR)."""

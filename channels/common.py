@@ -1,0 +1,113 @@
+"""What the Switchboard channels share: Twilio signatures, running a message
+through Rasa, and turning bot output into plain text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from sanic.request import Request
+from twilio.request_validator import RequestValidator
+
+from bot.identity import ChannelIdentity, sign_identity
+from bot.settings import Settings
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+_MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+# Pictographs, dingbats, flags and variation selectors: unreadable in SMS, unsayable.
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\ufe0f\u200d]"
+)
+
+
+def public_url(settings: Settings, request: Request) -> str:
+    """The URL Twilio called: the public base URL plus the path and query."""
+    url = f"{settings.public_base_url}{request.path}"
+    if request.query_string:
+        url += f"?{request.query_string}"
+    return url
+
+
+def form_params(request: Request) -> dict[str, str]:
+    """Twilio's form fields, one value each."""
+    return {key: values[0] for key, values in request.form.items()}
+
+
+def valid_twilio_signature(settings: Settings, request: Request) -> bool:
+    """Check X-Twilio-Signature with the twilio library against the public URL."""
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not settings.twilio_auth_token:
+        return False
+    validator = RequestValidator(settings.twilio_auth_token)
+    return bool(
+        validator.validate(
+            public_url(settings, request), form_params(request), signature
+        )
+    )
+
+
+def collector_for(channel: str) -> type[CollectingOutputChannel]:
+    """A collecting output channel named after `channel`.
+
+    Rasa picks a response's channel variant (`channel: voice` in domain.yml) by the
+    output channel's name; the stock collector is called "collector".
+    """
+
+    class NamedCollector(CollectingOutputChannel):
+        @classmethod
+        def name(cls) -> str:
+            return channel
+
+    return NamedCollector
+
+
+async def run_through_rasa(
+    on_new_message: OnNewMessage,
+    text: str,
+    sender_id: str,
+    input_channel: str,
+    identity: ChannelIdentity | None,
+    secret: str,
+) -> list[dict[str, Any]]:
+    """Send one customer message to the assistant and collect its replies."""
+    collector = collector_for(input_channel)()
+    metadata = sign_identity(identity, secret, sender_id) if identity else None
+    await on_new_message(
+        UserMessage(
+            text,
+            collector,
+            sender_id,
+            input_channel=input_channel,
+            metadata=metadata,
+        )
+    )
+    return list(collector.messages)
+
+
+def plain_text(text: str, keep_urls: bool = True) -> str:
+    """Markdown and emoji out: "[Track](https://x)" -> "Track: https://x"."""
+    text = _MARKDOWN_LINK.sub(lambda m: f"{m[1]}: {m[2]}" if keep_urls else m[1], text)
+    text = _EMPHASIS.sub(r"\2", text)
+    text = _EMOJI.sub("", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def button_payloads(messages: list[dict[str, Any]]) -> list[str]:
+    """Payloads of the buttons in the last message that has any."""
+    for message in reversed(messages):
+        buttons = message.get("buttons") or []
+        if buttons:
+            return [str(b.get("payload", "")) for b in buttons]
+    return []
+
+
+def button_titles(messages: list[dict[str, Any]]) -> list[str]:
+    for message in reversed(messages):
+        buttons = message.get("buttons") or []
+        if buttons:
+            return [plain_text(str(b.get("title", ""))) for b in buttons]
+    return []

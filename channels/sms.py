@@ -1,0 +1,195 @@
+"""Twilio Messaging (SMS) input channel: POST /webhooks/sms/webhook.
+
+Every request's X-Twilio-Signature is checked against the public URL; Twilio's
+retries are recognised by MessageSid; STOP/START/HELP behave as carriers require;
+replies are plain text with buttons turned into numbered choices.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.db import make_engine, make_session_factory
+from bot.identity import ChannelIdentity
+from bot.services import messaging
+from bot.services.contact import try_normalise_phone
+from bot.settings import Settings
+from channels.common import (
+    OnNewMessage,
+    button_payloads,
+    button_titles,
+    form_params,
+    plain_text,
+    run_through_rasa,
+    valid_twilio_signature,
+)
+
+logger = logging.getLogger(__name__)
+
+SEGMENT_LIMIT = 320  # two SMS segments: long answers are split at sentence ends
+STOP_REPLY = (
+    "You have been unsubscribed from Switchboard demo shop messages and will receive "
+    "no further messages. Reply START to resubscribe."
+)
+START_REPLY = (
+    "You have been resubscribed to Switchboard demo shop messages. Reply HELP for help."
+)
+HELP_REPLY = (
+    'Switchboard demo shop support: text us your question, e.g. "where is my order". '
+    "Call +1 415 555 0100 for a person. Reply STOP to unsubscribe."
+)
+ERROR_REPLY = (
+    "Sorry, something went wrong on our side. Please text again in a minute, or call "
+    "+1 415 555 0100."
+)
+NO_TEXT_REPLY = "Sorry, I can only read text. Please type your question."
+
+
+def split_for_sms(text: str, limit: int = SEGMENT_LIMIT) -> list[str]:
+    """Split at paragraph, then sentence, then word boundaries into <= limit chunks."""
+    chunks: list[str] = []
+    for paragraph in (p.strip() for p in text.split("\n\n")):
+        if not paragraph:
+            continue
+        current = ""
+        for sentence in re.split(r"(?<=[.!?])\s+", paragraph):
+            while len(sentence) > limit:  # a single very long sentence
+                cut = sentence.rfind(" ", 0, limit)
+                cut = cut if cut > 0 else limit
+                if current:
+                    chunks.append(current)
+                    current = ""
+                chunks.append(sentence[:cut].strip())
+                sentence = sentence[cut:].strip()
+            candidate = f"{current} {sentence}".strip() if current else sentence
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                chunks.append(current)
+                current = sentence
+        if current:
+            chunks.append(current)
+    return chunks
+
+
+def sms_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The bot's messages as SMS bodies, buttons as "Reply 1 for ..."."""
+    parts = [plain_text(m["text"]) for m in messages if m.get("text")]
+    parts += [str(m["image"]) for m in messages if m.get("image")]
+    titles = button_titles(messages)
+    if titles:
+        choices = "; ".join(
+            f"{i} for {title}" for i, title in enumerate(titles, start=1)
+        )
+        parts.append(f"Reply {choices}.")
+    bodies: list[str] = []
+    for part in parts:
+        bodies.extend(split_for_sms(part))
+    return bodies
+
+
+def _build_messaging_response(bodies: list[str]) -> str:
+    twiml = MessagingResponse()
+    for body in bodies:
+        twiml.message(body)
+    return str(twiml)
+
+
+class SmsInput(InputChannel):
+    """Customers texting the shop's Twilio number."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "sms"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls(Settings.from_env())
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.twilio_auth_token:
+            raise ValueError("TWILIO_AUTH_TOKEN is needed to validate Twilio webhooks")
+        if not settings.public_base_url.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_BASE_URL must be the http(s) URL Twilio calls")
+        self.settings = settings
+
+    @cached_property
+    def _sessions(self) -> Callable[[], Any]:
+        return make_session_factory(make_engine(self.settings.database_url)).begin
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        sms = Blueprint("sms_webhook", __name__)
+
+        @sms.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sms.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not valid_twilio_signature(self.settings, request):
+                logger.warning("SMS webhook with a missing or invalid Twilio signature")
+                return response.text("invalid Twilio signature", status=403)
+            params = form_params(request)
+            region = self.settings.default_phone_region
+            sender = try_normalise_phone(params.get("From"), region)
+            sid = params.get("MessageSid") or params.get("SmsSid")
+            if sender is None or not sid:
+                return response.text("From and MessageSid are required", status=400)
+            bodies = await self._handle(
+                on_new_message, sender, sid, params.get("Body", "")
+            )
+            return response.text(
+                _build_messaging_response(bodies), content_type="text/xml"
+            )
+
+        return sms
+
+    async def _handle(
+        self, on_new_message: OnNewMessage, sender: str, sid: str, body: str
+    ) -> list[str]:
+        """Reply bodies for one inbound SMS (empty: reply nothing)."""
+        conversation = f"sms:{sender}"
+        with self._sessions() as session:
+            if not messaging.first_delivery(session, f"sms:{sid}"):
+                return []  # Twilio retried a message we already handled
+            carrier_keyword = messaging.keyword(body)
+            opted_out = messaging.is_opted_out(session, sender)
+            if carrier_keyword == "stop":
+                messaging.opt_out(session, sender)
+                return [STOP_REPLY]
+            if carrier_keyword == "help":  # carriers require HELP to be answered
+                return [HELP_REPLY]
+            if carrier_keyword == "start" and opted_out:
+                messaging.opt_in(session, sender)
+                return [START_REPLY]
+            if opted_out:
+                return []  # no messages until START
+            if not body.strip():
+                return [NO_TEXT_REPLY]
+            text = messaging.resolve_choice(session, conversation, body)
+        try:
+            replies = await run_through_rasa(
+                on_new_message,
+                text,
+                conversation,
+                self.name(),
+                ChannelIdentity(channel="sms", phone=sender),
+                self.settings.secret_key,
+            )
+        except Exception:
+            # The message is in the tracker store; the customer is told to retry.
+            logger.exception("assistant failed on an SMS from %s", conversation)
+            return [ERROR_REPLY]
+        with self._sessions() as session:
+            messaging.remember_choices(session, conversation, button_payloads(replies))
+        return sms_texts(replies)

@@ -1,0 +1,60 @@
+import pytest
+
+from channels.common import plain_text
+from channels.sms import (
+    SEGMENT_LIMIT,
+    _build_messaging_response,
+    sms_texts,
+    split_for_sms,
+)
+
+
+def test_short_text_is_one_message() -> None:
+    assert split_for_sms("Your order shipped.") == ["Your order shipped."]
+
+
+def test_long_text_splits_at_sentence_ends() -> None:
+    sentence = "This sentence is about forty characters. "
+    chunks = split_for_sms(sentence * 20)
+    assert len(chunks) > 1
+    assert all(len(c) <= SEGMENT_LIMIT for c in chunks)
+    assert all(c.endswith(".") for c in chunks)
+    assert " ".join(chunks) == (sentence * 20).strip()
+
+
+def test_paragraphs_stay_separate_and_huge_words_are_cut() -> None:
+    assert split_for_sms("First.\n\nSecond.") == ["First.", "Second."]
+    chunks = split_for_sms("x" * 700)
+    assert [len(c) for c in chunks] == [320, 320, 60]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("**Returns** are free 😀", "Returns are free"),
+     ("Track it [here](https://ups.com/t?1)", "Track it here: https://ups.com/t?1"),
+     ("use _any_ card ✅", "use any card")],
+)  # fmt: skip
+def test_plain_text_for_sms(text: str, expected: str) -> None:
+    assert plain_text(text) == expected
+
+
+def test_buttons_become_numbered_choices() -> None:
+    messages = [
+        {"recipient_id": "x", "text": "Shall I cancel it?",
+         "buttons": [{"title": "Yes, cancel it", "payload": "/affirm"},
+                     {"title": "No, keep it", "payload": "/deny"}]},
+    ]  # fmt: skip
+    assert sms_texts(messages) == [
+        "Shall I cancel it?",
+        "Reply 1 for Yes, cancel it; 2 for No, keep it.",
+    ]
+
+
+def test_twiml_has_one_message_per_body() -> None:
+    assert _build_messaging_response(["a & b", "c"]) == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        "<Message>a &amp; b</Message><Message>c</Message></Response>"
+    )
+    assert _build_messaging_response([]) == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response />'
+    )
