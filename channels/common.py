@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic.request import Request
@@ -33,7 +34,18 @@ def public_url(settings: Settings, request: Request) -> str:
 
 
 def form_params(request: Request) -> dict[str, str]:
-    """Twilio's form fields, one value each."""
+    """Twilio's form fields, one value each, blank ones included.
+
+    Twilio signs every parameter it posts, empty ones too (`FromCity=`), but
+    Sanic's `request.form` drops blank values, which would break the signature.
+    """
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        body = request.body.decode("utf-8", errors="replace")
+        params: dict[str, str] = {}
+        for key, value in parse_qsl(body, keep_blank_values=True):
+            params.setdefault(key, value)
+        return params
     return {key: values[0] for key, values in request.form.items()}
 
 
