@@ -7,12 +7,13 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train db test lint unit stories e2e benchmark-nlu shell clean
+.PHONY: help run install train db test lint unit stories e2e benchmark-nlu benchmark-channels shell clean
 
 help:
 	@echo "make run            install, train if needed, migrate + seed the database, start all services"
 	@echo "make test           lint, unit tests, conversation tests, end-to-end tests"
 	@echo "make benchmark-nlu  intent accuracy and macro F1 on the held-out NLU test set"
+	@echo "make benchmark-channels  response times per channel (with make run going)"
 	@echo "make shell          talk to the running assistant in the terminal"
 
 install:
@@ -51,11 +52,19 @@ unit: install
 stories: train
 	@scripts/test_stories.sh
 
-e2e: train
+e2e: train browser
 	@$(PY) -m pytest tests/e2e -q
+
+.PHONY: browser
+browser:
+	@scripts/install_browser.sh
 
 benchmark-nlu: train
 	@$(PY) -m benchmarks.nlu
+
+# Needs the stack running (`make run` in another terminal).
+benchmark-channels: install
+	@$(PY) -m benchmarks.channels
 
 clean:
 	rm -rf results .pytest_cache .mypy_cache .ruff_cache

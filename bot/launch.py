@@ -181,9 +181,10 @@ def run_actions(settings: Settings) -> None:
 
 def run_web(settings: Settings) -> None:
     """Replace this process with the web app under gunicorn."""
+    # Each open chat panel holds a thread for its event stream (25 s at a time).
     command = [
         _bin("gunicorn"), "--bind", f"{settings.bind_host}:{settings.web_port}",
-        "--workers", "1", "--threads", "8", "--access-logfile", "-",
+        "--workers", "1", "--threads", "32", "--access-logfile", "-",
         "bot.web:create_app()",
     ]  # fmt: skip
     print(f"Web app: http://{settings.bind_host}:{settings.web_port}", flush=True)

@@ -1,6 +1,6 @@
-"""The web app (port 8000): landing page and health check for now.
+"""The web app (port 8000): demo shop with the chat widget, chat API, health check.
 
-Later issues grow it into the chat page and the agent console.
+A later issue adds the agent console.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         DATABASE_URL=settings.database_url,
         SETTINGS=settings,
+        RASA_URL=settings.rasa_url,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
@@ -29,7 +30,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["session_factory"] = make_session_factory(engine)
 
-    from bot.web import pages
+    from bot.web import chat, pages, security, shop
 
+    security.init_app(app)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(shop.bp)
+    chat.init_app(app)
     return app

@@ -1,4 +1,4 @@
-"""Public pages: home, health check, password-reset landing page."""
+"""Public pages: health check and the landing pages the assistant links to."""
 
 from __future__ import annotations
 
@@ -7,11 +7,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 bp = Blueprint("pages", __name__)
-
-
-@bp.get("/")
-def home() -> ResponseReturnValue:
-    return render_template("home.html", settings=current_app.config["SETTINGS"])
 
 
 @bp.get("/healthz")
@@ -30,3 +25,9 @@ def health() -> ResponseReturnValue:
 @bp.get("/account/reset")
 def password_reset() -> ResponseReturnValue:
     return render_template("reset.html")
+
+
+@bp.get("/register")
+def register() -> ResponseReturnValue:
+    """Where the phone IVR's text message sends callers to create an account."""
+    return render_template("register.html")

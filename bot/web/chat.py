@@ -1,0 +1,169 @@
+"""Chat API for the website widget: send a message, read history, stream new ones.
+
+The conversation id is issued here and kept in the signed session cookie; the
+signed-in customer's id goes to Rasa only from the server, signed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    request,
+    session,
+)
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.web import chat_store
+from bot.web.auth import signed_in_customer_id
+from bot.web.rasa_client import AssistantUnavailable, WebChatClient
+from bot.web.security import same_origin
+from bot.web.stream import message_events
+
+bp = Blueprint("chat", __name__, url_prefix="/chat/api")
+
+CONVERSATION_KEY = "chat_conversation"
+MAX_MESSAGE_LENGTH = 2000
+UNAVAILABLE = (
+    "We couldn't reach the assistant; your message is saved, please try again."
+)
+
+
+def conversation_id() -> str:
+    """This browser's conversation, issued on first use ("web-" + random)."""
+    current = session.get(CONVERSATION_KEY)
+    if not isinstance(current, str):
+        current = session[CONVERSATION_KEY] = "web-" + secrets.token_urlsafe(16)
+    return current
+
+
+def _factory() -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
+    return factory
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> ResponseReturnValue:
+    return jsonify(error=code, message=message, **extra), status
+
+
+@bp.before_request
+def _refuse_forgeries() -> ResponseReturnValue | None:
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return None
+    if request.mimetype != "application/json":
+        return _error(
+            415, "json_required", "Send JSON (Content-Type: application/json)."
+        )
+    if not same_origin(request):
+        return _error(403, "cross_origin", "Requests must come from this site.")
+    return None
+
+
+def _text_field(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"'{name}' must be a string.")
+    value = value.strip()
+    if not value:
+        raise ValueError("Type a message before sending.")
+    if len(value) > MAX_MESSAGE_LENGTH:
+        raise ValueError(f"Messages can be at most {MAX_MESSAGE_LENGTH} characters.")
+    return value
+
+
+@bp.post("/messages")
+def send_message() -> ResponseReturnValue:
+    """Store the customer's message, ask Rasa, store and return the replies."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _error(400, "bad_request", 'Send a JSON object like {"text": "hi"}.')
+    try:
+        text = _text_field(data, "text")
+        # A button shows its title as the customer's words and sends its payload.
+        payload = _text_field(data, "payload")
+    except ValueError as exc:
+        return _error(400, "invalid_message", str(exc))
+    if text is None:
+        return _error(400, "invalid_message", "Type a message before sending.")
+    conversation = conversation_id()
+    client: WebChatClient = current_app.extensions["webchat_client"]
+    with _factory()() as db:
+        with db.begin():
+            stored = chat_store.to_json(
+                chat_store.add_customer_message(db, conversation, text)
+            )
+        try:
+            replies = client.send(
+                conversation, payload or text, signed_in_customer_id()
+            )
+        except AssistantUnavailable as exc:
+            current_app.logger.warning("assistant unavailable: %s", exc)
+            return _error(503, "assistant_unavailable", UNAVAILABLE, messages=[stored])
+        with db.begin():
+            rows = chat_store.add_bot_replies(db, conversation, replies)
+            answers = [chat_store.to_json(row) for row in rows]
+    return jsonify(messages=[stored, *answers])
+
+
+def _after() -> int:
+    raw = request.args.get("after", "0")
+    last_event = request.headers.get("Last-Event-ID", "")
+    try:
+        after = int(raw)
+        resumed = int(last_event) if last_event else 0
+    except ValueError as exc:
+        raise ValueError("'after' must be a message id (a whole number).") from exc
+    return max(after, resumed, 0)
+
+
+@bp.get("/messages")
+def history() -> ResponseReturnValue:
+    """The conversation's messages after `after` (all of them by default)."""
+    try:
+        after = _after()
+    except ValueError as exc:
+        return _error(400, "invalid_after", str(exc))
+    with _factory()() as db:
+        rows = chat_store.messages_after(db, conversation_id(), after)
+        return jsonify(messages=[chat_store.to_json(row) for row in rows])
+
+
+@bp.get("/stream")
+def stream() -> ResponseReturnValue:
+    """Server-Sent Events with every new message of this conversation."""
+    try:
+        after = _after()
+    except ValueError as exc:
+        return _error(400, "invalid_after", str(exc))
+    events = message_events(
+        _factory(),
+        conversation_id(),
+        after,
+        duration=float(current_app.config["CHAT_STREAM_SECONDS"]),
+        interval=float(current_app.config["CHAT_POLL_SECONDS"]),
+    )
+    return Response(
+        events,
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the API and its Rasa client (pointed at RASA_URL)."""
+    app.config.setdefault("CHAT_STREAM_SECONDS", 25.0)
+    app.config.setdefault("CHAT_POLL_SECONDS", 1.0)
+    app.config.setdefault("RASA_TIMEOUT", 30.0)
+    app.extensions["webchat_client"] = WebChatClient(
+        app.config["RASA_URL"], app.config["SECRET_KEY"], app.config["RASA_TIMEOUT"]
+    )
+    app.register_blueprint(bp)

@@ -1,0 +1,374 @@
+/* Switchboard chat widget: vanilla JavaScript, talks only to this site's chat API.
+ *
+ * Messages come from three places, all deduplicated by their database id: the
+ * answer to a POST, the history loaded on page load, and the live feed (Server-Sent
+ * Events, or polling when the stream keeps failing) that brings agent messages.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  var MESSAGES_URL = (script && script.dataset.messagesUrl) || "/chat/api/messages";
+  var STREAM_URL = (script && script.dataset.streamUrl) || "/chat/api/stream";
+  var MAX_LENGTH = 2000;
+  var POLL_MS = 3000;
+  var IDLE_POLL_MS = 15000;
+  var STREAM_RETRY_MS = 30000;
+  var OPEN_KEY = "switchboard-chat-open";
+  var UNAVAILABLE =
+    "We couldn't reach the assistant; your message is saved, please try again.";
+  var OFFLINE = "We couldn't send your message; check your connection and try again.";
+  // A Markdown link, or a bare http(s) URL without its trailing punctuation.
+  var LINK = /\[([^\]\n]+)\]\((https?:\/\/[^\s)]+)\)|(https?:\/\/[^\s<>"]*[^\s<>".,;:!?)\]'])/g;
+
+  var lastId = 0;
+  var shown = {}; // message id -> element
+  var pending = []; // customer messages sent but not yet stored: {text, el}
+  var unread = 0;
+  var source = null;
+  var retryTimer = null;
+  var pollTimer = null;
+  var pollMs = 0;
+  var streamFailures = 0;
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  // --- the widget's elements -------------------------------------------------
+  var launcher = el("button", "sb-launcher");
+  launcher.type = "button";
+  launcher.id = "sb-launcher";
+  launcher.setAttribute("aria-controls", "sb-panel");
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.appendChild(el("span", "sb-launcher-label", "Chat with us"));
+  var badge = el("span", "sb-badge");
+  badge.hidden = true;
+  badge.setAttribute("aria-hidden", "true");
+  launcher.appendChild(badge);
+
+  var panel = el("section", "sb-panel");
+  panel.id = "sb-panel";
+  panel.hidden = true;
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-modal", "false");
+  panel.setAttribute("aria-labelledby", "sb-title");
+
+  var header = el("div", "sb-header");
+  var title = el("h2", "", "Customer service");
+  title.id = "sb-title";
+  var close = el("button", "sb-close", "\u00d7");
+  close.type = "button";
+  close.setAttribute("aria-label", "Close chat");
+  header.appendChild(title);
+  header.appendChild(close);
+
+  var log = el("div", "sb-log");
+  log.id = "sb-log";
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "polite");
+  log.setAttribute("aria-relevant", "additions");
+  log.tabIndex = 0;
+
+  var typing = el("div", "sb-typing");
+  typing.id = "sb-typing";
+  typing.hidden = true;
+  typing.setAttribute("role", "status");
+  typing.appendChild(el("span", "sb-visually-hidden", "The assistant is typing"));
+  var dots = el("span", "sb-dots");
+  dots.setAttribute("aria-hidden", "true");
+  dots.appendChild(el("span"));
+  dots.appendChild(el("span"));
+  dots.appendChild(el("span"));
+  typing.appendChild(dots);
+  log.appendChild(typing);
+
+  var form = el("form", "sb-form");
+  var label = el("label", "sb-visually-hidden", "Your message");
+  label.htmlFor = "sb-input";
+  var input = el("textarea", "sb-input");
+  input.id = "sb-input";
+  input.rows = 1;
+  input.maxLength = MAX_LENGTH;
+  input.placeholder = "Type your message\u2026";
+  var sendButton = el("button", "sb-send", "Send");
+  sendButton.type = "submit";
+  sendButton.id = "sb-send";
+  form.appendChild(label);
+  form.appendChild(input);
+  form.appendChild(sendButton);
+
+  panel.appendChild(header);
+  panel.appendChild(log);
+  panel.appendChild(form);
+
+  // --- rendering -------------------------------------------------------------
+  // Text goes in as text nodes, so HTML in it is shown, never run; URLs become links.
+  function appendText(node, text) {
+    var at = 0;
+    var match;
+    LINK.lastIndex = 0;
+    while ((match = LINK.exec(text)) !== null) {
+      if (match.index > at) node.appendChild(document.createTextNode(text.slice(at, match.index)));
+      var url = match[2] || match[3];
+      var link = el("a", "", match[1] || url);
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      node.appendChild(link);
+      at = match.index + match[0].length;
+    }
+    if (at < text.length) node.appendChild(document.createTextNode(text.slice(at)));
+  }
+
+  function speakerLabel(message) {
+    if (message.sender === "agent") {
+      return el("span", "sb-sender", message.agent_name ? "Agent " + message.agent_name : "Agent");
+    }
+    var names = { bot: "Assistant: ", customer: "You: ", system: "Notice: " };
+    return el("span", "sb-visually-hidden", names[message.sender] || "");
+  }
+
+  function buttonsFor(message) {
+    var group = el("div", "sb-buttons");
+    message.buttons.forEach(function (button) {
+      var choice = el("button", "sb-button", button.title);
+      choice.type = "button";
+      choice.addEventListener("click", function () {
+        group.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+        send(button.title, button.payload);
+      });
+      group.appendChild(choice);
+    });
+    return group;
+  }
+
+  function place(node, id) {
+    var later = null;
+    Object.keys(shown).some(function (key) {
+      if (Number(key) > id && (!later || Number(key) < Number(later.dataset.id))) later = shown[key];
+      return false;
+    });
+    log.insertBefore(node, later || typing);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function claimPending(message) {
+    for (var i = 0; i < pending.length; i++) {
+      if (pending[i].text === message.text) {
+        pending[i].el.remove();
+        pending.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  function render(message, fromHistory) {
+    if (!message || typeof message.id !== "number" || shown[message.id]) return;
+    if (message.sender === "customer") claimPending(message);
+    var node = el("div", "sb-msg sb-msg--" + message.sender);
+    node.dataset.id = String(message.id);
+    node.appendChild(speakerLabel(message));
+    var body = el("span", "sb-text");
+    appendText(body, message.text || "");
+    node.appendChild(body);
+    if (message.image) {
+      var image = el("div");
+      appendText(image, message.image);
+      node.appendChild(image);
+    }
+    if (message.buttons && message.buttons.length) node.appendChild(buttonsFor(message));
+    shown[message.id] = node;
+    lastId = Math.max(lastId, message.id);
+    place(node, message.id);
+    if (!fromHistory && panel.hidden && message.sender !== "customer") {
+      unread += 1;
+      badge.textContent = String(unread);
+      badge.hidden = false;
+      launcher.setAttribute("aria-label", "Chat with us (" + unread + " new)");
+    }
+  }
+
+  function notice(text) {
+    var node = el("div", "sb-notice", text);
+    node.setAttribute("role", "alert");
+    log.insertBefore(node, typing);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function setTyping(on) {
+    typing.hidden = !on;
+    sendButton.disabled = on;
+    log.setAttribute("aria-busy", on ? "true" : "false");
+    if (on) log.scrollTop = log.scrollHeight;
+  }
+
+  // --- talking to the server ---------------------------------------------------
+  function request(url, options) {
+    options = options || {};
+    options.credentials = "same-origin";
+    options.headers = Object.assign({ Accept: "application/json" }, options.headers || {});
+    return fetch(url, options).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { status: response.status, data: data };
+      });
+    });
+  }
+
+  function send(text, payload) {
+    text = (text || "").trim();
+    if (!text) { notice("Type a message before sending."); return; }
+    if (text.length > MAX_LENGTH) { notice("Messages can be at most " + MAX_LENGTH + " characters."); return; }
+    var mine = el("div", "sb-msg sb-msg--customer sb-msg--pending");
+    mine.appendChild(el("span", "sb-visually-hidden", "You: "));
+    mine.appendChild(el("span", "sb-text", text));
+    log.insertBefore(mine, typing);
+    pending.push({ text: text, el: mine });
+    setTyping(true);
+    watchOpen();
+    var body = payload ? { text: text, payload: payload } : { text: text };
+    request(MESSAGES_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    }).then(function (result) {
+      (result.data.messages || []).forEach(function (m) { render(m, false); });
+      if (result.status === 503) {
+        notice(result.data.message || UNAVAILABLE);
+      } else if (result.status >= 400) {
+        claimPending({ text: text });
+        notice(result.data.message || "Something went wrong; please try again.");
+      }
+    }).catch(function () {
+      claimPending({ text: text });
+      if (!input.value) input.value = text;
+      notice(OFFLINE);
+    }).then(function () {
+      setTyping(false);
+    });
+  }
+
+  function poll() {
+    request(MESSAGES_URL + "?after=" + lastId).then(function (result) {
+      (result.data.messages || []).forEach(function (m) { render(m, false); });
+    }).catch(function () { /* offline for now: the next poll tries again */ });
+  }
+
+  function pollEvery(ms) {
+    if (pollTimer && pollMs === ms) return;
+    stopPolling();
+    pollMs = ms;
+    pollTimer = window.setInterval(poll, ms);
+  }
+
+  function stopPolling() {
+    if (pollTimer) window.clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function closeStream() {
+    if (source) source.close();
+    source = null;
+    if (retryTimer) window.clearTimeout(retryTimer);
+    retryTimer = null;
+  }
+
+  function retryStream(ms) {
+    retryTimer = window.setTimeout(function () { retryTimer = null; openStream(); }, ms);
+  }
+
+  // The stream runs only while the panel is open: each one holds a server thread.
+  function openStream() {
+    closeStream();
+    if (panel.hidden) return;
+    var opened = false;
+    source = new EventSource(STREAM_URL + "?after=" + lastId);
+    source.addEventListener("open", function () {
+      opened = true;
+      streamFailures = 0;
+      stopPolling();
+    });
+    source.addEventListener("message", function (event) {
+      try { render(JSON.parse(event.data), false); } catch (e) { /* not a message */ }
+    });
+    source.addEventListener("error", function () {
+      // Also fires when the server ends a stream on purpose: reconnect from lastId.
+      source.close();
+      source = null;
+      if (opened) { retryStream(250); return; }
+      streamFailures += 1;
+      if (streamFailures >= 3) {
+        streamFailures = 0;
+        pollEvery(POLL_MS);
+        retryStream(STREAM_RETRY_MS);
+      } else {
+        retryStream(1000 * streamFailures);
+      }
+    });
+  }
+
+  function watchOpen() {
+    if (!window.EventSource) { pollEvery(POLL_MS); return; }
+    if (!source && !retryTimer) openStream();
+  }
+
+  function watchClosed() {
+    closeStream();
+    streamFailures = 0;
+    // An agent may still answer: check now and then, to show the unread badge.
+    if (lastId > 0) pollEvery(IDLE_POLL_MS); else stopPolling();
+  }
+
+  // --- opening, closing, keyboard ----------------------------------------------
+  function setOpen(open) {
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    try { window.sessionStorage.setItem(OPEN_KEY, open ? "1" : "0"); } catch (e) { /* private mode */ }
+    if (open) {
+      unread = 0;
+      badge.hidden = true;
+      launcher.removeAttribute("aria-label");
+      watchOpen();
+      log.scrollTop = log.scrollHeight;
+      input.focus();
+    } else {
+      watchClosed();
+    }
+  }
+
+  launcher.addEventListener("click", function () { setOpen(panel.hidden); });
+  close.addEventListener("click", function () { setOpen(false); launcher.focus(); });
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { setOpen(false); launcher.focus(); }
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit"));
+    }
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (sendButton.disabled) return;
+    var text = input.value;
+    if (!text.trim()) { notice("Type a message before sending."); return; }
+    input.value = "";
+    send(text);
+  });
+
+  document.body.appendChild(panel);
+  document.body.appendChild(launcher);
+
+  request(MESSAGES_URL + "?after=0").then(function (result) {
+    var history = result.data.messages || [];
+    history.forEach(function (m) { render(m, true); });
+    if (panel.hidden) watchClosed();
+  }).catch(function () { /* the first send or poll will tell */ });
+
+  var wasOpen = false;
+  try { wasOpen = window.sessionStorage.getItem(OPEN_KEY) === "1"; } catch (e) { /* private mode */ }
+  if (wasOpen) setOpen(true);
+})();

@@ -1,0 +1,121 @@
+"""Web chat channel: messages forwarded by Switchboard's web app, signed with HMAC.
+
+The browser never talks to this channel. The web app (bot/web/chat.py) forwards each
+customer message with an `X-Switchboard-Signature` over the raw body, and vouches for
+the signed-in customer with `customer_id`; unsigned requests are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.identity import ChannelIdentity
+from bot.settings import Settings
+from bot.signing import SIGNATURE_HEADER, valid_body_signature
+from channels.common import OnNewMessage, run_through_rasa
+
+logger = logging.getLogger(__name__)
+
+MAX_SENDER_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class WebChatRequest:
+    """One forwarded customer message."""
+
+    sender: str
+    message: str
+    customer_id: int | None = None
+
+
+def parse_request(body: bytes) -> WebChatRequest:
+    """The message in a webhook body; ValueError says what is wrong with it."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    sender, message = data.get("sender"), data.get("message")
+    customer_id = data.get("customer_id")
+    if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_LENGTH:
+        raise ValueError("sender must be a non-empty string")
+    if not isinstance(message, str):
+        raise ValueError("message must be a string")
+    # bool is an int in Python; a customer id of `true` is a client bug, not customer 1.
+    if customer_id is not None and (
+        isinstance(customer_id, bool) or not isinstance(customer_id, int)
+    ):
+        raise ValueError("customer_id must be an integer or null")
+    return WebChatRequest(sender, message, customer_id)
+
+
+class WebChatInput(InputChannel):
+    """`POST /webhooks/webchat/webhook`, called only by Switchboard's web app."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "webchat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        # The shared secret comes from the environment, never from credentials.yml.
+        return cls(Settings.from_env())
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.secret_key:
+            raise ValueError(
+                "the web chat channel needs SECRET_KEY to check signatures"
+            )
+        self.settings = settings
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = Blueprint("webchat_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self._receive(request, on_new_message)
+
+        return webhook
+
+    async def _receive(
+        self, request: Request, on_new_message: OnNewMessage
+    ) -> HTTPResponse:
+        body = request.body or b""
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not valid_body_signature(body, signature, self.settings.secret_key):
+            return response.json({"error": "missing or invalid signature"}, status=403)
+        try:
+            message = parse_request(body)
+        except ValueError as exc:
+            return response.json({"error": str(exc)}, status=400)
+        identity = (
+            ChannelIdentity(channel="web", customer_id=message.customer_id)
+            if message.customer_id is not None
+            else None
+        )
+        try:
+            replies = await run_through_rasa(
+                on_new_message,
+                message.message,
+                message.sender,
+                self.name(),
+                identity,
+                self.settings.secret_key,
+            )
+        except Exception:  # the web app tells the customer; never a half answer
+            logger.exception("web chat message failed (sender %s)", message.sender)
+            return response.json({"error": "the assistant failed"}, status=500)
+        return response.json(replies)

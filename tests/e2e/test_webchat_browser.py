@@ -1,0 +1,239 @@
+"""The website chat in a real headless Chromium, against the running stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+
+from bot.models import ChatMessage, Customer, Sender
+from bot.signing import SIGNATURE_HEADER, sign_body
+from tests.e2e.conftest import Stack
+
+CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,900",
+)
+TRACKING = "1Z999AA10123456784"
+ANSWER_TIMEOUT = 60
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """Headless Chromium with a fresh profile; the driver path is given, so Selenium
+    Manager never tries to download anything."""
+    if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
+        pytest.fail("Chromium or chromedriver missing: run `make browser` first")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    service = Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Widget:
+    """The chat widget on the page, as a customer uses it."""
+
+    def __init__(self, driver: WebDriver) -> None:
+        self.driver = driver
+
+    def panel(self) -> WebElement:
+        return self.driver.find_element(By.ID, "sb-panel")
+
+    def open(self) -> None:
+        wait(self.driver, 10).until(lambda d: d.find_elements(By.ID, "sb-launcher"))
+        if not self.panel().is_displayed():
+            self.driver.find_element(By.ID, "sb-launcher").click()
+        wait(self.driver, 10).until(lambda _: self.panel().is_displayed())
+
+    def say(self, text: str) -> None:
+        box = self.driver.find_element(By.ID, "sb-input")
+        box.send_keys(text, Keys.ENTER)
+
+    def messages(self, sender: str) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, f".sb-msg--{sender}")
+
+    def texts(self, sender: str) -> list[str]:
+        """What each message says, without the speaker label."""
+        return [
+            m.find_element(By.CLASS_NAME, "sb-text").text for m in self.messages(sender)
+        ]
+
+    def wait_for(
+        self, sender: str, fragment: str, timeout: float = ANSWER_TIMEOUT
+    ) -> WebElement:
+        def found(_: WebDriver) -> WebElement | bool:
+            for message in self.messages(sender):
+                if fragment in message.text:
+                    return message
+            return False
+
+        element = wait(self.driver, timeout).until(found)
+        assert isinstance(element, WebElement)
+        return element
+
+
+def wait(driver: WebDriver, timeout: float) -> WebDriverWait[WebDriver]:
+    return WebDriverWait(driver, timeout, poll_frequency=0.2)
+
+
+def conversation_of(driver: WebDriver, stack: Stack) -> str:
+    """The conversation id in the browser's signed session cookie."""
+    app = Flask(__name__)
+    app.secret_key = stack.secret
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert serializer is not None
+    cookie = driver.get_cookie("session")
+    assert cookie is not None and cookie.get("httpOnly") is True
+    conversation: str = serializer.loads(cookie["value"])["chat_conversation"]
+    return conversation
+
+
+def test_anonymous_customer_checks_an_order_and_history_survives_reload(
+    stack: Stack, browser: WebDriver
+) -> None:
+    browser.get(stack.web_url)
+    assert "Brass desk lamp" in browser.page_source
+    widget = Widget(browser)
+    widget.open()
+    widget.say("where is my order 104257")
+    widget.wait_for("bot", "what's the email address on your account?")
+    widget.say("jane.doe@example.com")
+    answer = widget.wait_for("bot", TRACKING)
+    assert "UPS" in answer.text
+    link = widget.wait_for("bot", "You can follow it here").find_element(
+        By.TAG_NAME, "a"
+    )
+    assert (
+        link.get_attribute("href") == f"https://www.ups.com/track?tracknum={TRACKING}"
+    )
+
+    browser.refresh()
+    widget.open()
+    widget.wait_for("bot", TRACKING, timeout=15)
+    assert widget.texts("customer") == [
+        "where is my order 104257",
+        "jane.doe@example.com",
+    ]
+    with stack.session() as session:
+        rows = session.scalars(
+            select(ChatMessage).where(
+                ChatMessage.conversation_id == conversation_of(browser, stack)
+            )
+        ).all()
+    assert [row.sender for row in rows][:3] == [
+        Sender.CUSTOMER,
+        Sender.BOT,
+        Sender.CUSTOMER,
+    ]
+    assert any(TRACKING in row.text for row in rows)
+
+
+def test_signed_in_customer_is_not_asked_for_an_email(
+    stack: Stack, browser: WebDriver
+) -> None:
+    browser.get(stack.web_url)
+    browser.find_element(By.NAME, "email").send_keys("jane.doe@example.com")
+    browser.find_element(By.NAME, "password").send_keys("demo", Keys.ENTER)
+    wait(browser, 15).until(lambda d: "Signed in as" in d.page_source)
+    assert "Jane Doe" in browser.find_element(By.CLASS_NAME, "shop-signed-in").text
+    widget = Widget(browser)
+    widget.open()
+    widget.say("where is my order 104257")
+    answer = widget.wait_for("bot", TRACKING)
+    assert "UPS" in answer.text
+    assert not any("email" in text for text in widget.texts("bot"))
+
+
+def test_agent_message_is_pushed_to_the_open_widget(
+    stack: Stack, browser: WebDriver
+) -> None:
+    browser.get(stack.web_url)
+    widget = Widget(browser)
+    widget.open()
+    conversation = conversation_of(browser, stack)
+    text = f"Hi, Maria here from support ({uuid.uuid4().hex[:6]}). How can I help?"
+    with stack.session() as session, session.begin():
+        session.add(
+            ChatMessage(
+                conversation_id=conversation,
+                sender=Sender.AGENT,
+                text=text,
+                payload=json.dumps({"agent_name": "Maria"}),
+            )
+        )
+    pushed = widget.wait_for("agent", text, timeout=20)
+    assert "Agent Maria" in pushed.text
+
+
+def webhook(stack: Stack) -> str:
+    return f"{stack.rasa_url}/webhooks/webchat/webhook"
+
+
+@pytest.mark.parametrize("signature", [None, "0" * 64, "not-hex"])
+def test_rasa_webhook_refuses_unsigned_requests(
+    stack: Stack, signature: str | None
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers[SIGNATURE_HEADER] = signature
+    body = json.dumps(
+        {"sender": f"web-{uuid.uuid4().hex}", "message": "where is my order 104257",
+         "customer_id": 1}
+    )  # fmt: skip
+    response = requests.post(webhook(stack), data=body, headers=headers, timeout=30)
+    assert response.status_code == 403
+
+
+def test_rasa_webhook_answers_signed_requests_for_the_vouched_customer(
+    stack: Stack,
+) -> None:
+    with stack.session() as session:
+        jane = session.scalars(
+            select(Customer).where(Customer.email == "jane.doe@example.com")
+        ).one()
+    body = json.dumps(
+        {"sender": f"web-{uuid.uuid4().hex}", "message": "where is my order 104257",
+         "customer_id": jane.id}
+    ).encode()  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign_body(body, stack.secret),
+    }
+    response = requests.post(webhook(stack), data=body, headers=headers, timeout=60)
+    assert response.status_code == 200
+    texts = [reply.get("text", "") for reply in response.json()]
+    assert texts[0].startswith("Your order 104257 has shipped.")
+    assert TRACKING in texts[0]
