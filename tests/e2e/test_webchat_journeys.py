@@ -1,0 +1,83 @@
+"""Web chat journeys through the web app's chat API (what the widget calls)."""
+
+from __future__ import annotations
+
+import requests
+from sqlalchemy import select
+
+from bot.models import ChatMessage, Sender, Ticket, TicketCategory
+from tests.e2e.conftest import Stack
+
+
+class Widget:
+    """Talks to the chat API like the widget does: same cookie jar, same origin."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.url = stack.web_url
+        self.http = requests.Session()
+        self.http.get(f"{self.url}/", timeout=10).raise_for_status()
+
+    def say(self, text: str, payload: str | None = None) -> list[dict[str, object]]:
+        body = {"text": text, **({"payload": payload} if payload else {})}
+        response = self.http.post(
+            f"{self.url}/chat/api/messages", json=body,
+            headers={"Origin": self.url}, timeout=60,
+        )  # fmt: skip
+        response.raise_for_status()
+        messages = response.json()["messages"]
+        assert messages[0]["sender"] == "customer"
+        return [m for m in messages[1:] if m["sender"] == "bot"]
+
+    def texts(self, text: str, payload: str | None = None) -> str:
+        return " ".join(str(m["text"]) for m in self.say(text, payload))
+
+
+def latest_ticket(stack: Stack, reference_text: str) -> Ticket:
+    with stack.session() as session:
+        for ticket in session.scalars(select(Ticket).order_by(Ticket.id.desc())):
+            if ticket.reference in reference_text:
+                ticket.messages  # noqa: B018 - load before the session closes
+                return ticket
+    raise AssertionError(f"no ticket reference in {reference_text!r}")
+
+
+def test_problem_ticket_from_the_widget(stack: Stack) -> None:
+    widget = Widget(stack)
+    widget.texts("my headphones stopped charging after two days, really disappointed")
+    widget.texts("no")
+    done = widget.texts("sam.lee@example.com")
+    ticket = latest_ticket(stack, done)
+    assert ticket.category == TicketCategory.PROBLEM and ticket.channel.value == "web"
+    assert ticket.contact == "sam.lee@example.com"
+
+
+def test_help_centre_question_from_the_widget(stack: Stack) -> None:
+    replies = Widget(stack).say("do you ship to canada")
+    assert str(replies[0]["text"]).startswith("International shipping")
+
+
+def test_unknown_question_offers_ticket_or_person_as_buttons(stack: Stack) -> None:
+    widget = Widget(stack)
+    [answer] = widget.say("do you sell second hand cars")
+    buttons = answer["buttons"]
+    assert [b["payload"] for b in buttons] == ["/report_problem", "/request_human"]  # type: ignore[union-attr,index]
+    # Clicking "Talk to a person" sends the payload and shows the title.
+    handoff = widget.texts("Talk to a person", payload="/request_human")
+    ticket = latest_ticket(stack, handoff)
+    assert ticket.category == TicketCategory.HANDOFF and ticket.handed_off
+
+
+def test_whole_web_conversation_is_kept_in_order(stack: Stack) -> None:
+    widget = Widget(stack)
+    widget.say("hi")
+    widget.say("what are your opening hours")
+    history = widget.http.get(f"{widget.url}/chat/api/messages", timeout=10).json()
+    senders = [m["sender"] for m in history["messages"]]
+    assert senders[0] == "customer" and senders.count("customer") == 2
+    with stack.session() as session:
+        rows = session.scalars(
+            select(ChatMessage).where(
+                ChatMessage.id.in_([m["id"] for m in history["messages"]])
+            )
+        ).all()
+    assert {row.sender for row in rows} == {Sender.CUSTOMER, Sender.BOT}
