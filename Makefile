@@ -44,7 +44,7 @@ test: install lint unit train stories e2e
 lint: install
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
-	@.venv/bin/mypy bot actions knowledge_base
+	@.venv/bin/mypy bot actions knowledge_base channels benchmarks
 
 unit: install
 	@$(PY) -m pytest tests/unit -q

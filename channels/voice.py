@@ -1,0 +1,1006 @@
+"""Twilio Voice input channel (the phone IVR): POST /webhooks/voice/webhook and /status.
+
+Compared with Rasa's own `twilio_voice` channel this one checks every request's
+X-Twilio-Signature, takes keypad input as well as speech (menus, numbered choices,
+order and phone numbers keyed in and read back before use), transfers to a person or
+hangs up when the assistant says so, and always answers with TwiML within
+`VOICE_RESPONSE_TIMEOUT` seconds, speaking a slow turn's replies at the call's next
+webhook.
+
+A call is one conversation, ``voice:<CallSid>``. Its `From` number is vouched for with
+a signed `ChannelIdentity`, so callers are verified for their own orders without an
+email address, and tickets get the number as their contact.
+
+The assistant controls the call with custom payloads on the voice variants of its
+responses: ``{"switchboard": "hangup"}`` (utter_goodbye) and
+``{"switchboard": "transfer"}`` (utter_handoff). Without them the channel reads the
+same decisions from the turn's events (utter_goodbye uttered, a handoff ticket set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, TypeVar
+
+from rasa.core.channels.channel import InputChannel
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.twiml.voice_response import (
+    Dial,
+    Enqueue,
+    Gather,
+    Hangup,
+    Redirect,
+    Say,
+    VoiceResponse,
+)
+
+from bot.db import make_engine, make_session_factory
+from bot.identity import ChannelIdentity
+from bot.models import Channel, TicketCategory
+from bot.services import messaging
+from bot.services import tickets as ticket_service
+from bot.services.contact import try_normalise_phone
+from bot.services.customers import find_by_phone
+from bot.settings import Settings
+from channels import voice_state as store
+from channels.common import (
+    OnNewMessage,
+    button_payloads,
+    button_titles,
+    form_params,
+    run_through_rasa,
+    valid_twilio_signature,
+)
+from channels.voice_speech import (
+    HeardNumber,
+    choices_prompt,
+    clean_digits,
+    closing_question,
+    confirmation,
+    heard_number,
+    speakable,
+    spell_digits,
+    spoken_key,
+    wants_repeat,
+)
+from channels.voice_state import (
+    CallState,
+    GatherKind,
+    PendingTurn,
+    Phase,
+    Readback,
+    TurnStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CHANNEL = "voice"
+WEBHOOK_PATH = "/webhooks/voice/webhook"
+STATUS_PATH = "/webhooks/voice/status"
+VOICE = "Polly.Joanna-Neural"
+LANGUAGE = "en-US"
+MAX_REPROMPTS = 2  # silences answered with a shorter prompt before offering a person
+MAX_WAITS = 3  # webhooks spent waiting for one slow turn before apologising
+STALE_TURN_SECONDS = 60.0  # a turn "running" longer than this is taken as lost
+POLL_SECONDS = 0.05
+TRANSFER_RING_SECONDS = 30
+MAX_QUEUE_NAME = 64
+FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+CONTROL_KEY = "switchboard"
+HANGUP = "hangup"
+TRANSFER = "transfer"
+REQUEST_HUMAN = "/request_human"
+
+GREETING = (
+    "Hi, thanks for calling the demo shop. I'm Switchboard, the automated assistant."
+)
+MAIN_MENU_PROMPT = (
+    "Press 1 for order status, 2 to report a problem, 3 for account and "
+    "registration, 0 for an agent, or just tell me what you need."
+)
+MAIN_MENU_SHORT = (
+    "Press 1 for orders, 2 for a problem, 3 for your account, or 0 for an agent."
+)
+ACCOUNT_MENU_PROMPT = (
+    "Press 1 to create an account, 2 for help signing in or resetting your "
+    "password, or 3 to change or delete your account. Press 0 for an agent."
+)
+ACCOUNT_MENU_SHORT = (
+    "Press 1 to create an account, 2 for sign-in help, or 3 to change your account."
+)
+MAIN_MENU = {"1": "/check_order_status", "2": "/report_problem", "0": REQUEST_HUMAN}
+ACCOUNT_MENU_KEY = "3"
+ACCOUNT_MENU = {
+    "1": "/register_account",
+    "2": "/account_problem",
+    "3": "/update_account",
+    "0": REQUEST_HUMAN,
+}
+
+DIDNT_CATCH = "Sorry, I didn't catch that."
+NOT_AN_OPTION = "Sorry, that isn't one of the options."
+ANYTHING_ELSE = "Is there anything else I can help with? Press 0 for an agent."
+READBACK_QUESTION = "Press 1 if that's right, or 2 to try again."
+TRY_AGAIN = "OK, let's try again."
+AGENT_OFFER = (
+    "I still can't hear you. Press 0 to talk to a member of our team, "
+    "or tell me what you need."
+)
+NO_INPUT_GOODBYE = "I'm going to hang up now. Please call again any time. Goodbye."
+DELAY = (
+    "Sorry, I'm taking longer than usual. Please stay on the line, "
+    "or press 0 to talk to a person."
+)
+STILL_WAITING = "Still working on it. Stay on the line, or press 0 for a person."
+ERROR = (
+    "Sorry, something went wrong on our side. Press 0 to talk to a member of our "
+    "team, or tell me again what you need."
+)
+PUTTING_THROUGH = "Putting you through to a member of our team now."
+CALLBACK = (
+    "A member of our team will call you back on this number within one business day."
+)
+CALLBACK_NO_NUMBER = (
+    "I can't see the number you're calling from, so please call us again, or use "
+    "the chat on our website."
+)
+NOBODY_FREE = "Sorry, nobody could take your call just now."
+UNAVAILABLE = "Sorry, we're having technical trouble. Please call again later."
+GOODBYE = "Thank you for calling. Goodbye."
+
+
+# --- what a webhook carries --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallUrls:
+    """Where Twilio sends the call's next request (absolute, as Twilio signs them)."""
+
+    webhook: str
+
+    @property
+    def noinput(self) -> str:
+        return f"{self.webhook}?noinput=1"
+
+    @property
+    def wait(self) -> str:
+        return f"{self.webhook}?wait=1"
+
+    @property
+    def after_transfer(self) -> str:
+        return f"{self.webhook}?after=transfer"
+
+
+@dataclass(frozen=True)
+class AgentRoute:
+    """Where a caller who wants a person goes: a phone, a Twilio queue, or a callback."""
+
+    phone: str | None = None
+    queue: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return bool(self.phone or self.queue)
+
+
+@dataclass(frozen=True)
+class Call:
+    sid: str
+    caller: str | None  # E.164, None for withheld or unparseable numbers
+    digits: str = ""
+    speech: str = ""
+
+    @property
+    def conversation_id(self) -> str:
+        return f"{CHANNEL}:{self.sid}"
+
+    @property
+    def silent(self) -> bool:
+        return not self.digits and not self.speech.strip()
+
+
+# --- deciding what to do with the caller's input ------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """Give this text to the assistant."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Answer without the assistant, and remember the new state."""
+
+    speech: tuple[str, ...]
+    gather: GatherKind
+    state: CallState
+
+
+@dataclass(frozen=True)
+class HangUp:
+    speech: tuple[str, ...]
+
+
+Decision = Send | Prompt | HangUp
+
+
+def greeting_state() -> CallState:
+    return CallState(
+        phase=Phase.MENU,
+        gather=GatherKind.KEY,
+        prompt=f"{GREETING} {MAIN_MENU_PROMPT}",
+        reprompt=f"{DIDNT_CATCH} {MAIN_MENU_SHORT}",
+    )
+
+
+def account_menu_state() -> CallState:
+    return CallState(
+        phase=Phase.ACCOUNT_MENU,
+        gather=GatherKind.KEY,
+        prompt=ACCOUNT_MENU_PROMPT,
+        reprompt=f"{DIDNT_CATCH} {ACCOUNT_MENU_SHORT}",
+    )
+
+
+def readback_prompt(spoken: str) -> str:
+    return f"I heard {spoken}. {READBACK_QUESTION}"
+
+
+def current_prompt(state: CallState) -> tuple[str, GatherKind]:
+    """What the caller was last asked, and how it listened."""
+    if state.phase is Phase.READBACK and state.readback is not None:
+        return readback_prompt(state.readback.spoken), GatherKind.KEY
+    return state.prompt, state.gather
+
+
+def _repeat(state: CallState, prefix: str | None = None) -> Prompt:
+    prompt, gather = current_prompt(state)
+    speech = (prefix, prompt) if prefix else (prompt,)
+    return Prompt(speech, gather, state)
+
+
+def _start_readback(state: CallState, heard: HeardNumber) -> Prompt:
+    resume = state.resume_phase if state.phase is Phase.READBACK else state.phase
+    readback = Readback(text=heard.text, spoken=heard.spoken)
+    new = state.evolve(phase=Phase.READBACK, readback=readback, resume_phase=resume)
+    return Prompt((readback_prompt(heard.spoken),), GatherKind.KEY, new)
+
+
+def _keyed_number(digits: str) -> HeardNumber:
+    return HeardNumber(text=digits, spoken=spell_digits(digits))
+
+
+def _answer_readback(state: CallState, call: Call, region: str) -> Decision | None:
+    """Confirm, retry or replace the number being read back (None: not about it)."""
+    assert state.readback is not None
+    if call.digits:
+        if call.digits == "1":
+            return Send(state.readback.text)
+        if call.digits == "2":
+            retry = state.evolve(phase=state.resume_phase, readback=None)
+            return Prompt((TRY_AGAIN, retry.prompt), retry.gather, retry)
+        if len(call.digits) > 1:
+            return _start_readback(state, _keyed_number(call.digits))
+        return _repeat(state, NOT_AN_OPTION)
+    heard = heard_number(call.speech, region)
+    if heard is not None:
+        return _start_readback(state, heard)
+    answer = confirmation(call.speech)
+    if answer is None:
+        answer = {"1": True, "2": False}.get(spoken_key(call.speech) or "")
+    if answer is True:
+        return Send(state.readback.text)
+    if answer is False:
+        retry = state.evolve(phase=state.resume_phase, readback=None)
+        return Prompt((TRY_AGAIN, retry.prompt), retry.gather, retry)
+    return None
+
+
+def _answer_menu(state: CallState, key: str) -> Decision:
+    if state.phase is Phase.MENU and key == ACCOUNT_MENU_KEY:
+        new = account_menu_state()
+        return Prompt((new.prompt,), new.gather, new)
+    menu = MAIN_MENU if state.phase is Phase.MENU else ACCOUNT_MENU
+    if key in menu:
+        return Send(menu[key])
+    return _repeat(state, NOT_AN_OPTION)
+
+
+def interpret(
+    state: CallState, call: Call, choice: str | None, region: str = "US"
+) -> Decision:
+    """What to do with a caller's input.
+
+    `choice` is the payload of the numbered choice the input picked, if any (looked
+    up by the caller with `messaging.resolve_choice`).
+    """
+    if call.digits == "0":
+        return Send(REQUEST_HUMAN)
+    if call.digits == "*" or (not call.digits and wants_repeat(call.speech)):
+        return _repeat(state)
+    if state.phase is Phase.READBACK and state.readback is not None:
+        decided = _answer_readback(state, call, region)
+        if decided is not None:
+            return decided
+    if state.phase in (Phase.MENU, Phase.ACCOUNT_MENU):
+        key = call.digits or spoken_key(call.speech)
+        if key:
+            return _answer_menu(state, key)
+    if choice is not None:
+        return Send(choice)
+    if call.digits:
+        if state.gather is GatherKind.CHOICES and len(call.digits) == 1:
+            return _repeat(state, NOT_AN_OPTION)
+        return _start_readback(state, _keyed_number(call.digits))
+    heard = heard_number(call.speech, region)
+    if heard is not None:
+        return _start_readback(state, heard)
+    return Send(call.speech.strip())
+
+
+def on_silence(state: CallState) -> Decision:
+    """Reprompt twice with the shorter prompt, then offer a person, then hang up."""
+    silences = state.silences + 1
+    new = state.evolve(silences=silences)
+    _, gather = current_prompt(state)
+    if silences <= MAX_REPROMPTS:
+        speech: tuple[str, ...]
+        if state.phase is Phase.READBACK and state.readback is not None:
+            speech = (DIDNT_CATCH, READBACK_QUESTION)
+        else:
+            speech = (state.reprompt or ANYTHING_ELSE,)
+        return Prompt(speech, gather, new)
+    if silences == MAX_REPROMPTS + 1:
+        return Prompt((AGENT_OFFER,), gather, new)
+    return HangUp((NO_INPUT_GOODBYE,))
+
+
+# --- the assistant's replies --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoiceReply:
+    speech: tuple[str, ...]
+    choice_titles: tuple[str, ...]
+    choice_payloads: tuple[str, ...]
+    control: str | None  # HANGUP, TRANSFER or None
+
+    @property
+    def choices_line(self) -> str | None:
+        return choices_prompt(list(self.choice_titles)) if self.choice_titles else None
+
+
+def control_of(messages: Iterable[dict[str, Any]]) -> str | None:
+    """HANGUP or TRANSFER when a reply carries {"switchboard": ...}."""
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and custom.get(CONTROL_KEY) in (HANGUP, TRANSFER):
+            return str(custom[CONTROL_KEY])
+    return None
+
+
+def voice_reply(messages: list[dict[str, Any]]) -> VoiceReply:
+    """The assistant's messages as speech, numbered choices and call control."""
+    speech = tuple(
+        spoken
+        for message in messages
+        if message.get("text") and (spoken := speakable(str(message["text"])))
+    )
+    return VoiceReply(
+        speech=speech,
+        choice_titles=tuple(button_titles(messages)),
+        choice_payloads=tuple(button_payloads(messages)),
+        control=control_of(messages),
+    )
+
+
+def conversation_state(reply: VoiceReply) -> CallState:
+    """The state after the assistant spoke: its question, and a shorter reprompt."""
+    line = reply.choices_line
+    spoken = " ".join([*reply.speech, line] if line else reply.speech)
+    question = closing_question(" ".join(reply.speech))
+    if line:
+        reprompt = f"{DIDNT_CATCH} {line}"
+    elif question:
+        reprompt = f"{DIDNT_CATCH} {question}"
+    else:
+        reprompt = ANYTHING_ELSE
+    return CallState(
+        phase=Phase.CONVERSATION,
+        gather=GatherKind.CHOICES if line else GatherKind.OPEN,
+        prompt=spoken,
+        reprompt=reprompt,
+    )
+
+
+def control_from_events(events: Sequence[Any]) -> str | None:
+    """HANGUP or TRANSFER read from the events since the caller's last message."""
+    for event in reversed(events):
+        if isinstance(event, UserUttered):
+            return None
+        if isinstance(event, SlotSet) and event.key == "handoff_ticket" and event.value:
+            return TRANSFER
+        if isinstance(event, ActionExecuted) and event.action_name == "utter_goodbye":
+            return HANGUP
+    return None
+
+
+# --- TwiML -------------------------------------------------------------------------
+
+
+def _say(parent: VoiceResponse | Gather, text: str) -> None:
+    parent.append(Say(text, voice=VOICE))
+
+
+def _gather(kind: GatherKind, action: str) -> Gather:
+    """Listen for keys and speech; Twilio posts the result to `action`."""
+    options: dict[str, Any] = {
+        "input": "dtmf speech",
+        "action": action,
+        "method": "POST",
+        "language": LANGUAGE,
+        "speechTimeout": "auto",
+    }
+    if kind is GatherKind.KEY:
+        options.update(numDigits=1, timeout=5)
+    elif kind is GatherKind.CHOICES:
+        options.update(finishOnKey="#", timeout=4)
+    else:
+        options.update(finishOnKey="#", timeout=5)
+    return Gather(**options)
+
+
+def _build_prompt_response(
+    speech: Sequence[str], kind: GatherKind, urls: CallUrls
+) -> VoiceResponse:
+    """Say `speech` while listening (the caller may barge in); silence -> ?noinput=1."""
+    twiml = VoiceResponse()
+    gather = _gather(kind, urls.webhook)
+    for text in speech:
+        if text:
+            _say(gather, text)
+    twiml.append(gather)
+    twiml.append(Redirect(urls.noinput, method="POST"))
+    return twiml
+
+
+def _build_greeting_response(urls: CallUrls) -> VoiceResponse:
+    return _build_prompt_response((GREETING, MAIN_MENU_PROMPT), GatherKind.KEY, urls)
+
+
+def _build_account_menu_response(urls: CallUrls) -> VoiceResponse:
+    return _build_prompt_response((ACCOUNT_MENU_PROMPT,), GatherKind.KEY, urls)
+
+
+def _build_readback_response(spoken: str, urls: CallUrls) -> VoiceResponse:
+    return _build_prompt_response((readback_prompt(spoken),), GatherKind.KEY, urls)
+
+
+def _build_reply_response(reply: VoiceReply, urls: CallUrls) -> VoiceResponse:
+    line = reply.choices_line
+    kind = GatherKind.CHOICES if line else GatherKind.OPEN
+    return _build_prompt_response([*reply.speech, line or ""], kind, urls)
+
+
+def _build_delay_response(text: str, urls: CallUrls) -> VoiceResponse:
+    """The turn is still running: apologise, listen for 0, then come back (?wait=1)."""
+    twiml = VoiceResponse()
+    gather = Gather(
+        input="dtmf",
+        action=urls.wait,
+        method="POST",
+        numDigits=1,
+        timeout=2,
+    )
+    _say(gather, text)
+    twiml.append(gather)
+    twiml.append(Redirect(urls.wait, method="POST"))
+    return twiml
+
+
+def _build_error_response(urls: CallUrls) -> VoiceResponse:
+    return _build_prompt_response((ERROR,), GatherKind.OPEN, urls)
+
+
+def _build_hangup_response(speech: Sequence[str]) -> VoiceResponse:
+    twiml = VoiceResponse()
+    for text in speech:
+        _say(twiml, text)
+    twiml.append(Hangup())
+    return twiml
+
+
+def _build_transfer_response(
+    speech: Sequence[str], route: AgentRoute, urls: CallUrls
+) -> VoiceResponse:
+    """Put the caller through to the agents' phone or queue (requires a live route)."""
+    twiml = VoiceResponse()
+    for text in [*speech, PUTTING_THROUGH]:
+        _say(twiml, text)
+    if route.phone:
+        dial = Dial(
+            action=urls.after_transfer,
+            method="POST",
+            timeout=TRANSFER_RING_SECONDS,
+            answerOnBridge=True,
+        )
+        dial.number(route.phone)
+        twiml.append(dial)
+    else:
+        twiml.append(Enqueue(route.queue, action=urls.after_transfer, method="POST"))
+    return twiml
+
+
+def _build_callback_response(
+    speech: Sequence[str], caller_known: bool
+) -> VoiceResponse:
+    """Nobody to transfer to: promise a call back (the handoff ticket has the number)."""
+    closing = CALLBACK if caller_known else CALLBACK_NO_NUMBER
+    if caller_known and "call you back" in " ".join(speech):
+        closing = ""  # the assistant's handoff message already promised it
+    return _build_hangup_response([s for s in (*speech, closing, GOODBYE) if s])
+
+
+# --- the channel ---------------------------------------------------------------------
+
+
+def _validated(settings: Settings) -> Settings:
+    """The settings, or a ValueError naming the variable to fix."""
+    if not settings.twilio_auth_token:
+        raise ValueError("TWILIO_AUTH_TOKEN is needed to validate Twilio webhooks")
+    if not settings.public_base_url.startswith(("http://", "https://")):
+        raise ValueError("PUBLIC_BASE_URL must be the http(s) URL Twilio calls")
+    if "?" in settings.public_base_url or "#" in settings.public_base_url:
+        raise ValueError("PUBLIC_BASE_URL must not have a query or fragment")
+    if not 0 < settings.voice_response_timeout <= 10:
+        raise ValueError(
+            "VOICE_RESPONSE_TIMEOUT must be more than 0 and at most 10 seconds "
+            f"(Twilio gives up after 15), got {settings.voice_response_timeout}"
+        )
+    if settings.agent_phone_number and not try_normalise_phone(
+        settings.agent_phone_number, settings.default_phone_region
+    ):
+        raise ValueError(
+            f"AGENT_PHONE_NUMBER {settings.agent_phone_number!r} is not a valid "
+            "phone number"
+        )
+    if settings.agent_queue_name and len(settings.agent_queue_name) > MAX_QUEUE_NAME:
+        raise ValueError(f"AGENT_QUEUE_NAME must be at most {MAX_QUEUE_NAME} chars")
+    return settings
+
+
+def _load(
+    session: Session, call_sid: str, idempotency_token: str | None
+) -> tuple[CallState | None, PendingTurn | None, bool]:
+    """The call's state, its pending turn, and whether this is a first delivery."""
+    state, pending = store.load_call(session, call_sid)
+    first = not idempotency_token or messaging.first_delivery(
+        session, f"voice:{idempotency_token}"
+    )
+    return state, pending, first
+
+
+def _forget(
+    running: set[asyncio.Task[list[dict[str, Any]]]],
+) -> Callable[[asyncio.Task[list[dict[str, Any]]]], None]:
+    """A done-callback dropping the task and retrieving its exception (logged)."""
+
+    def done(task: asyncio.Task[list[dict[str, Any]]]) -> None:
+        running.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    return done
+
+
+def ensure_handoff_ticket(
+    session: Session, conversation_id: str, caller: str | None
+) -> str:
+    """The call's handoff ticket, opened here when the assistant couldn't do it."""
+    for ticket in ticket_service.open_tickets_for_conversation(
+        session, conversation_id
+    ):
+        if ticket.handed_off:
+            return ticket.reference
+    ticket = ticket_service.open_ticket(
+        session,
+        ticket_service.TicketRequest(
+            channel=Channel.VOICE,
+            category=TicketCategory.HANDOFF,
+            subject="Call handed off to a person",
+            description="The caller asked for a person while the assistant was "
+            "unavailable.",
+            customer=find_by_phone(session, caller) if caller else None,
+            conversation_id=conversation_id,
+            contact=caller,
+            handed_off=True,
+        ),
+    )
+    return ticket.reference
+
+
+class VoiceInput(InputChannel):
+    """Customers calling the shop's Twilio number."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls(Settings.from_env())
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = _validated(settings)
+        self.urls = CallUrls(f"{settings.public_base_url}{WEBHOOK_PATH}")
+        agent_phone = try_normalise_phone(
+            settings.agent_phone_number, settings.default_phone_region
+        )
+        # A phone number wins over a queue when both are configured.
+        self.route = AgentRoute(
+            phone=agent_phone, queue=None if agent_phone else settings.agent_queue_name
+        )
+        # The running turn of each call (by CallSid), and strong references to
+        # every running turn so that none is garbage-collected mid-way.
+        self._tasks: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
+        self._running: set[asyncio.Task[list[dict[str, Any]]]] = set()
+        self._abandoned: set[str] = set()  # turn ids nobody is waiting for
+
+    @cached_property
+    def _sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(make_engine(self.settings.database_url))
+
+    async def _db(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one transaction, off the event loop."""
+
+        def run() -> T:
+            with self._sessions.begin() as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        voice = Blueprint("voice_webhook", __name__)
+
+        @voice.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @voice.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not valid_twilio_signature(self.settings, request):
+                logger.warning("voice webhook with a missing or invalid signature")
+                return response.text("invalid Twilio signature", status=403)
+            params = form_params(request)
+            if not params.get("CallSid"):
+                return response.text("CallSid is required", status=400)
+            twiml = await self._answer_safely(on_new_message, request, params)
+            return response.text(str(twiml), content_type="text/xml")
+
+        @voice.route("/status", methods=["POST"])
+        async def status(request: Request) -> HTTPResponse:
+            if not valid_twilio_signature(self.settings, request):
+                logger.warning("voice status callback with an invalid signature")
+                return response.text("invalid Twilio signature", status=403)
+            await self._record_status(form_params(request))
+            return response.empty(status=204)
+
+        return voice
+
+    # --- one webhook ----------------------------------------------------------------
+
+    def _call(self, params: dict[str, str]) -> Call:
+        return Call(
+            sid=params["CallSid"],
+            caller=try_normalise_phone(
+                params.get("From"), self.settings.default_phone_region
+            ),
+            digits=clean_digits(params.get("Digits", "")),
+            speech=params.get("SpeechResult", "").strip(),
+        )
+
+    async def _answer_safely(
+        self, on_new_message: OnNewMessage, request: Request, params: dict[str, str]
+    ) -> VoiceResponse:
+        """The webhook's TwiML; whatever fails, the caller hears an apology."""
+        try:
+            return await self._answer(on_new_message, request, params)
+        except Exception:
+            logger.exception("voice webhook failed for call %s", params.get("CallSid"))
+            return _build_error_response(self.urls)
+
+    async def _answer(
+        self, on_new_message: OnNewMessage, request: Request, params: dict[str, str]
+    ) -> VoiceResponse:
+        call = self._call(params)
+        if request.args.get("after") == "transfer":
+            return await self._after_transfer(call, params)
+        token = request.headers.get("I-Twilio-Idempotency-Token")
+        state, pending, first = await self._db(lambda s: _load(s, call.sid, token))
+        if state is None:
+            await self._db(lambda s: store.save_state(s, call.sid, greeting_state()))
+            return _build_greeting_response(self.urls)
+        if pending is not None:
+            return await self._continue_turn(call, state, pending)
+        if not first or request.args.get("wait"):
+            prompt = _repeat(state)  # a retried or stray request: ask again
+            return _build_prompt_response(prompt.speech, prompt.gather, self.urls)
+        if call.silent or request.args.get("noinput"):
+            return await self._apply(on_new_message, request, call, on_silence(state))
+        state = state.evolve(silences=0)
+        choice = await self._db(lambda s: self._choice(s, call))
+        decision = interpret(state, call, choice, self.settings.default_phone_region)
+        return await self._apply(on_new_message, request, call, decision)
+
+    def _choice(self, session: Session, call: Call) -> str | None:
+        """The payload of the numbered choice the caller picked, if any."""
+        key = call.digits or spoken_key(call.speech)
+        if not key or not key.isdigit():
+            return None
+        payload = messaging.resolve_choice(session, call.conversation_id, key)
+        return None if payload == key else payload
+
+    async def _apply(
+        self,
+        on_new_message: OnNewMessage,
+        request: Request,
+        call: Call,
+        decision: Decision,
+    ) -> VoiceResponse:
+        if isinstance(decision, HangUp):
+            return _build_hangup_response(decision.speech)
+        if isinstance(decision, Prompt):
+            await self._db(lambda s: store.save_state(s, call.sid, decision.state))
+            return _build_prompt_response(decision.speech, decision.gather, self.urls)
+        agent = getattr(request.app.ctx, "agent", None)
+        return await self._converse(on_new_message, agent, call, decision.text)
+
+    # --- assistant turns -------------------------------------------------------------
+
+    async def _converse(
+        self, on_new_message: OnNewMessage, agent: Any, call: Call, text: str
+    ) -> VoiceResponse:
+        """Run one turn, answering within the timeout; a slow turn is kept running."""
+        turn = PendingTurn(
+            turn_id=uuid.uuid4().hex, asked_for_agent=text == REQUEST_HUMAN
+        )
+        await self._db(lambda s: store.start_turn(s, call.sid, turn))
+        task = asyncio.ensure_future(
+            self._run_turn(on_new_message, agent, call, text, turn)
+        )
+        self._tasks[call.sid] = task
+        self._running.add(task)
+        task.add_done_callback(_forget(self._running))
+        try:
+            replies = await asyncio.wait_for(
+                asyncio.shield(task), self.settings.voice_response_timeout
+            )
+        except asyncio.TimeoutError:
+            self._abandoned.add(turn.turn_id)  # from now on the turn stores its result
+            if not task.done():
+                await self._db(lambda s: self._save_waits(s, call.sid, 0))
+                return _build_delay_response(DELAY, self.urls)
+            return await self._finish_turn(call, turn, task)
+        except Exception:
+            await self._db(lambda s: store.clear_turn(s, call.sid))
+            return await self._failed(call, turn.asked_for_agent)
+        await self._db(lambda s: store.clear_turn(s, call.sid))
+        return await self._speak(call, replies, turn.asked_for_agent)
+
+    async def _finish_turn(
+        self, call: Call, turn: PendingTurn, task: asyncio.Task[list[dict[str, Any]]]
+    ) -> VoiceResponse:
+        """A turn that finished just as the wait timed out: answer with it now."""
+        await self._db(lambda s: store.clear_turn(s, call.sid))
+        if task.exception() is not None:
+            return await self._failed(call, turn.asked_for_agent)
+        return await self._speak(call, task.result(), turn.asked_for_agent)
+
+    async def _run_turn(
+        self,
+        on_new_message: OnNewMessage,
+        agent: Any,
+        call: Call,
+        text: str,
+        turn: PendingTurn,
+    ) -> list[dict[str, Any]]:
+        """The assistant's replies; stored for a later webhook if nobody waits."""
+        try:
+            replies = await self._assistant(on_new_message, agent, call, text)
+        except Exception:
+            logger.exception("assistant failed on call %s", call.sid)
+            await self._store_late(call, turn, TurnStatus.FAILED, [])
+            raise
+        else:
+            await self._store_late(call, turn, TurnStatus.DONE, replies)
+            return replies
+        finally:
+            if self._tasks.get(call.sid) is asyncio.current_task():
+                del self._tasks[call.sid]
+
+    async def _store_late(
+        self,
+        call: Call,
+        turn: PendingTurn,
+        status: TurnStatus,
+        replies: list[dict[str, Any]],
+    ) -> None:
+        # Checked with no await since the assistant returned: if the webhook is still
+        # waiting, it gets the replies itself and this turn stores nothing.
+        if turn.turn_id not in self._abandoned:
+            return
+        self._abandoned.discard(turn.turn_id)
+        late = PendingTurn(
+            turn_id=turn.turn_id,
+            status=status,
+            started_at=turn.started_at,
+            asked_for_agent=turn.asked_for_agent,
+            replies=replies,
+        )
+        try:
+            await self._db(lambda s: store.finish_turn(s, call.sid, late))
+        except Exception:
+            logger.exception("could not store the late replies of call %s", call.sid)
+
+    async def _assistant(
+        self, on_new_message: OnNewMessage, agent: Any, call: Call, text: str
+    ) -> list[dict[str, Any]]:
+        replies = await run_through_rasa(
+            on_new_message,
+            text,
+            call.conversation_id,
+            CHANNEL,
+            ChannelIdentity(channel=CHANNEL, phone=call.caller),
+            self.settings.secret_key,
+        )
+        if control_of(replies) is None and agent is not None:
+            # Until the voice responses carry their custom payloads.
+            tracker = await agent.tracker_store.retrieve(call.conversation_id)
+            control = control_from_events(list(tracker.events)) if tracker else None
+            if control:
+                replies.append({"custom": {CONTROL_KEY: control}})
+        return replies
+
+    async def _continue_turn(
+        self, call: Call, state: CallState, pending: PendingTurn
+    ) -> VoiceResponse:
+        """A webhook while a slow turn runs (or has finished): wait, or speak it."""
+        stale = time.time() - pending.started_at > STALE_TURN_SECONDS
+        if call.digits == "0":  # the caller would rather talk to a person
+            await self._db(lambda s: store.clear_turn(s, call.sid))
+            return await self._hand_off(call, ())
+        if pending.status is TurnStatus.RUNNING and not stale:
+            finished = await self._await_turn(call.sid)
+            if finished is None:
+                return await self._still_waiting(call, state, pending)
+            pending = finished
+        await self._db(lambda s: store.clear_turn(s, call.sid))
+        if pending.status is TurnStatus.DONE:
+            return await self._speak(call, pending.replies, pending.asked_for_agent)
+        return await self._failed(call, pending.asked_for_agent)
+
+    async def _await_turn(self, call_sid: str) -> PendingTurn | None:
+        """The turn once it has finished, or None if it is still running."""
+        deadline = time.monotonic() + self.settings.voice_response_timeout
+        task = self._tasks.get(call_sid)
+        if task is not None:  # running in this process
+            await asyncio.wait({task}, timeout=self.settings.voice_response_timeout)
+        while True:
+            pending = await self._db(lambda s: store.load_pending(s, call_sid))
+            if pending is None or pending.status is not TurnStatus.RUNNING:
+                return pending
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _still_waiting(
+        self, call: Call, state: CallState, pending: PendingTurn
+    ) -> VoiceResponse:
+        waits = state.waits + 1
+        if waits < MAX_WAITS:
+            await self._db(lambda s: self._save_waits(s, call.sid, waits))
+            return _build_delay_response(STILL_WAITING, self.urls)
+        logger.warning("call %s gave up waiting for the assistant", call.sid)
+        await self._db(lambda s: store.clear_turn(s, call.sid))  # drop a late result
+        return await self._failed(call, pending.asked_for_agent)
+
+    @staticmethod
+    def _save_waits(session: Session, call_sid: str, waits: int) -> None:
+        state, _ = store.load_call(session, call_sid)
+        store.save_state(session, call_sid, (state or CallState()).evolve(waits=waits))
+
+    # --- answering with the assistant's replies -----------------------------------
+
+    async def _speak(
+        self, call: Call, replies: list[dict[str, Any]], asked_for_agent: bool
+    ) -> VoiceResponse:
+        reply = voice_reply(replies)
+        if reply.control == TRANSFER:
+            return await self._hand_off(call, reply.speech)
+        if asked_for_agent:  # the assistant couldn't hand off: the channel does
+            return await self._hand_off(call, ())
+        if reply.control == HANGUP:
+            return _build_hangup_response(reply.speech or (GOODBYE,))
+        if not reply.speech:
+            return await self._failed(call, asked_for_agent=False)
+        state = conversation_state(reply)
+        payloads = list(reply.choice_payloads)
+
+        def remember(session: Session) -> None:
+            messaging.remember_choices(session, call.conversation_id, payloads)
+            store.save_state(session, call.sid, state)
+
+        await self._db(remember)
+        return _build_reply_response(reply, self.urls)
+
+    async def _failed(self, call: Call, asked_for_agent: bool) -> VoiceResponse:
+        """The assistant failed: a person if that was the request, else an apology."""
+        if asked_for_agent:
+            return await self._hand_off(call, ())
+        state = CallState(
+            phase=Phase.CONVERSATION,
+            gather=GatherKind.OPEN,
+            prompt=ERROR,
+            reprompt=f"{DIDNT_CATCH} {ERROR}",
+        )
+        await self._db(lambda s: store.save_state(s, call.sid, state))
+        return _build_error_response(self.urls)
+
+    async def _hand_off(self, call: Call, speech: Sequence[str]) -> VoiceResponse:
+        """Transfer to the agents, or promise a call back under a handoff ticket."""
+        if self.route.live:
+            return _build_transfer_response(speech, self.route, self.urls)
+        return await self._callback(call, speech)
+
+    async def _callback(self, call: Call, speech: Sequence[str]) -> VoiceResponse:
+        try:
+            await self._db(
+                lambda s: ensure_handoff_ticket(s, call.conversation_id, call.caller)
+            )
+        except Exception:
+            logger.exception("could not open a handoff ticket for call %s", call.sid)
+            return _build_hangup_response([*speech, UNAVAILABLE])
+        return _build_callback_response(speech, caller_known=call.caller is not None)
+
+    async def _after_transfer(
+        self, call: Call, params: dict[str, str]
+    ) -> VoiceResponse:
+        """Twilio's report on a <Dial>/<Enqueue>: done, or nobody answered."""
+        dial_status = params.get("DialCallStatus", "")
+        queue_result = params.get("QueueResult", "")
+        if dial_status in ("completed", "answered") or queue_result in (
+            "bridged",
+            "hangup",
+        ):
+            return _build_hangup_response(())
+        logger.info(
+            "transfer of call %s failed (%s)", call.sid, dial_status or queue_result
+        )
+        return await self._callback(call, (NOBODY_FREE,))
+
+    async def _record_status(self, params: dict[str, str]) -> None:
+        sid, status = params.get("CallSid", ""), params.get("CallStatus", "")
+        if not sid or status not in FINAL_CALL_STATUSES:
+            return
+        logger.info(
+            "call %s ended: %s after %s s", sid, status, params.get("CallDuration", "?")
+        )
+        self._tasks.pop(
+            sid, None
+        )  # a late turn finds no pending row and stores nothing
+        await self._db(lambda s: store.end_call(s, sid, f"{CHANNEL}:{sid}", status))

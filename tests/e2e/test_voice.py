@@ -1,0 +1,330 @@
+"""Phone IVR journeys against the running stack, with the form bodies Twilio sends.
+
+`PhoneCall` plays Twilio's part: keys and speech go to the <Gather>'s action URL,
+silence to the <Redirect> after it, and "still working" answers are followed the way
+Twilio follows them. Every request is timed; `pytest -s` prints the timings.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from bot.models import Channel, ChannelChoice, Ticket, TicketCategory
+from channels.voice_speech import speakable
+from knowledge_base import KnowledgeBase
+from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
+
+pytestmark = pytest.mark.e2e
+
+WEBHOOK = "/webhooks/voice/webhook"
+STATUS = "/webhooks/voice/status"
+SHOP_NUMBER = "+15005550006"
+JANE = "+14155550134"
+SAM = "+14155550178"
+PRIYA = "+16175550190"
+UNKNOWN_CALLER = "+13125550199"
+HANG_UPPER_BOUND = 5.0  # seconds; only to catch hangs, the target is well under 1
+MAX_FOLLOWED_WAITS = 10
+# Twilio says the apology and waits 2 s before following a "still working" answer;
+# much less here, enough for VOICE_RESPONSE_TIMEOUT=0.02 runs to exercise that path.
+APOLOGY_SECONDS = 0.2
+
+
+@dataclass
+class Twiml:
+    root: ET.Element
+
+    @property
+    def gather(self) -> ET.Element | None:
+        return self.root.find("Gather")
+
+    @property
+    def said(self) -> str:
+        return " ".join(say.text or "" for say in self.root.iter("Say"))
+
+    @property
+    def redirect(self) -> str | None:
+        element = self.root.find("Redirect")
+        return element.text if element is not None else None
+
+    @property
+    def hangs_up(self) -> bool:
+        return self.root.find("Hangup") is not None
+
+    @property
+    def is_delay(self) -> bool:
+        return bool(self.redirect and self.redirect.endswith("?wait=1"))
+
+
+@dataclass
+class PhoneCall:
+    """One inbound call, stepped through like Twilio would."""
+
+    stack: Stack
+    caller: str
+    sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
+    timings: list[tuple[str, float, str]] = field(default_factory=list)
+    last: Twiml | None = None
+
+    @property
+    def conversation_id(self) -> str:
+        return f"voice:{self.sid}"
+
+    def params(self, status: str = "in-progress") -> dict[str, str]:
+        """The fields of every Twilio Voice webhook, as Twilio fills them in."""
+        return {
+            "AccountSid": TWILIO_ACCOUNT_SID, "ApiVersion": "2010-04-01",
+            "CallSid": self.sid, "CallStatus": status, "Direction": "inbound",
+            "From": self.caller, "Caller": self.caller, "To": SHOP_NUMBER,
+            "Called": SHOP_NUMBER, "FromCity": "SAN FRANCISCO", "FromState": "CA",
+            "FromZip": "94103", "FromCountry": "US", "CallerCity": "SAN FRANCISCO",
+            "CallerState": "CA", "CallerZip": "94103", "CallerCountry": "US",
+            "ToCity": "", "ToState": "", "ToZip": "", "ToCountry": "US",
+            "CalledCity": "", "CalledState": "", "CalledZip": "",
+            "CalledCountry": "US",
+        }  # fmt: skip
+
+    def _post(self, label: str, url: str, extra: dict[str, str]) -> Twiml:
+        path = url.removeprefix(self.stack.rasa_url)
+        started = time.perf_counter()
+        reply = self.stack.twilio_post(path, {**self.params(), **extra})
+        elapsed = time.perf_counter() - started
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["Content-Type"].startswith("text/xml")
+        assert elapsed < HANG_UPPER_BOUND, f"{label} took {elapsed:.2f} s"
+        twiml = Twiml(ET.fromstring(reply.content))
+        assert twiml.root.tag == "Response"
+        ending = " [hangs up]" if twiml.hangs_up else ""
+        self.timings.append((label, elapsed, twiml.said + ending))
+        return twiml
+
+    def _step(self, label: str, url: str, extra: dict[str, str]) -> Twiml:
+        twiml = self._post(label, url, extra)
+        for _ in range(MAX_FOLLOWED_WAITS):
+            if not twiml.is_delay:
+                break
+            assert twiml.redirect is not None
+            # The caller waits: the delay <Gather> times out and Twilio redirects.
+            time.sleep(APOLOGY_SECONDS)
+            twiml = self._post(f"{label} (waited)", twiml.redirect, {})
+        self.last = twiml
+        return twiml
+
+    def _action(self) -> str:
+        assert self.last is not None and self.last.gather is not None, "no <Gather>"
+        return self.last.gather.attrib["action"]
+
+    def start(self) -> Twiml:
+        started = {**self.params("ringing")}
+        return self._step("call starts", f"{self.stack.rasa_url}{WEBHOOK}", started)
+
+    def press(self, digits: str) -> Twiml:
+        keyed = {"Digits": digits, "FinishedOnKey": "#" if len(digits) > 1 else ""}
+        return self._step(f"press {digits}", self._action(), keyed)
+
+    def say(self, words: str, confidence: str = "0.9187") -> Twiml:
+        spoken = {"SpeechResult": words, "Confidence": confidence}
+        return self._step(f"say {words!r}", self._action(), spoken)
+
+    def silence(self) -> Twiml:
+        assert self.last is not None and self.last.redirect is not None
+        return self._step("silence", self.last.redirect, {})
+
+    def report(self, title: str) -> None:
+        print(f"\n{title} ({self.caller}, {self.sid}):")
+        for label, seconds, heard in self.timings:
+            print(f"  {seconds * 1000:6.0f} ms  {label:<42} -> {heard}")
+
+
+def tickets_of(stack: Stack, conversation_id: str) -> list[Ticket]:
+    with stack.session() as session:
+        return list(
+            session.scalars(
+                select(Ticket).where(Ticket.conversation_id == conversation_id)
+            )
+        )
+
+
+def test_signatures_are_required(stack: Stack) -> None:
+    call = PhoneCall(stack, JANE)
+    for signature in ("bad", None):
+        assert (
+            stack.twilio_post(WEBHOOK, call.params("ringing"), signature).status_code
+            == 403
+        )
+        assert (
+            stack.twilio_post(STATUS, call.params("completed"), signature).status_code
+            == 403
+        )
+    with stack.session() as session:  # nothing was processed
+        assert session.get(ChannelChoice, f"voice-call:{call.sid}") is None
+    # A request signed for another URL (here: without its query) is refused too.
+    url = f"{stack.rasa_url}{WEBHOOK}"
+    signed_elsewhere = RequestValidator(stack.twilio_token).compute_signature(
+        url, call.params()
+    )
+    assert (
+        stack.twilio_post(f"{WEBHOOK}?noinput=1", call.params(), signed_elsewhere)
+    ).status_code == 403
+    assert call.start().gather is not None
+    call.report("signatures")
+
+
+def test_greeting_offers_the_menu_by_keys_or_speech(stack: Stack) -> None:
+    call = PhoneCall(stack, JANE)
+    twiml = call.start()
+    gather = twiml.gather
+    assert gather is not None
+    assert gather.attrib["input"] == "dtmf speech"
+    assert gather.attrib["action"] == f"{stack.rasa_url}{WEBHOOK}"
+    assert gather.attrib["speechTimeout"] == "auto"
+    assert gather.attrib["language"] == "en-US"
+    assert gather.attrib["numDigits"] == "1"
+    assert "Press 1 for order status, 2 to report a problem" in twiml.said
+    assert "0 for an agent, or just tell me what you need" in twiml.said
+    assert twiml.redirect == f"{stack.rasa_url}{WEBHOOK}?noinput=1"
+    call.report("greeting")
+
+
+def test_known_caller_keys_in_an_order_number(stack: Stack) -> None:
+    call = PhoneCall(stack, JANE)
+    call.start()
+    asked = call.press("1")
+    assert "order number" in asked.said
+    readback = call.press("104257")
+    assert readback.said == (
+        "I heard 1 0 4 2 5 7. Press 1 if that's right, or 2 to try again."
+    )
+    status = call.press("1")
+    assert "has shipped" in status.said and "UPS" in status.said
+    assert "1 0 4 2 5 7" in status.said
+    spoken = " ".join([asked.said, readback.said, status.said]).lower()
+    assert "email" not in spoken and "http" not in spoken and "1Z999" not in spoken
+    assert status.gather is not None
+    call.report("order status by keypad")
+
+
+def test_spoken_order_number_is_read_back_and_can_be_corrected(stack: Stack) -> None:
+    call = PhoneCall(stack, PRIYA)
+    call.start()
+    assert "order number" in call.say("where is my order").said
+    wrong = call.say("one one six zero zero two")
+    assert wrong.said.startswith("I heard 1 1 6 0 0 2.")
+    again = call.press("2")
+    assert (
+        again.said.startswith("OK, let's try again.") and "order number" in again.said
+    )
+    assert call.say("one one six zero zero one").said.startswith("I heard 1 1 6 0 0 1.")
+    status = call.say("Yes.")
+    assert "has shipped" in status.said and "USPS" in status.said
+    call.report("order status by speech, corrected")
+
+
+def test_problem_report_by_speech_opens_a_voice_ticket(stack: Stack) -> None:
+    call = PhoneCall(stack, SAM)
+    call.start()
+    answers = {  # whatever the problem form asks next, answered by speech
+        "went wrong": "The lamp arrived with a cracked shade.",
+        "about an order": "No, it's not about an order.",
+    }
+    said = call.say("My lamp arrived broken.").said
+    for _ in range(len(answers)):
+        if "ticket T " in said:
+            break
+        [answer] = [a for question, a in answers.items() if question in said]
+        said = call.say(answer).said
+    assert "ticket T " in said and "email" not in said
+    [ticket] = tickets_of(stack, call.conversation_id)
+    assert ticket.channel == Channel.VOICE
+    assert ticket.category == TicketCategory.PROBLEM
+    assert ticket.contact == SAM
+    assert "lamp" in ticket.description.lower()
+    call.report("problem report by speech")
+
+
+def test_help_centre_question_gets_a_short_spoken_answer(stack: Stack) -> None:
+    call = PhoneCall(stack, UNKNOWN_CALLER)
+    call.start()
+    question = "How long do I have to return something?"
+    answer = call.say(question)
+    match = KnowledgeBase.from_directory().search(question)
+    assert match is not None
+    # The voice channel reads only the article's first sentence.
+    assert answer.said.startswith(speakable(match.article.summary))
+    assert len(answer.said) <= 300
+    assert "http" not in answer.said and "**" not in answer.said
+    assert answer.gather is not None
+    call.report("knowledge base")
+
+
+def test_account_submenu_starts_registration(stack: Stack) -> None:
+    call = PhoneCall(stack, UNKNOWN_CALLER)
+    call.start()
+    submenu = call.press("3")
+    assert "Press 1 to create an account" in submenu.said
+    answer = call.press("1")  # /register_account: the assistant takes it from here
+    # Nobody spells an email aloud: the caller gets the registration link by SMS,
+    # sent with the twilio library's REST client (to the fake Twilio here).
+    assert "sent you a text message with a link" in answer.said
+    [body] = stack.twilio.bodies_to(UNKNOWN_CALLER)
+    assert body.endswith("/register")
+    call.report("account submenu")
+
+
+def test_zero_hands_off_with_a_callback_when_no_agent_is_configured(
+    stack: Stack,
+) -> None:
+    call = PhoneCall(stack, UNKNOWN_CALLER)
+    call.start()
+    handoff = call.press("0")
+    assert "call you back on this number within one business day" in handoff.said
+    assert handoff.hangs_up and handoff.gather is None
+    [ticket] = tickets_of(stack, call.conversation_id)
+    assert ticket.category == TicketCategory.HANDOFF and ticket.handed_off
+    assert ticket.channel == Channel.VOICE and ticket.contact == UNKNOWN_CALLER
+    call.report("press 0 for an agent")
+
+
+def test_goodbye_hangs_up(stack: Stack) -> None:
+    call = PhoneCall(stack, JANE)
+    call.start()
+    bye = call.say("Goodbye.")
+    assert bye.hangs_up and bye.gather is None and bye.said
+    call.report("goodbye")
+
+
+def test_silence_reprompts_twice_then_offers_an_agent(stack: Stack) -> None:
+    call = PhoneCall(stack, JANE)
+    greeting = call.start()
+    first, second = call.silence(), call.silence()
+    for reprompt in (first, second):
+        assert reprompt.said.startswith("Sorry, I didn't catch that.")
+        assert len(reprompt.said) < len(greeting.said)
+        assert reprompt.gather is not None
+    offer = call.silence()
+    assert "Press 0 to talk to a member of our team" in offer.said
+    assert offer.gather is not None
+    assert call.silence().hangs_up
+    call.report("silence")
+
+
+def test_status_callback_records_the_end_of_the_call(stack: Stack) -> None:
+    call = PhoneCall(stack, JANE)
+    call.start()
+    call.press("1")
+    ended = {**call.params("completed"), "CallDuration": "42", "Timestamp": ""}
+    started = time.perf_counter()
+    reply = stack.twilio_post(STATUS, ended)
+    call.timings.append(("status callback", time.perf_counter() - started, ""))
+    assert reply.status_code == 204 and reply.content == b""
+    with stack.session() as session:
+        row = session.get(ChannelChoice, f"voice-call:{call.sid}")
+        assert row is not None and '"ended": "completed"' in row.payloads
+    call.report("status callback")

@@ -1,0 +1,354 @@
+"""The phone IVR channel's webhook handling with a fake assistant on a real database.
+
+What the end-to-end tests cannot provoke on demand: a slow or failing assistant, a
+turn finishing between webhooks, Twilio retrying a webhook, a failed transfer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import migrate
+from bot.db import make_engine
+from bot.identity import ChannelIdentity, verify_identity
+from bot.models import Channel, Ticket, TicketCategory
+from bot.settings import Settings
+from channels import voice_state as store
+from channels.voice import (
+    DELAY,
+    ERROR,
+    STILL_WAITING,
+    VoiceInput,
+)
+
+SECRET = "voice-test-secret"
+CALLER = "+14155550134"
+
+
+@dataclass
+class FakeRequest:
+    """What the channel reads from a Sanic request besides the form."""
+
+    args: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    app: Any = field(default_factory=lambda: SimpleNamespace(ctx=SimpleNamespace()))
+
+
+@dataclass
+class FakeAssistant:
+    """Stands in for Rasa: replies with `replies`, after `release` if given."""
+
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    fail: bool = False
+    release: asyncio.Event | None = None
+    received: list[UserMessage] = field(default_factory=list)
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.received.append(message)
+        if self.release is not None:
+            await self.release.wait()
+        if self.fail:
+            raise RuntimeError("action server down")
+        for reply in self.replies:
+            await message.output_channel.send_response(
+                message.sender_id or "", dict(reply)
+            )
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text or "" for m in self.received]
+
+
+@dataclass
+class Caller:
+    """One call's webhooks, posted straight to the channel's handler."""
+
+    channel: VoiceInput
+    assistant: FakeAssistant
+    caller: str = CALLER
+    sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
+
+    async def post(
+        self,
+        args: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        **fields: str,
+    ) -> ET.Element:
+        params = {"CallSid": self.sid, "From": self.caller, "CallStatus": "in-progress"}
+        twiml = await self.channel._answer_safely(
+            self.assistant,
+            FakeRequest(args or {}, headers or {}),  # type: ignore[arg-type]
+            {**params, **fields},
+        )
+        return ET.fromstring(str(twiml))
+
+    async def start(self) -> ET.Element:
+        return await self.post()
+
+    async def say(self, words: str) -> ET.Element:
+        return await self.post(SpeechResult=words, Confidence="0.91")
+
+    async def press(self, digits: str) -> ET.Element:
+        return await self.post(Digits=digits)
+
+    async def wait(self) -> ET.Element:
+        return await self.post(args={"wait": "1"})
+
+
+def said(root: ET.Element) -> str:
+    return " ".join(say.text or "" for say in root.iter("Say"))
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('voice') / 'switchboard.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+def make_channel(database_url: str, **changes: Any) -> VoiceInput:
+    settings = Settings(
+        database_url=database_url,
+        twilio_auth_token="twilio-token",
+        secret_key=SECRET,
+        public_base_url="https://ivr.example.com",
+        voice_response_timeout=0.2,
+    )
+    return VoiceInput(Settings(**{**settings.__dict__, **changes}))
+
+
+@pytest.fixture
+async def channel(database_url: str) -> AsyncIterator[VoiceInput]:
+    channel = make_channel(database_url)
+    yield channel
+    await asyncio.gather(*channel._running, return_exceptions=True)
+
+
+def tickets(database_url: str, conversation_id: str) -> list[Ticket]:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return list(
+                session.scalars(
+                    select(Ticket).where(Ticket.conversation_id == conversation_id)
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+async def test_the_call_is_its_own_conversation_with_a_vouched_number(
+    channel: VoiceInput,
+) -> None:
+    assistant = FakeAssistant([{"text": "Hello! How can I help?"}])
+    call = Caller(channel, assistant)
+    await call.start()
+    reply = await call.say("Hi there.")
+    assert said(reply) == "Hello! How can I help?"
+    [message] = assistant.received
+    assert message.sender_id == f"voice:{call.sid}"
+    assert message.input_channel == "voice"
+    assert message.output_channel.name() == "voice"  # picks `channel: voice` variants
+    assert verify_identity(message.metadata, SECRET, message.sender_id) == (
+        ChannelIdentity(channel="voice", phone=CALLER)
+    )
+
+
+async def test_a_withheld_number_is_not_vouched_for(channel: VoiceInput) -> None:
+    assistant = FakeAssistant([{"text": "OK."}])
+    call = Caller(channel, assistant, caller="anonymous")
+    await call.start()
+    await call.say("Hello.")
+    [message] = assistant.received
+    identity = verify_identity(message.metadata, SECRET, message.sender_id or "")
+    assert identity == ChannelIdentity(channel="voice", phone=None)
+
+
+async def test_a_slow_turn_is_spoken_at_the_next_webhook(channel: VoiceInput) -> None:
+    release = asyncio.Event()
+    assistant = FakeAssistant([{"text": "Your order has shipped."}], release=release)
+    call = Caller(channel, assistant)
+    await call.start()
+    delayed = await call.say("Where is my order?")
+    assert said(delayed) == DELAY
+    gather = delayed.find("Gather")
+    assert gather is not None and gather.attrib["action"].endswith("?wait=1")
+    release.set()
+    await asyncio.sleep(0.05)  # the turn finishes between two webhooks
+    assert said(await call.wait()) == "Your order has shipped."
+    assert assistant.texts == ["Where is my order?"]  # sent once
+
+
+async def test_a_webhook_waits_for_a_turn_still_running(channel: VoiceInput) -> None:
+    release = asyncio.Event()
+    assistant = FakeAssistant([{"text": "Done."}], release=release)
+    call = Caller(channel, assistant)
+    await call.start()
+    assert said(await call.say("Cancel my order.")) == DELAY
+    asyncio.get_running_loop().call_later(0.05, release.set)
+    assert said(await call.wait()) == "Done."
+
+
+async def test_a_turn_that_never_ends_is_given_up_after_three_waits(
+    channel: VoiceInput,
+) -> None:
+    release = asyncio.Event()
+    assistant = FakeAssistant([{"text": "Too late."}], release=release)
+    call = Caller(channel, assistant)
+    await call.start()
+    assert said(await call.say("Hello?")) == DELAY
+    assert said(await call.wait()) == STILL_WAITING
+    assert said(await call.wait()) == STILL_WAITING
+    apology = await call.wait()
+    assert said(apology) == ERROR and apology.find("Gather") is not None
+    release.set()
+    await asyncio.gather(*channel._running)
+    # The late replies are dropped, not spoken in the middle of the next exchange.
+    assert await channel._db(lambda s: store.load_pending(s, call.sid)) is None
+
+
+async def test_zero_while_waiting_hands_off(
+    channel: VoiceInput, database_url: str
+) -> None:
+    release = asyncio.Event()
+    call = Caller(channel, FakeAssistant(release=release))
+    await call.start()
+    await call.say("Where is my order?")
+    handoff = await call.press("0")
+    assert "call you back on this number" in said(handoff)
+    assert handoff.find("Hangup") is not None
+    [ticket] = tickets(database_url, f"voice:{call.sid}")
+    assert ticket.category == TicketCategory.HANDOFF and ticket.handed_off
+    assert ticket.channel == Channel.VOICE and ticket.contact == CALLER
+    release.set()
+
+
+async def test_a_failing_assistant_gets_an_apology_and_a_person_offered(
+    channel: VoiceInput,
+) -> None:
+    call = Caller(channel, FakeAssistant(fail=True))
+    await call.start()
+    reply = await call.say("Where is my order?")
+    assert said(reply) == ERROR and reply.find("Gather") is not None
+
+
+async def test_asking_for_a_person_works_even_when_the_assistant_fails(
+    channel: VoiceInput, database_url: str
+) -> None:
+    call = Caller(channel, FakeAssistant(fail=True))
+    await call.start()
+    handoff = await call.press("0")
+    assert "call you back" in said(handoff) and handoff.find("Hangup") is not None
+    assert len(tickets(database_url, f"voice:{call.sid}")) == 1
+
+
+async def test_the_transfer_payload_dials_the_agents(database_url: str) -> None:
+    channel = make_channel(database_url, agent_phone_number="+1 415 555 0100")
+    assistant = FakeAssistant(
+        [{"text": "I've passed our conversation to our team."},
+         {"custom": {"switchboard": "transfer"}}]
+    )  # fmt: skip
+    call = Caller(channel, assistant)
+    await call.start()
+    transfer = await call.press("0")
+    assert assistant.texts == ["/request_human"]
+    number = transfer.find("Dial/Number")
+    assert number is not None and number.text == "+14155550100"
+    assert "Putting you through" in said(transfer)
+
+
+async def test_a_transfer_nobody_answers_becomes_a_callback(
+    channel: VoiceInput, database_url: str
+) -> None:
+    call = Caller(channel, FakeAssistant())
+    missed = await call.post(
+        args={"after": "transfer"}, DialCallStatus="no-answer", DialCallDuration="0"
+    )
+    assert "nobody could take your call" in said(missed)
+    assert missed.find("Hangup") is not None
+    assert len(tickets(database_url, f"voice:{call.sid}")) == 1
+    done = await call.post(args={"after": "transfer"}, DialCallStatus="completed")
+    assert [child.tag for child in done] == ["Hangup"]
+
+
+async def test_the_hangup_payload_ends_the_call(channel: VoiceInput) -> None:
+    assistant = FakeAssistant(
+        [{"text": "Thanks for calling. Goodbye!", "custom": {"switchboard": "hangup"}}]
+    )
+    call = Caller(channel, assistant)
+    await call.start()
+    bye = await call.say("bye")
+    assert said(bye) == "Thanks for calling. Goodbye!"
+    assert [child.tag for child in bye] == ["Say", "Hangup"]
+
+
+async def test_numbered_choices_round_trip(channel: VoiceInput) -> None:
+    assistant = FakeAssistant(
+        [{"text": "Shall I cancel it?",
+          "buttons": [{"title": "Yes, cancel it", "payload": "/affirm"},
+                      {"title": "No, keep it", "payload": "/deny"}]}]
+    )  # fmt: skip
+    call = Caller(channel, assistant)
+    await call.start()
+    asked = await call.say("I want to cancel an order.")
+    assert "Press 1 for Yes, cancel it. Press 2 for No, keep it." in said(asked)
+    await call.press("2")
+    await call.say("Option one.")
+    assert assistant.texts == ["I want to cancel an order.", "/deny", "/affirm"]
+
+
+async def test_a_keyed_number_reaches_the_assistant_only_once_confirmed(
+    channel: VoiceInput,
+) -> None:
+    assistant = FakeAssistant([{"text": "What's your order number?"}])
+    call = Caller(channel, assistant)
+    await call.start()
+    await call.press("1")
+    readback = await call.press("104257")
+    assert said(readback).startswith("I heard 1 0 4 2 5 7.")
+    assert assistant.texts == ["/check_order_status"]
+    await call.press("1")
+    assert assistant.texts == ["/check_order_status", "104257"]
+
+
+async def test_a_retried_webhook_is_not_sent_twice(channel: VoiceInput) -> None:
+    assistant = FakeAssistant([{"text": "What went wrong?"}])
+    call = Caller(channel, assistant)
+    await call.start()
+    token = {"I-Twilio-Idempotency-Token": uuid.uuid4().hex}
+    first = await call.post(headers=token, SpeechResult="My lamp is broken.")
+    retry = await call.post(headers=token, SpeechResult="My lamp is broken.")
+    assert assistant.texts == ["My lamp is broken."]
+    assert said(first) == said(retry) == "What went wrong?"
+
+
+async def test_the_status_callback_records_the_end(channel: VoiceInput) -> None:
+    call = Caller(channel, FakeAssistant())
+    await call.start()
+    await channel._record_status(
+        {"CallSid": call.sid, "CallStatus": "completed", "CallDuration": "31"}
+    )
+    state, pending = await channel._db(lambda s: store.load_call(s, call.sid))
+    assert state is not None and state.ended == "completed" and pending is None
+
+
+async def test_an_unexpected_error_still_answers_with_twiml(
+    channel: VoiceInput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(store, "load_call", broken)
+    reply = await Caller(channel, FakeAssistant()).start()
+    assert said(reply) == ERROR and reply.find("Gather") is not None
