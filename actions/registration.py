@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import requests
@@ -145,7 +146,7 @@ class ActionSubmitRegistrationForm(Action):
     ) -> list[EventType]:
         events = reset_flow_slots()
         if by_phone_call(tracker):
-            text_registration_link(dispatcher, tracker)
+            await text_registration_link(dispatcher, tracker)
             return events
         if tracker.get_slot("registration_blocked"):
             return events
@@ -183,7 +184,9 @@ def by_phone_call(tracker: Tracker) -> bool:
     return channel_of(tracker) == Channel.VOICE
 
 
-def text_registration_link(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+async def text_registration_link(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> None:
     """Send the caller an SMS with the registration link."""
     phone = channel_phone(tracker)
     if phone is None:
@@ -193,9 +196,14 @@ def text_registration_link(dispatcher: CollectingDispatcher, tracker: Tracker) -
     body = (
         f"Create your Switchboard demo shop account here: {settings().registration_url}"
     )
-    try:
+
+    def send() -> None:
         with session_scope() as session:
             client.send_sms(session, phone, body)
+
+    try:
+        # In a thread: the action server's event loop must not wait on Twilio.
+        await asyncio.to_thread(send)
     except (OptedOut, TwilioException, requests.RequestException):
         logger.exception("could not text the registration link")
         dispatcher.utter_message(response="utter_registration_link_failed")

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bot.services.messaging import is_opted_out
 from bot.settings import Settings
+
+REQUEST_TIMEOUT = 10  # seconds
 
 
 class OptedOut(Exception):
@@ -38,7 +41,12 @@ class TwilioClient:
         )
 
     def _client(self) -> Client:
-        client = Client(self.account_sid, self.auth_token)
+        # A timeout, so a hanging Twilio API cannot hang whoever is sending.
+        client = Client(
+            self.account_sid,
+            self.auth_token,
+            http_client=TwilioHttpClient(timeout=REQUEST_TIMEOUT),
+        )
         if self.api_base_url:
             client.api.base_url = self.api_base_url.rstrip("/")
         return client

@@ -17,6 +17,10 @@ from bot.settings import Settings
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
+# Twilio's webhook bodies are a few kilobytes with a few dozen fields.
+MAX_TWILIO_BODY = 64 * 1024
+MAX_TWILIO_FIELDS = 200
+
 _MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 # Pictographs, dingbats, flags and variation selectors: unreadable in SMS, unsayable.
@@ -39,20 +43,31 @@ def form_params(request: Request) -> dict[str, str]:
     Twilio signs every parameter it posts, empty ones too (`FromCity=`), but
     Sanic's `request.form` drops blank values, which would break the signature.
     """
+    if len(request.body or b"") > MAX_TWILIO_BODY:
+        return {}
     content_type = request.headers.get("Content-Type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
         body = request.body.decode("utf-8", errors="replace")
         params: dict[str, str] = {}
-        for key, value in parse_qsl(body, keep_blank_values=True):
+        pairs = parse_qsl(
+            body, keep_blank_values=True, max_num_fields=MAX_TWILIO_FIELDS
+        )
+        for key, value in pairs:
             params.setdefault(key, value)
         return params
     return {key: values[0] for key, values in request.form.items()}
 
 
 def valid_twilio_signature(settings: Settings, request: Request) -> bool:
-    """Check X-Twilio-Signature with the twilio library against the public URL."""
+    """Check X-Twilio-Signature with the twilio library against the public URL.
+
+    Oversized bodies are refused before any parsing or hashing: Twilio's own are a
+    few kilobytes, and a huge unsigned body must not stall the server's event loop.
+    """
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not settings.twilio_auth_token:
+        return False
+    if len(request.body or b"") > MAX_TWILIO_BODY:
         return False
     validator = RequestValidator(settings.twilio_auth_token)
     return bool(

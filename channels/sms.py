@@ -7,6 +7,9 @@ replies are plain text with buttons turned into numbered choices.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Callable
@@ -24,6 +27,7 @@ from bot.identity import ChannelIdentity
 from bot.services import messaging
 from bot.services.contact import try_normalise_phone
 from bot.settings import Settings
+from bot.twilio_client import TwilioClient
 from channels.common import (
     OnNewMessage,
     button_payloads,
@@ -36,7 +40,16 @@ from channels.common import (
 
 logger = logging.getLogger(__name__)
 
-SEGMENT_LIMIT = 320  # two SMS segments: long answers are split at sentence ends
+# Long answers are split at sentence ends into parts of at most two SMS segments:
+# 2 x 153 characters in GSM-7, 2 x 67 when any character needs UCS-2 ("’", "é").
+SEGMENT_LIMIT = 306
+UCS2_SEGMENT_LIMIT = 134
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€")  # two characters each
+TURN_TIMEOUT = 10.0  # Twilio waits 15 s for the webhook's answer
 STOP_REPLY = (
     "You have been unsubscribed from Switchboard demo shop messages and will receive "
     "no further messages. Reply START to resubscribe."
@@ -53,10 +66,31 @@ ERROR_REPLY = (
     "+1 415 555 0100."
 )
 NO_TEXT_REPLY = "Sorry, I can only read text. Please type your question."
+SLOW_REPLY = (
+    "Sorry, I'm taking longer than usual. I'll text you the answer in a moment."
+)
 
 
-def split_for_sms(text: str, limit: int = SEGMENT_LIMIT) -> list[str]:
+def sms_limit(text: str) -> int:
+    """Characters that fit in two segments, given the encoding `text` needs."""
+    if all(c in GSM7 or c in GSM7_EXTENDED for c in text):
+        return SEGMENT_LIMIT - sum(c in GSM7_EXTENDED for c in text)
+    return UCS2_SEGMENT_LIMIT
+
+
+def sms_conversation_id(phone: str, secret: str) -> str:
+    """The conversation of a texting number: keyed, so it cannot be guessed.
+
+    Rasa's REST and socket.io channels let clients choose a conversation id; a
+    guessable "sms:+1..." id would let anyone write into a customer's conversation.
+    """
+    digest = hmac.new(secret.encode(), f"sms:{phone}".encode(), hashlib.sha256)
+    return f"sms-{digest.hexdigest()[:32]}"
+
+
+def split_for_sms(text: str, limit: int | None = None) -> list[str]:
     """Split at paragraph, then sentence, then word boundaries into <= limit chunks."""
+    limit = limit or sms_limit(text)
     chunks: list[str] = []
     for paragraph in (p.strip() for p in text.split("\n\n")):
         if not paragraph:
@@ -158,7 +192,7 @@ class SmsInput(InputChannel):
         self, on_new_message: OnNewMessage, sender: str, sid: str, body: str
     ) -> list[str]:
         """Reply bodies for one inbound SMS (empty: reply nothing)."""
-        conversation = f"sms:{sender}"
+        conversation = sms_conversation_id(sender, self.settings.secret_key)
         with self._sessions() as session:
             if not messaging.first_delivery(session, f"sms:{sid}"):
                 return []  # Twilio retried a message we already handled
@@ -177,8 +211,8 @@ class SmsInput(InputChannel):
             if not body.strip():
                 return [NO_TEXT_REPLY]
             text = messaging.resolve_choice(session, conversation, body)
-        try:
-            replies = await run_through_rasa(
+        turn = asyncio.ensure_future(
+            run_through_rasa(
                 on_new_message,
                 text,
                 conversation,
@@ -186,10 +220,47 @@ class SmsInput(InputChannel):
                 ChannelIdentity(channel="sms", phone=sender),
                 self.settings.secret_key,
             )
+        )
+        try:
+            replies = await asyncio.wait_for(asyncio.shield(turn), TURN_TIMEOUT)
+        except asyncio.TimeoutError:
+            # Twilio would give up on us: answer now, text the real reply later.
+            turn.add_done_callback(
+                lambda done: asyncio.ensure_future(
+                    self._send_later(done, sender, conversation)
+                )
+            )
+            return [SLOW_REPLY]
         except Exception:
             # The message is in the tracker store; the customer is told to retry.
             logger.exception("assistant failed on an SMS from %s", conversation)
             return [ERROR_REPLY]
+        return self._finish(replies, sender, conversation)
+
+    def _finish(
+        self, replies: list[dict[str, Any]], sender: str, conversation: str
+    ) -> list[str]:
         with self._sessions() as session:
+            if messaging.is_opted_out(session, sender):
+                return []  # STOP arrived while the assistant was thinking
             messaging.remember_choices(session, conversation, button_payloads(replies))
         return sms_texts(replies)
+
+    async def _send_later(
+        self, turn: asyncio.Future[list[dict[str, Any]]], sender: str, conversation: str
+    ) -> None:
+        """Deliver a slow turn's replies through Twilio's REST API."""
+        if turn.cancelled() or turn.exception() is not None:
+            return
+        bodies = self._finish(turn.result(), sender, conversation)
+        client = TwilioClient.from_settings(self.settings)
+
+        def send() -> None:
+            with self._sessions() as session:
+                for body in bodies:
+                    client.send_sms(session, sender, body)
+
+        try:
+            await asyncio.to_thread(send)
+        except Exception:
+            logger.exception("could not text a late reply to %s", conversation)

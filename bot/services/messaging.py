@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.models import ChannelChoice, ProcessedWebhook, SmsOptOut
+from bot.models import ChannelChoice, ProcessedWebhook, SmsOptOut, utcnow
 
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout"}
 START_WORDS = {"start", "unstop", "yes", "subscribe"}
@@ -44,14 +46,27 @@ def is_opted_out(session: Session, phone: str) -> bool:
 
 
 def first_delivery(session: Session, webhook_id: str) -> bool:
-    """True the first time a Twilio id is seen; False for Twilio's retries."""
-    try:
-        with session.begin_nested():
-            session.add(ProcessedWebhook(id=webhook_id[:64]))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """True the first time a Twilio id is seen; False for Twilio's retries.
+
+    One INSERT ... ON CONFLICT DO NOTHING, inside the caller's transaction: two
+    deliveries at the same moment get exactly one True, and if handling fails the
+    row is rolled back with everything else, so Twilio's retry is not lost.
+    """
+    key = (
+        webhook_id
+        if len(webhook_id) <= 64
+        else hashlib.sha256(webhook_id.encode()).hexdigest()
+    )
+    insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql"
+        else sqlite_insert
+    )  # fmt: skip
+    result = session.execute(
+        insert(ProcessedWebhook)
+        .values(id=key, received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    return bool(result.rowcount)
 
 
 def remember_choices(
@@ -78,7 +93,7 @@ def remember_choices(
 def resolve_choice(session: Session, conversation_id: str, text: str) -> str:
     """The payload for a numbered answer ("2"), or the text unchanged."""
     answer = text.strip().rstrip(".#")
-    if not answer.isdigit():
+    if not (answer.isascii() and answer.isdigit()):  # "²".isdigit() is True
         return text
     row = session.get(ChannelChoice, conversation_id)
     if row is None:

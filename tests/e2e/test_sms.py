@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from bot.models import Order, OrderStatus, SmsOptOut, Ticket, TicketCategory
+from channels.sms import sms_conversation_id
 from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
 
 WEBHOOK = "/webhooks/sms/webhook"
@@ -57,7 +58,7 @@ def test_missing_or_invalid_signature_is_refused_and_not_processed(
         )
         assert response.status_code == 403
     tracker = requests.get(
-        f"{stack.rasa_url}/conversations/sms:{number}/tracker",
+        f"{stack.rasa_url}/conversations/{sms_conversation_id(number, stack.secret)}/tracker",
         params={"token": stack.token}, timeout=10,
     )  # fmt: skip
     assert not [e for e in tracker.json()["events"] if e["event"] == "user"]
@@ -98,7 +99,7 @@ def test_replayed_message_sid_is_not_processed_twice(stack: Stack) -> None:
     with stack.session() as session:
         count = session.scalar(
             select(func.count()).select_from(Ticket)
-            .where(Ticket.conversation_id == f"sms:{number}")
+            .where(Ticket.conversation_id == sms_conversation_id(number, stack.secret))
         )  # fmt: skip
     assert count == 1
 
@@ -134,7 +135,7 @@ def test_problem_ticket_by_sms(stack: Stack) -> None:
     done = text(stack, "no", SAM)
     with stack.session() as session:
         ticket = session.scalars(
-            select(Ticket).where(Ticket.conversation_id == f"sms:{SAM}")
+            select(Ticket).where(Ticket.conversation_id == sms_conversation_id(SAM, stack.secret))
             .order_by(Ticket.id.desc())
         ).first()  # fmt: skip
         assert ticket is not None
@@ -152,3 +153,20 @@ def test_help_centre_answer_by_sms(stack: Stack) -> None:
 def test_human_request_by_sms(stack: Stack) -> None:
     answer = " ".join(text(stack, "can a real person text me back", fresh_number()))
     assert "text you back here" in answer and "T-" in answer
+
+
+def test_rest_clients_cannot_guess_an_sms_conversation(stack: Stack) -> None:
+    """REST lets clients pick conversation ids; SMS ids are keyed, so unguessable."""
+    text(stack, "i want to create an account", JANE)  # Jane's SMS form is waiting
+    for guess in (f"sms:{JANE}", JANE, f"sms-{JANE}"):
+        response = requests.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook",
+            json={"sender": guess, "message": "my name is mallory"}, timeout=30,
+        )  # fmt: skip
+        assert "email" not in response.text.lower()  # not Jane's form
+
+
+def test_oversized_body_is_refused_before_parsing(stack: Stack) -> None:
+    params = inbound("x" * 100_000, fresh_number())
+    response = stack.twilio_post(WEBHOOK, params)  # even correctly signed
+    assert response.status_code == 403

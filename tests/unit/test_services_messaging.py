@@ -29,6 +29,10 @@ def test_twilio_retries_are_recognised(session: Session) -> None:
     assert messaging.first_delivery(session, "sms:SM1") is True
     assert messaging.first_delivery(session, "sms:SM1") is False
     assert messaging.first_delivery(session, "sms:SM2") is True
+    long_id = "voice:" + "x" * 100
+    assert messaging.first_delivery(session, long_id) is True
+    assert messaging.first_delivery(session, long_id) is False
+    assert messaging.first_delivery(session, long_id[:-1] + "y") is True
 
 
 def test_numbered_choices(session: Session) -> None:
@@ -36,6 +40,7 @@ def test_numbered_choices(session: Session) -> None:
     assert messaging.resolve_choice(session, "sms:+1", " 2 ") == "/deny"
     assert messaging.resolve_choice(session, "sms:+1", "3") == "3"
     assert messaging.resolve_choice(session, "sms:+1", "yes") == "yes"
+    assert messaging.resolve_choice(session, "sms:+1", "²") == "²"  # not a crash
     assert messaging.resolve_choice(session, "sms:+2", "1") == "1"
     messaging.remember_choices(session, "sms:+1", [])
     assert messaging.resolve_choice(session, "sms:+1", "1") == "1"

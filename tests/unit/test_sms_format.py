@@ -4,6 +4,8 @@ from channels.common import plain_text
 from channels.sms import (
     SEGMENT_LIMIT,
     _build_messaging_response,
+    sms_conversation_id,
+    sms_limit,
     sms_texts,
     split_for_sms,
 )
@@ -25,7 +27,27 @@ def test_long_text_splits_at_sentence_ends() -> None:
 def test_paragraphs_stay_separate_and_huge_words_are_cut() -> None:
     assert split_for_sms("First.\n\nSecond.") == ["First.", "Second."]
     chunks = split_for_sms("x" * 700)
-    assert [len(c) for c in chunks] == [320, 320, 60]
+    assert [len(c) for c in chunks] == [306, 306, 88]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [("plain ascii text", 306), ("with {braces}", 304), ("Zoë’s order", 134)],
+)
+def test_two_segments_depend_on_the_encoding(text: str, limit: int) -> None:
+    assert sms_limit(text) == limit
+
+
+def test_unicode_text_is_split_into_ucs2_sized_parts() -> None:
+    chunks = split_for_sms("Zoë’s parcel is on its way. " * 10)
+    assert all(len(c) <= 134 for c in chunks)
+
+
+def test_sms_conversation_ids_are_keyed() -> None:
+    first = sms_conversation_id("+14155550134", "secret-a")
+    assert first == sms_conversation_id("+14155550134", "secret-a")
+    assert first != sms_conversation_id("+14155550134", "secret-b")
+    assert "4155550134" not in first and first.startswith("sms-")
 
 
 @pytest.mark.parametrize(
