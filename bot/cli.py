@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from bot import launch, migrate
 from bot.db import make_engine, make_session_factory
-from bot.models import Order, OrderItem, OrderStatus, Segment
+from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
 from bot.seed import is_empty, seed_demo_data
+from bot.services.agents import AgentExists, create_agent
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
     CustomerExists,
@@ -168,6 +169,41 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
     print(f"Imported {len(rows)} {args.kind} from {path}.")
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """The new password: from stdin with --password-stdin, else asked for twice.
+
+    Never from the command line, where other users could see it in `ps` and it
+    would end up in the shell history.
+    """
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise CommandError("--password-stdin: nothing on standard input")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise CommandError(
+            "no terminal to ask for the password; pipe it in with --password-stdin"
+        )
+    import getpass
+
+    first = getpass.getpass("Password for the new agent: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def cmd_agent_create(args: argparse.Namespace, settings: Settings) -> None:
+    password = _read_password(args)
+    with _session_scope(settings)() as session:
+        try:
+            agent = create_agent(
+                session, args.name, args.email, password, AgentRole(args.role)
+            )
+        except (AgentExists, ValueError) as exc:  # InvalidContact is a ValueError
+            raise CommandError(str(exc)) from exc
+        print(f"Agent {agent.id}: {agent.name} <{agent.email}> ({agent.role.value})")
+
+
 def cmd_text(args: argparse.Namespace, settings: Settings) -> None:
     """Send a signed Twilio SMS webhook to the local server, as Twilio would."""
     import uuid
@@ -251,6 +287,25 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("kind", choices=["customers", "orders"])
     importer.add_argument("file")
     importer.set_defaults(func=cmd_import)
+
+    agent = sub.add_parser("agent", help="support agents who work the ticket queue")
+    agent_sub = agent.add_subparsers(dest="agent", required=True)
+    agent_create = agent_sub.add_parser(
+        "create",
+        help="create an agent account (the password is asked for, or read from "
+        "standard input with --password-stdin; never given as an argument)",
+    )
+    agent_create.add_argument("--name", required=True)
+    agent_create.add_argument("--email", required=True)
+    agent_create.add_argument(
+        "--role", choices=[r.value for r in AgentRole], default=AgentRole.AGENT.value
+    )
+    agent_create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    agent_create.set_defaults(func=cmd_agent_create)
 
     text = sub.add_parser(
         "text", help="send a signed SMS webhook to the running server (development)"

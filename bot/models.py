@@ -1,4 +1,5 @@
-"""Customer database schema: customers, orders, order items, tickets and transcripts.
+"""Customer database schema: customers, orders, order items, tickets and transcripts,
+and the agents' workflow queue (agents, ticket audit trail).
 
 These tables are read directly by BI and CRM tools; the README documents them.
 """
@@ -118,6 +119,21 @@ class TicketPriority(str, enum.Enum):
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
+
+
+class AgentRole(str, enum.Enum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+class TicketEventKind(str, enum.Enum):
+    CREATED = "created"
+    STATUS_CHANGED = "status_changed"
+    CLAIMED = "claimed"
+    REASSIGNED = "reassigned"
+    NOTE = "note"
+    PRIORITY_CHANGED = "priority_changed"
+    FIRST_RESPONSE = "first_response"
 
 
 class Sender(str, enum.Enum):
@@ -245,9 +261,28 @@ class Ticket(Base):
     updated_at: Mapped[dt.datetime] = Column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
     )
+    # The workflow queue (bot/services/queue.py).
+    assigned_agent_id: Mapped[int | None] = Column(
+        ForeignKey("agents.id"), nullable=True, index=True
+    )
+    first_response_due_at: Mapped[dt.datetime | None] = Column(
+        UTCDateTime(), nullable=True, index=True
+    )
+    first_responded_at: Mapped[dt.datetime | None] = Column(
+        UTCDateTime(), nullable=True
+    )
+    # Why the ticket has its priority, in plain words ("VIP customer; problem report").
+    priority_reason: Mapped[str | None] = Column(Text, nullable=True)
 
     customer: Mapped[Customer | None] = relationship("Customer")
     order: Mapped[Order | None] = relationship("Order")
+    assigned_agent: Mapped[Agent | None] = relationship("Agent")
+    events: Mapped[list[TicketEvent]] = relationship(
+        "TicketEvent",
+        back_populates="ticket",
+        cascade="all, delete-orphan",
+        order_by="TicketEvent.id",
+    )
     messages: Mapped[list[TicketMessage]] = relationship(
         "TicketMessage",
         back_populates="ticket",
@@ -351,3 +386,56 @@ class ChatMessage(Base):
     created_at: Mapped[dt.datetime] = Column(
         UTCDateTime(), default=utcnow, nullable=False
     )
+
+
+class Agent(Base):
+    """A member of the support team who works the ticket queue."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    name: Mapped[str] = Column(String(200), nullable=False)
+    email: Mapped[str] = Column(String(320), unique=True, nullable=False)
+    # Werkzeug's "method$salt$hash" format (scrypt); never the password itself.
+    password_hash: Mapped[str] = Column(String(255), nullable=False)
+    role: Mapped[AgentRole] = Column(
+        _enum(AgentRole, "agent_role"), default=AgentRole.AGENT, nullable=False
+    )
+    active: Mapped[bool] = Column(Boolean, default=True, nullable=False)
+    created_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )
+
+    def __repr__(self) -> str:
+        return f"Agent(id={self.id!r}, email={self.email!r}, role={self.role!r})"
+
+
+class TicketEvent(Base):
+    """One entry of a ticket's audit trail: who did what, when, from which status."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = Column(
+        Integer, ForeignKey("tickets.id"), index=True, nullable=False
+    )
+    # None when the bot or the system did it.
+    actor_agent_id: Mapped[int | None] = Column(
+        ForeignKey("agents.id"), nullable=True, index=True
+    )
+    kind: Mapped[TicketEventKind] = Column(
+        _enum(TicketEventKind, "ticket_event_kind"), nullable=False
+    )
+    from_status: Mapped[TicketStatus | None] = Column(
+        _enum(TicketStatus, "ticket_event_from_status"), nullable=True
+    )
+    to_status: Mapped[TicketStatus | None] = Column(
+        _enum(TicketStatus, "ticket_event_to_status"), nullable=True
+    )
+    detail: Mapped[str] = Column(Text, default="", nullable=False)
+    created_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )
+
+    ticket: Mapped[Ticket] = relationship("Ticket", back_populates="events")
+    actor: Mapped[Agent | None] = relationship("Agent")

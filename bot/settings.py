@@ -24,6 +24,15 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name, "true" if default else "false").strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN")
 
 
@@ -102,6 +111,11 @@ class Settings:
     agent_phone_number: str | None = None
     agent_queue_name: str | None = None
     voice_response_timeout: float = 0.8
+    # Vouch for a caller's `From` number: "attested" (STIR/SHAKEN full attestation,
+    # StirVerstat=TN-Validation-Passed-A), "always" (weaker) or "never".
+    voice_trust_caller_id: str = "attested"
+    # Send the web app's session cookie only over HTTPS: set true behind TLS.
+    session_cookie_secure: bool = False
 
     @property
     def web_origin(self) -> str:
@@ -162,4 +176,8 @@ class Settings:
             agent_phone_number=os.environ.get("AGENT_PHONE_NUMBER") or None,
             agent_queue_name=os.environ.get("AGENT_QUEUE_NAME") or None,
             voice_response_timeout=float(_env("VOICE_RESPONSE_TIMEOUT", "0.8")),
+            voice_trust_caller_id=_env("VOICE_TRUST_CALLER_ID", "attested")
+            .strip()
+            .lower(),
+            session_cookie_secure=_env_bool("SESSION_COOKIE_SECURE", False),
         )

@@ -7,9 +7,17 @@ hangs up when the assistant says so, and always answers with TwiML within
 `VOICE_RESPONSE_TIMEOUT` seconds, speaking a slow turn's replies at the call's next
 webhook.
 
-A call is one conversation, ``voice:<CallSid>``. Its `From` number is vouched for with
-a signed `ChannelIdentity`, so callers are verified for their own orders without an
-email address, and tickets get the number as their contact.
+A call is one conversation, ``voice:<CallSid>``. Caller ID can be spoofed, so its
+`From` number is vouched for with a signed `ChannelIdentity` (verifying callers for
+their own orders without an email address) only as `VOICE_TRUST_CALLER_ID` allows:
+by default when Twilio reports full STIR/SHAKEN attestation (``StirVerstat`` is
+``TN-Validation-Passed-A``). Any other caller is asked for their email like a web
+visitor; a callback ticket still gets `From` as the number to call back.
+
+Twilio signs every request, so a captured one can be replayed: a call that ended
+(status callback) or began more than `MAX_CALL_SECONDS` ago is only hung up on.
+Consecutive failures are counted in the (signed) URLs of the error prompt; after
+`MAX_ERRORS` the caller is told to call back later and the call ends.
 
 The assistant controls the call with custom payloads on the voice variants of its
 responses: ``{"switchboard": "hangup"}`` (utter_goodbye) and
@@ -24,7 +32,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -68,6 +76,7 @@ from channels.voice_speech import (
     closing_question,
     confirmation,
     heard_number,
+    is_ascii_digits,
     speakable,
     spell_digits,
     spoken_key,
@@ -98,6 +107,15 @@ POLL_SECONDS = 0.05
 TRANSFER_RING_SECONDS = 30
 MAX_QUEUE_NAME = 64
 FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+MAX_ERRORS = 2  # consecutive failures before the call ends with "call back later"
+MAX_CALL_SECONDS = 4 * 60 * 60  # Twilio's longest call: older webhooks are replays
+
+# VOICE_TRUST_CALLER_ID: when `From` is vouched for.
+TRUST_ATTESTED = "attested"  # full STIR/SHAKEN attestation only
+TRUST_ALWAYS = "always"  # carriers without StirVerstat; spoofable
+TRUST_NEVER = "never"
+TRUST_MODES = (TRUST_ATTESTED, TRUST_ALWAYS, TRUST_NEVER)
+FULL_ATTESTATION = "TN-Validation-Passed-A"
 
 CONTROL_KEY = "switchboard"
 HANGUP = "hangup"
@@ -159,6 +177,7 @@ CALLBACK_NO_NUMBER = (
 )
 NOBODY_FREE = "Sorry, nobody could take your call just now."
 UNAVAILABLE = "Sorry, we're having technical trouble. Please call again later."
+OUTAGE = "Sorry, we're having technical trouble. Please call us back later on {number}."
 GOODBYE = "Thank you for calling. Goodbye."
 
 
@@ -167,21 +186,45 @@ GOODBYE = "Thank you for calling. Goodbye."
 
 @dataclass(frozen=True)
 class CallUrls:
-    """Where Twilio sends the call's next request (absolute, as Twilio signs them)."""
+    """Where Twilio sends the call's next request (absolute, as Twilio signs them).
+
+    `errors` counts the failures in a row so far; it travels in the query
+    (``err=N``), which Twilio's signature covers, so it survives a database outage
+    and cannot be reset by the caller.
+    """
 
     webhook: str
+    errors: int = 0
+
+    def with_errors(self, errors: int) -> CallUrls:
+        return replace(self, errors=errors)
+
+    def _with(self, *query: str) -> str:
+        parts = [*query, f"err={self.errors}"] if self.errors else list(query)
+        return f"{self.webhook}?{'&'.join(parts)}" if parts else self.webhook
+
+    @property
+    def action(self) -> str:
+        """Where a <Gather> posts the caller's keys or speech."""
+        return self._with()
 
     @property
     def noinput(self) -> str:
-        return f"{self.webhook}?noinput=1"
+        return self._with("noinput=1")
 
     @property
     def wait(self) -> str:
-        return f"{self.webhook}?wait=1"
+        return self._with("wait=1")
 
     @property
     def after_transfer(self) -> str:
         return f"{self.webhook}?after=transfer"
+
+
+def errors_in(args: Any) -> int:
+    """The ``err`` count of a webhook's query (0 when absent or not a number)."""
+    raw = str(args.get("err") or "")[:3]
+    return min(int(raw), MAX_ERRORS) if is_ascii_digits(raw) else 0
 
 
 @dataclass(frozen=True)
@@ -202,10 +245,17 @@ class Call:
     caller: str | None  # E.164, None for withheld or unparseable numbers
     digits: str = ""
     speech: str = ""
+    caller_verified: bool = False  # `caller` may be vouched for (see trusts_caller)
+    errors: int = 0  # failures in a row before this webhook (from its URL)
 
     @property
     def conversation_id(self) -> str:
         return f"{CHANNEL}:{self.sid}"
+
+    @property
+    def vouched_phone(self) -> str | None:
+        """The number the assistant may treat as the caller's own."""
+        return self.caller if self.caller_verified else None
 
     @property
     def silent(self) -> bool:
@@ -237,6 +287,29 @@ class HangUp:
 
 
 Decision = Send | Prompt | HangUp
+
+
+def attested(params: dict[str, str]) -> bool:
+    """Whether Twilio reports full STIR/SHAKEN attestation of the caller's number."""
+    return params.get("StirVerstat", "").strip() == FULL_ATTESTATION
+
+
+def trusts_caller(mode: str, attested_now: bool, state: CallState | None) -> bool:
+    """Whether `From` is vouched for under VOICE_TRUST_CALLER_ID `mode`.
+
+    The attestation may come with this webhook or have come with an earlier one of
+    the call (stored in its state).
+    """
+    if mode == TRUST_ALWAYS:
+        return True
+    if mode == TRUST_ATTESTED:
+        return attested_now or (state is not None and state.caller_attested)
+    return False
+
+
+def call_is_over(state: CallState, now: float) -> bool:
+    """Ended (status callback) or older than any call: a replayed webhook."""
+    return state.ended is not None or now - state.started_at > MAX_CALL_SECONDS
 
 
 def greeting_state() -> CallState:
@@ -470,7 +543,7 @@ def _build_prompt_response(
 ) -> VoiceResponse:
     """Say `speech` while listening (the caller may barge in); silence -> ?noinput=1."""
     twiml = VoiceResponse()
-    gather = _gather(kind, urls.webhook)
+    gather = _gather(kind, urls.action)
     for text in speech:
         if text:
             _say(gather, text)
@@ -514,7 +587,15 @@ def _build_delay_response(text: str, urls: CallUrls) -> VoiceResponse:
 
 
 def _build_error_response(urls: CallUrls) -> VoiceResponse:
+    """Apologise and listen; `urls` carry the count of failures so far."""
     return _build_prompt_response((ERROR,), GatherKind.OPEN, urls)
+
+
+def outage_message(shop_number: str | None) -> str:
+    """The last words of a call that keeps failing: call back later, on this number."""
+    if not shop_number:
+        return UNAVAILABLE
+    return OUTAGE.format(number=spell_digits(shop_number))
 
 
 def _build_hangup_response(speech: Sequence[str]) -> VoiceResponse:
@@ -581,6 +662,11 @@ def _validated(settings: Settings) -> Settings:
         )
     if settings.agent_queue_name and len(settings.agent_queue_name) > MAX_QUEUE_NAME:
         raise ValueError(f"AGENT_QUEUE_NAME must be at most {MAX_QUEUE_NAME} chars")
+    if settings.voice_trust_caller_id not in TRUST_MODES:
+        raise ValueError(
+            f"VOICE_TRUST_CALLER_ID must be one of {', '.join(TRUST_MODES)}, "
+            f"got {settings.voice_trust_caller_id!r}"
+        )
     return settings
 
 
@@ -609,13 +695,23 @@ def _forget(
 
 
 def ensure_handoff_ticket(
-    session: Session, conversation_id: str, caller: str | None
+    session: Session,
+    conversation_id: str,
+    caller: str | None,
+    caller_verified: bool = False,
 ) -> str:
-    """The call's handoff ticket, opened here when the assistant couldn't do it."""
+    """The call's handoff ticket, opened here when the assistant couldn't do it.
+
+    `caller` (From) is always the number to call back: a call back reaches the real
+    owner of the number, whoever placed the call. Only a verified number links the
+    ticket to that number's customer.
+    """
     for ticket in ticket_service.open_tickets_for_conversation(
         session, conversation_id
     ):
         if ticket.handed_off:
+            if ticket.contact is None and caller:
+                ticket.contact = caller  # the assistant had no vouched number
             return ticket.reference
     ticket = ticket_service.open_ticket(
         session,
@@ -625,7 +721,9 @@ def ensure_handoff_ticket(
             subject="Call handed off to a person",
             description="The caller asked for a person while the assistant was "
             "unavailable.",
-            customer=find_by_phone(session, caller) if caller else None,
+            customer=find_by_phone(session, caller)
+            if caller and caller_verified
+            else None,
             conversation_id=conversation_id,
             contact=caller,
             handed_off=True,
@@ -648,6 +746,11 @@ class VoiceInput(InputChannel):
     def __init__(self, settings: Settings) -> None:
         self.settings = _validated(settings)
         self.urls = CallUrls(f"{settings.public_base_url}{WEBHOOK_PATH}")
+        self.outage = outage_message(
+            try_normalise_phone(
+                settings.twilio_phone_number, settings.default_phone_region
+            )
+        )
         agent_phone = try_normalise_phone(
             settings.agent_phone_number, settings.default_phone_region
         )
@@ -704,7 +807,9 @@ class VoiceInput(InputChannel):
 
     # --- one webhook ----------------------------------------------------------------
 
-    def _call(self, params: dict[str, str]) -> Call:
+    def _call(
+        self, params: dict[str, str], state: CallState | None, errors: int
+    ) -> Call:
         return Call(
             sid=params["CallSid"],
             caller=try_normalise_phone(
@@ -712,7 +817,15 @@ class VoiceInput(InputChannel):
             ),
             digits=clean_digits(params.get("Digits", "")),
             speech=params.get("SpeechResult", "").strip(),
+            caller_verified=trusts_caller(
+                self.settings.voice_trust_caller_id, attested(params), state
+            ),
+            errors=errors,
         )
+
+    def _urls(self, call: Call) -> CallUrls:
+        """The call's URLs, still counting the failures in a row."""
+        return self.urls.with_errors(call.errors)
 
     async def _answer_safely(
         self, on_new_message: OnNewMessage, request: Request, params: dict[str, str]
@@ -722,24 +835,37 @@ class VoiceInput(InputChannel):
             return await self._answer(on_new_message, request, params)
         except Exception:
             logger.exception("voice webhook failed for call %s", params.get("CallSid"))
-            return _build_error_response(self.urls)
+            return self._error_response(errors_in(request.args) + 1)
+
+    def _error_response(self, errors: int) -> VoiceResponse:
+        """The apology for a failure, `errors` in a row; hang up after MAX_ERRORS."""
+        if errors >= MAX_ERRORS:
+            return _build_hangup_response((self.outage,))
+        return _build_error_response(self.urls.with_errors(errors))
 
     async def _answer(
         self, on_new_message: OnNewMessage, request: Request, params: dict[str, str]
     ) -> VoiceResponse:
-        call = self._call(params)
+        sid = params["CallSid"]
+        token = request.headers.get("I-Twilio-Idempotency-Token")
+        state, pending, first = await self._db(lambda s: _load(s, sid, token))
+        if state is not None and call_is_over(state, time.time()):
+            logger.info("webhook for call %s after it ended: hanging up", sid)
+            return _build_hangup_response(())
+        call = self._call(params, state, errors_in(request.args))
         if request.args.get("after") == "transfer":
             return await self._after_transfer(call, params)
-        token = request.headers.get("I-Twilio-Idempotency-Token")
-        state, pending, first = await self._db(lambda s: _load(s, call.sid, token))
         if state is None:
-            await self._db(lambda s: store.save_state(s, call.sid, greeting_state()))
+            greeting = greeting_state().evolve(caller_attested=attested(params))
+            await self._db(lambda s: store.save_state(s, call.sid, greeting))
             return _build_greeting_response(self.urls)
         if pending is not None:
             return await self._continue_turn(call, state, pending)
         if not first or request.args.get("wait"):
             prompt = _repeat(state)  # a retried or stray request: ask again
-            return _build_prompt_response(prompt.speech, prompt.gather, self.urls)
+            return _build_prompt_response(
+                prompt.speech, prompt.gather, self._urls(call)
+            )
         if call.silent or request.args.get("noinput"):
             return await self._apply(on_new_message, request, call, on_silence(state))
         state = state.evolve(silences=0)
@@ -750,7 +876,7 @@ class VoiceInput(InputChannel):
     def _choice(self, session: Session, call: Call) -> str | None:
         """The payload of the numbered choice the caller picked, if any."""
         key = call.digits or spoken_key(call.speech)
-        if not key or not key.isdigit():
+        if not key or not is_ascii_digits(key):
             return None
         payload = messaging.resolve_choice(session, call.conversation_id, key)
         return None if payload == key else payload
@@ -766,7 +892,9 @@ class VoiceInput(InputChannel):
             return _build_hangup_response(decision.speech)
         if isinstance(decision, Prompt):
             await self._db(lambda s: store.save_state(s, call.sid, decision.state))
-            return _build_prompt_response(decision.speech, decision.gather, self.urls)
+            return _build_prompt_response(
+                decision.speech, decision.gather, self._urls(call)
+            )
         agent = getattr(request.app.ctx, "agent", None)
         return await self._converse(on_new_message, agent, call, decision.text)
 
@@ -794,7 +922,7 @@ class VoiceInput(InputChannel):
             self._abandoned.add(turn.turn_id)  # from now on the turn stores its result
             if not task.done():
                 await self._db(lambda s: self._save_waits(s, call.sid, 0))
-                return _build_delay_response(DELAY, self.urls)
+                return _build_delay_response(DELAY, self._urls(call))
             return await self._finish_turn(call, turn, task)
         except Exception:
             await self._db(lambda s: store.clear_turn(s, call.sid))
@@ -865,7 +993,7 @@ class VoiceInput(InputChannel):
             text,
             call.conversation_id,
             CHANNEL,
-            ChannelIdentity(channel=CHANNEL, phone=call.caller),
+            ChannelIdentity(channel=CHANNEL, phone=call.vouched_phone),
             self.settings.secret_key,
         )
         if control_of(replies) is None and agent is not None:
@@ -914,7 +1042,7 @@ class VoiceInput(InputChannel):
         waits = state.waits + 1
         if waits < MAX_WAITS:
             await self._db(lambda s: self._save_waits(s, call.sid, waits))
-            return _build_delay_response(STILL_WAITING, self.urls)
+            return _build_delay_response(STILL_WAITING, self._urls(call))
         logger.warning("call %s gave up waiting for the assistant", call.sid)
         await self._db(lambda s: store.clear_turn(s, call.sid))  # drop a late result
         return await self._failed(call, pending.asked_for_agent)
@@ -936,7 +1064,7 @@ class VoiceInput(InputChannel):
             return await self._hand_off(call, ())
         if reply.control == HANGUP:
             return _build_hangup_response(reply.speech or (GOODBYE,))
-        if not reply.speech:
+        if not reply.speech and not reply.choice_titles:
             return await self._failed(call, asked_for_agent=False)
         state = conversation_state(reply)
         payloads = list(reply.choice_payloads)
@@ -949,17 +1077,32 @@ class VoiceInput(InputChannel):
         return _build_reply_response(reply, self.urls)
 
     async def _failed(self, call: Call, asked_for_agent: bool) -> VoiceResponse:
-        """The assistant failed: a person if that was the request, else an apology."""
+        """The assistant failed: a person if that was the request, else an apology.
+
+        The choices offered before no longer apply: "press 1" must not pick one.
+        After MAX_ERRORS failures in a row the call ends instead.
+        """
         if asked_for_agent:
             return await self._hand_off(call, ())
+        errors = call.errors + 1
+        if errors >= MAX_ERRORS:
+            logger.warning(
+                "call %s failed %d times in a row: hanging up", call.sid, errors
+            )
+            return self._error_response(errors)
         state = CallState(
             phase=Phase.CONVERSATION,
             gather=GatherKind.OPEN,
             prompt=ERROR,
             reprompt=f"{DIDNT_CATCH} {ERROR}",
         )
-        await self._db(lambda s: store.save_state(s, call.sid, state))
-        return _build_error_response(self.urls)
+
+        def apologise(session: Session) -> None:
+            messaging.remember_choices(session, call.conversation_id, [])
+            store.save_state(session, call.sid, state)
+
+        await self._db(apologise)
+        return self._error_response(errors)
 
     async def _hand_off(self, call: Call, speech: Sequence[str]) -> VoiceResponse:
         """Transfer to the agents, or promise a call back under a handoff ticket."""
@@ -970,7 +1113,9 @@ class VoiceInput(InputChannel):
     async def _callback(self, call: Call, speech: Sequence[str]) -> VoiceResponse:
         try:
             await self._db(
-                lambda s: ensure_handoff_ticket(s, call.conversation_id, call.caller)
+                lambda s: ensure_handoff_ticket(
+                    s, call.conversation_id, call.caller, call.caller_verified
+                )
             )
         except Exception:
             logger.exception("could not open a handoff ticket for call %s", call.sid)

@@ -25,22 +25,25 @@ _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 _DANGLING_COLON = re.compile(r"\s*:\s*(?=[.!?,;]|$)")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.!?,;:])")
 _DOUBLED_STOP = re.compile(r"([.!?])[.]+")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", re.ASCII)
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _TERMINAL = (".", "!", "?", ":", ";")
 # Six digits on their own: not part of a price, decimal, longer number or word.
-_ORDER_NUMBER = re.compile(r"(?<![\w+$€£.,-])\d{6}(?![\w-]|[.,]\d)")
-_TICKET_REFERENCE = re.compile(r"\bT-(\d{6})\b")
-_E164 = re.compile(r"\+\d{8,15}\b")
+# Digits are ASCII only (re.ASCII): "²" or "٣" are not digits to read or key.
+_ORDER_NUMBER = re.compile(r"(?<![\w+$€£.,-])\d{6}(?![\w-]|[.,]\d)", re.ASCII)
+_TICKET_REFERENCE = re.compile(r"\bT-(\d{6})\b", re.ASCII)
+_E164 = re.compile(r"\+\d{8,15}\b", re.ASCII)
 _NON_WORD = re.compile(r"[^\w' ]+")
 # Transcripts sometimes space out keyed-like numbers: "1 0 4 2 5 7".
-_SPACED_DIGITS = re.compile(r"(?<![\d-])\d(?: \d){3,}(?![\d-])")
+_SPACED_DIGITS = re.compile(r"(?<![\d-])\d(?: \d){3,}(?![\d-])", re.ASCII)
 
-_DIGIT_WORDS = {
-    "zero": "0", "oh": "0", "one": "1", "two": "2", "to": "2", "too": "2",
-    "three": "3", "four": "4", "for": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9",
+# A key said on its own. Only real digit words: "oh" (and "o") are zeros only inside a
+# longer number (read by `heard_number`), and "to", "too", "for" never are digits.
+_KEY_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }  # fmt: skip
+REPEAT_KEY = "*"
 _CHOICE_FILLERS = {"option", "number", "press", "pressing", "choice", "the", "i"}
 _YES_WORDS = {"yes", "yeah", "yep", "yup", "correct", "right", "sure", "ok", "okay"}
 _NO_WORDS = {"no", "nope", "nah", "wrong", "incorrect"}
@@ -116,9 +119,14 @@ def _cut_at_word(sentence: str, limit: int) -> str:
     return sentence[: cut if cut > 0 else limit].rstrip(" ,;:-") + "."
 
 
+def is_ascii_digits(text: str) -> bool:
+    """Only 0-9: "²".isdigit() is True, but int("²") fails and nobody can key it."""
+    return text.isascii() and text.isdigit()
+
+
 def spell_digits(digits: str) -> str:
     """Digits as a voice should read them back: "1 0 4 2 5 7", "4 1 5, 5 5 5, ..."."""
-    digits = "".join(ch for ch in digits if ch.isdigit())
+    digits = "".join(ch for ch in digits if is_ascii_digits(ch))
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]  # North American country code: nobody says it
     if len(digits) == 10:
@@ -156,8 +164,13 @@ def _words(speech: str) -> list[str]:
 
 
 def clean_digits(raw: str) -> str:
-    """Twilio's Digits with anything but 0-9 and * removed."""
-    return "".join(ch for ch in raw if ch.isdigit() or ch == "*")
+    """Twilio's Digits as keyed input: the digits 0-9, or "*" alone (repeat).
+
+    A "*" inside a number is dropped ("1042*57" -> "104257"); an empty result (only
+    "#", "**", anything else) is no input at all, a no-match.
+    """
+    keys = "".join(ch for ch in raw if is_ascii_digits(ch) or ch == REPEAT_KEY)
+    return keys if keys == REPEAT_KEY else keys.replace(REPEAT_KEY, "")
 
 
 def spoken_key(speech: str) -> str | None:
@@ -166,9 +179,9 @@ def spoken_key(speech: str) -> str | None:
     if len(words) != 1:
         return None
     word = words[0]
-    if len(word) == 1 and word.isdigit():
+    if len(word) == 1 and is_ascii_digits(word):
         return word
-    return _DIGIT_WORDS.get(word)
+    return _KEY_WORDS.get(word)
 
 
 def confirmation(speech: str) -> bool | None:

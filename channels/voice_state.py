@@ -11,7 +11,9 @@ the state is stored as JSON in `channel_choices`, under keys that cannot collide
 with a conversation id:
 
 * ``voice-call:<CallSid>``: the `CallState`; written only by the call's webhooks,
-  which Twilio sends one at a time.
+  which Twilio sends one at a time, and by its status callback. What is known about
+  the call itself (when it started, whether the caller's number was attested, how
+  it ended) is set once and kept by every later save.
 * ``voice-pending:<CallSid>``: the `PendingTurn`, written by the webhook that starts
   a turn and, when that webhook stopped waiting, by the turn itself.
 
@@ -76,7 +78,10 @@ class CallState:
     waits: int = 0  # webhooks in a row spent waiting for a slow turn
     readback: Readback | None = None
     resume_phase: Phase = Phase.CONVERSATION  # where "try again" goes back to
+    # About the call itself, kept by `save_state` once stored:
     ended: str | None = None  # Twilio's final CallStatus
+    started_at: float = field(default_factory=time.time)  # first webhook (epoch s)
+    caller_attested: bool = False  # STIR/SHAKEN full attestation of `From`
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -95,10 +100,22 @@ class CallState:
             readback=Readback(**readback) if isinstance(readback, dict) else None,
             resume_phase=Phase(data.get("resume_phase", Phase.CONVERSATION)),
             ended=data.get("ended"),
+            # A state without a start time is from before it was recorded: old.
+            started_at=float(data.get("started_at", 0.0)),
+            caller_attested=bool(data.get("caller_attested", False)),
         )
 
     def evolve(self, **changes: Any) -> CallState:
         return replace(self, **changes)
+
+    def keeping_call_facts(self, earlier: CallState) -> CallState:
+        """This prompt state with the call's start, attestation and end kept."""
+        return replace(
+            self,
+            started_at=earlier.started_at,
+            caller_attested=earlier.caller_attested or self.caller_attested,
+            ended=earlier.ended or self.ended,
+        )
 
 
 @dataclass(frozen=True)
@@ -165,6 +182,10 @@ def load_pending(session: Session, call_sid: str) -> PendingTurn | None:
 
 
 def save_state(session: Session, call_sid: str, state: CallState) -> None:
+    """Store the call's state; its start, attestation and end stay as first stored."""
+    earlier = _get(session, CALL_PREFIX + call_sid)
+    if earlier is not None:
+        state = state.keeping_call_facts(CallState.from_json(earlier))
     _put(session, CALL_PREFIX + call_sid, state.to_json())
 
 

@@ -2,7 +2,10 @@
 
 The browser never talks to this channel. The web app (bot/web/chat.py) forwards each
 customer message with an `X-Switchboard-Signature` over the raw body, and vouches for
-the signed-in customer with `customer_id`; unsigned requests are refused.
+the signed-in customer with `customer_id`; unsigned requests are refused. The body
+carries a `timestamp` and a random `nonce` (bot/signing.py): a body older than 60 s,
+more than 60 s in the future, or seen before, is refused too, so a captured request
+cannot be replayed.
 """
 
 from __future__ import annotations
@@ -19,12 +22,18 @@ from sanic.response import HTTPResponse
 
 from bot.identity import ChannelIdentity
 from bot.settings import Settings
-from bot.signing import SIGNATURE_HEADER, valid_body_signature
+from bot.signing import (
+    SIGNATURE_HEADER,
+    NonceCache,
+    is_fresh,
+    valid_body_signature,
+)
 from channels.common import OnNewMessage, run_through_rasa
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 255
+MAX_NONCE_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class WebChatRequest:
     sender: str
     message: str
     customer_id: int | None = None
+    timestamp: int = 0  # Unix seconds, when the web app signed it
+    nonce: str = ""
 
 
 def parse_request(body: bytes) -> WebChatRequest:
@@ -46,6 +57,7 @@ def parse_request(body: bytes) -> WebChatRequest:
         raise ValueError("body must be a JSON object")
     sender, message = data.get("sender"), data.get("message")
     customer_id = data.get("customer_id")
+    timestamp, nonce = data.get("timestamp"), data.get("nonce")
     if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_LENGTH:
         raise ValueError("sender must be a non-empty string")
     if not isinstance(message, str):
@@ -55,7 +67,11 @@ def parse_request(body: bytes) -> WebChatRequest:
         isinstance(customer_id, bool) or not isinstance(customer_id, int)
     ):
         raise ValueError("customer_id must be an integer or null")
-    return WebChatRequest(sender, message, customer_id)
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise ValueError("timestamp must be an integer (Unix seconds)")
+    if not isinstance(nonce, str) or not 0 < len(nonce) <= MAX_NONCE_LENGTH:
+        raise ValueError("nonce must be a non-empty string")
+    return WebChatRequest(sender, message, customer_id, timestamp, nonce)
 
 
 class WebChatInput(InputChannel):
@@ -76,6 +92,7 @@ class WebChatInput(InputChannel):
                 "the web chat channel needs SECRET_KEY to check signatures"
             )
         self.settings = settings
+        self.nonces = NonceCache()
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("webchat_webhook", __name__)
@@ -101,6 +118,10 @@ class WebChatInput(InputChannel):
             message = parse_request(body)
         except ValueError as exc:
             return response.json({"error": str(exc)}, status=400)
+        if not is_fresh(message.timestamp):
+            return response.json({"error": "request expired"}, status=403)
+        if not self.nonces.use(message.nonce):
+            return response.json({"error": "request replayed"}, status=403)
         identity = (
             ChannelIdentity(channel="web", customer_id=message.customer_id)
             if message.customer_id is not None

@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bot.db import make_engine
 from bot.models import Base, UTCDateTime
@@ -50,21 +52,51 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(_url())
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        _sqlite_for_migrations(engine)
     with engine.connect() as connection:
-        _run(connection)
+        _run(connection, sqlite_checks=sqlite)
     engine.dispose()
 
 
-def _run(connection: object) -> None:
+def _sqlite_for_migrations(engine: Engine) -> None:
+    """Make SQLite migrations atomic and let batch mode rebuild referenced tables.
+
+    pysqlite commits DDL as it goes, so a failing migration would leave half a
+    schema behind; with SQLAlchemy emitting BEGIN itself the whole upgrade is one
+    transaction. Batch mode rebuilds a table by copying it and dropping the
+    original, which foreign-key enforcement refuses while other tables refer to
+    its rows, so enforcement is off during the migration (it can only be switched
+    outside a transaction) and the result is checked with foreign_key_check.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _run(connection: Any, sqlite_checks: bool = False) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
         render_item=_render_item,
+        # None keeps the dialect's default (PostgreSQL's DDL is transactional).
+        transactional_ddl=True if sqlite_checks else None,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite_checks:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"foreign keys broken after migrating: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -14,14 +14,13 @@ from bot.models import (
     Channel,
     Customer,
     Order,
-    Segment,
     Sender,
     Ticket,
     TicketCategory,
     TicketMessage,
-    TicketPriority,
     TicketStatus,
 )
+from bot.services import queue
 
 REFERENCE_RE = re.compile(r"^T-?(\d{1,9})$", re.IGNORECASE)
 
@@ -69,19 +68,8 @@ class TicketRequest:
     transcript: tuple[TranscriptLine, ...] = ()
 
 
-def initial_priority(request: TicketRequest) -> TicketPriority:
-    """A first priority; the queue refines it as the ticket waits."""
-    if request.customer is not None and request.customer.segment == Segment.VIP:
-        return TicketPriority.HIGH
-    if request.category == TicketCategory.PROBLEM:
-        return TicketPriority.NORMAL
-    if request.category == TicketCategory.FEEDBACK:
-        return TicketPriority.LOW
-    return TicketPriority.NORMAL
-
-
 def open_ticket(session: Session, request: TicketRequest) -> Ticket:
-    """Create a ticket and give it its reference (T-000123)."""
+    """Create a ticket, give it its reference (T-000123) and queue it."""
     ticket = Ticket(
         # Placeholder until the id is known; replaced before the transaction ends.
         reference=f"tmp-{uuid.uuid4().hex[:12]}",
@@ -94,11 +82,12 @@ def open_ticket(session: Session, request: TicketRequest) -> Ticket:
         conversation_id=request.conversation_id,
         contact=request.contact,
         handed_off=request.handed_off,
-        priority=initial_priority(request),
     )
     session.add(ticket)
     session.flush()
     ticket.reference = format_reference(ticket.id)
+    # Computed priority and reason, first-response due time, `created` audit row.
+    queue.prioritise_new_ticket(session, ticket)
     add_transcript(ticket, request.transcript)
     session.flush()
     return ticket

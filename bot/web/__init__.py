@@ -5,12 +5,15 @@ A later issue adds the agent console.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 
 from bot.db import make_engine, make_session_factory
 from bot.settings import Settings
+
+SESSION_LIFETIME = timedelta(hours=12)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -24,15 +27,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RASA_URL=settings.rasa_url,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Only over HTTPS: set SESSION_COOKIE_SECURE=true behind TLS.
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        # Sessions are permanent (they survive a browser restart) and are forgotten
+        # after this long unused; a sign-in ends after this long in any case.
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     if test_config:
         app.config.update(test_config)
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["session_factory"] = make_session_factory(engine)
 
-    from bot.web import chat, pages, security, shop
+    from bot.web import auth, chat, pages, security, shop
 
     security.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(shop.bp)
     chat.init_app(app)

@@ -2,20 +2,29 @@
 
 The signed-in customer's id lives only in the signed session cookie, so the browser
 cannot change it; the chat API reads it here and vouches for it to Rasa.
+
+Signing in starts a new session: everything from before (the anonymous conversation,
+the form token) is dropped and issued afresh, so a cookie copied or planted before
+sign-in (session fixation) never reaches the signed-in customer's conversation. A
+sign-in lasts at most PERMANENT_SESSION_LIFETIME, however active the session is.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 
-from flask import session
+from flask import Flask, current_app, session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Customer
 from bot.seed import DEMO_CUSTOMERS
+from bot.web.conversation import new_conversation_id
+from bot.web.security import new_csrf_token
 
 CUSTOMER_KEY = "customer_id"
+SIGNED_IN_AT_KEY = "signed_in_at"
 DEMO_PASSWORD = "demo"
 # Only the demo customers: imported real customers can never be signed in as "demo".
 DEMO_EMAILS = frozenset(c.email.lower() for c in DEMO_CUSTOMERS)
@@ -31,7 +40,13 @@ def authenticate(db: Session, email: str, password: str) -> Customer | None:
 
 
 def sign_in(customer: Customer) -> None:
+    """A new session for `customer`: new conversation id, new form token."""
+    session.clear()
     session[CUSTOMER_KEY] = customer.id
+    session[SIGNED_IN_AT_KEY] = int(time.time())
+    new_conversation_id()
+    new_csrf_token()
+    session.permanent = True
 
 
 def sign_out() -> None:
@@ -47,3 +62,17 @@ def signed_in_customer_id() -> int | None:
 def signed_in_customer(db: Session) -> Customer | None:
     customer_id = signed_in_customer_id()
     return db.get(Customer, customer_id) if customer_id is not None else None
+
+
+def _end_expired_sign_in() -> None:
+    """Sign out (and forget the conversation) once the sign-in is too old."""
+    if CUSTOMER_KEY not in session:
+        return
+    signed_in_at = session.get(SIGNED_IN_AT_KEY)
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    if not isinstance(signed_in_at, int) or time.time() - signed_in_at > lifetime:
+        sign_out()
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_end_expired_sign_in)

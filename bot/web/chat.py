@@ -1,12 +1,14 @@
 """Chat API for the website widget: send a message, read history, stream new ones.
 
-The conversation id is issued here and kept in the signed session cookie; the
-signed-in customer's id goes to Rasa only from the server, signed.
+The conversation id is issued by the server and kept in the signed session cookie;
+the signed-in customer's id goes to Rasa only from the server, signed. A button's
+payload is forwarded only if the assistant's latest reply offered that button;
+otherwise the text the customer sees in the transcript is what Rasa gets.
 """
 
 from __future__ import annotations
 
-import secrets
+import math
 from typing import Any
 
 from flask import (
@@ -16,32 +18,26 @@ from flask import (
     current_app,
     jsonify,
     request,
-    session,
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.web import chat_store
 from bot.web.auth import signed_in_customer_id
+from bot.web.conversation import CONVERSATION_KEY, conversation_id
 from bot.web.rasa_client import AssistantUnavailable, WebChatClient
 from bot.web.security import same_origin
-from bot.web.stream import message_events
+from bot.web.stream import StreamSlots, TooManyStreams, message_events
 
 bp = Blueprint("chat", __name__, url_prefix="/chat/api")
 
-CONVERSATION_KEY = "chat_conversation"
+__all__ = ["CONVERSATION_KEY", "bp", "conversation_id", "init_app"]
+
 MAX_MESSAGE_LENGTH = 2000
 UNAVAILABLE = (
     "We couldn't reach the assistant; your message is saved, please try again."
 )
-
-
-def conversation_id() -> str:
-    """This browser's conversation, issued on first use ("web-" + random)."""
-    current = session.get(CONVERSATION_KEY)
-    if not isinstance(current, str):
-        current = session[CONVERSATION_KEY] = "web-" + secrets.token_urlsafe(16)
-    return current
+TOO_MANY_STREAMS = "Too many open chat streams; poll for messages and retry later."
 
 
 def _factory() -> sessionmaker[Session]:
@@ -98,6 +94,15 @@ def send_message() -> ResponseReturnValue:
     client: WebChatClient = current_app.extensions["webchat_client"]
     with _factory()() as db:
         with db.begin():
+            if payload is not None and not chat_store.offers_button(
+                db, conversation, text, payload
+            ):
+                # Not a button the assistant offered: Rasa gets what the transcript
+                # shows, never a payload (an intent, entities) the customer can't see.
+                current_app.logger.info(
+                    "ignored payload not offered in %s: %r", conversation, payload
+                )
+                payload = None
             stored = chat_store.to_json(
                 chat_store.add_customer_message(db, conversation, text)
             )
@@ -139,23 +144,46 @@ def history() -> ResponseReturnValue:
 
 @bp.get("/stream")
 def stream() -> ResponseReturnValue:
-    """Server-Sent Events with every new message of this conversation."""
+    """Server-Sent Events with every new message of this conversation.
+
+    Each stream holds a thread: beyond CHAT_MAX_STREAMS_PER_SESSION open streams for
+    this session, or CHAT_MAX_STREAMS in all, the answer is 429 with Retry-After
+    (the widget polls meanwhile).
+    """
     try:
         after = _after()
     except ValueError as exc:
         return _error(400, "invalid_after", str(exc))
+    conversation = conversation_id()
+    slots: StreamSlots = current_app.extensions["chat_stream_slots"]
+    try:
+        release = slots.acquire(conversation)
+    except TooManyStreams as exc:
+        retry_after = max(1, math.ceil(current_app.config["CHAT_STREAM_RETRY_AFTER"]))
+        refusal = jsonify(
+            error="too_many_streams",
+            message=TOO_MANY_STREAMS,
+            scope=exc.scope,
+            retry_after=retry_after,
+        )
+        refusal.status_code = 429
+        refusal.headers["Retry-After"] = str(retry_after)
+        return refusal
     events = message_events(
         _factory(),
-        conversation_id(),
+        conversation,
         after,
         duration=float(current_app.config["CHAT_STREAM_SECONDS"]),
         interval=float(current_app.config["CHAT_POLL_SECONDS"]),
     )
-    return Response(
+    response = Response(
         events,
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # The server closes the response when the stream ends or the browser goes away.
+    response.call_on_close(release)
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -163,6 +191,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("CHAT_STREAM_SECONDS", 25.0)
     app.config.setdefault("CHAT_POLL_SECONDS", 1.0)
     app.config.setdefault("RASA_TIMEOUT", 30.0)
+    # Below gunicorn's 32 threads (bot/launch.py), so streams never take them all.
+    app.config.setdefault("CHAT_MAX_STREAMS", 16)
+    app.config.setdefault("CHAT_MAX_STREAMS_PER_SESSION", 2)
+    app.config.setdefault("CHAT_STREAM_RETRY_AFTER", 30)
+    app.extensions["chat_stream_slots"] = StreamSlots(
+        per_session=int(app.config["CHAT_MAX_STREAMS_PER_SESSION"]),
+        total=int(app.config["CHAT_MAX_STREAMS"]),
+    )
     app.extensions["webchat_client"] = WebChatClient(
         app.config["RASA_URL"], app.config["SECRET_KEY"], app.config["RASA_TIMEOUT"]
     )

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from bot.models import ChatMessage, Sender
 
 PAGE_SIZE = 500
+# How far back to look for the assistant's latest reply (its buttons).
+REPLY_SCAN = 50
 
 
 def to_json(row: ChatMessage) -> dict[str, Any]:
@@ -90,3 +92,42 @@ def messages_after(
         .limit(PAGE_SIZE)
     )
     return list(session.scalars(query))
+
+
+def latest_reply_buttons(
+    session: Session, conversation_id: str
+) -> list[dict[str, str]]:
+    """Buttons of the assistant's latest reply: its last run of bot messages.
+
+    Customer messages stored after that reply (e.g. while Rasa was down) are skipped;
+    agent and system messages neither end nor belong to the reply.
+    """
+    query = (
+        select(ChatMessage)
+        .where(
+            ChatMessage.conversation_id == conversation_id,
+            ChatMessage.sender.in_([Sender.BOT, Sender.CUSTOMER]),
+        )
+        .order_by(ChatMessage.id.desc())
+        .limit(REPLY_SCAN)
+    )
+    buttons: list[dict[str, str]] = []
+    in_reply = False
+    for row in session.scalars(query):
+        if row.sender == Sender.BOT:
+            in_reply = True
+            buttons.extend(b for b in to_json(row)["buttons"] if isinstance(b, dict))
+        elif in_reply:
+            break
+    return buttons
+
+
+def offers_button(
+    session: Session, conversation_id: str, title: str, payload: str
+) -> bool:
+    """True when the assistant's latest reply has a button with this title and payload."""
+    return any(
+        button.get("payload") == payload
+        and str(button.get("title", "")).strip() == title
+        for button in latest_reply_buttons(session, conversation_id)
+    )

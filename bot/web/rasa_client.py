@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from bot.signing import SIGNATURE_HEADER, sign_body
+from bot.signing import SIGNATURE_HEADER, sign_body, stamped
 
 WEBHOOK_PATH = "/webhooks/webchat/webhook"
 
@@ -27,17 +27,24 @@ class WebChatClient:
         # Connecting should be instant on a local network; answering may take longer.
         self.timeout = (min(3.05, timeout), timeout)
 
-    def send(
+    def signed_request(
         self, sender: str, message: str, customer_id: int | None
-    ) -> list[dict[str, Any]]:
-        """The bot's replies to `message` in conversation `sender`."""
+    ) -> tuple[bytes, dict[str, str]]:
+        """Body and headers: timestamped, with a fresh nonce, signed over the raw body."""
         body = json.dumps(
-            {"sender": sender, "message": message, "customer_id": customer_id}
+            stamped({"sender": sender, "message": message, "customer_id": customer_id})
         ).encode()
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign_body(body, self.secret),
         }
+        return body, headers
+
+    def send(
+        self, sender: str, message: str, customer_id: int | None
+    ) -> list[dict[str, Any]]:
+        """The bot's replies to `message` in conversation `sender`."""
+        body, headers = self.signed_request(sender, message, customer_id)
         try:
             response = requests.post(
                 self.url, data=body, headers=headers, timeout=self.timeout

@@ -21,12 +21,17 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def new_csrf_token() -> str:
+    """Issue a new form token for this session (on sign-in) and return it."""
+    token = session[TOKEN_KEY] = secrets.token_urlsafe(32)
+    session.permanent = True
+    return token
+
+
 def csrf_token() -> str:
     """This session's form token (created on first use)."""
     token = session.get(TOKEN_KEY)
-    if not isinstance(token, str):
-        token = session[TOKEN_KEY] = secrets.token_urlsafe(32)
-    return token
+    return token if isinstance(token, str) else new_csrf_token()
 
 
 def check_form_token() -> None:

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.web import auth
-from bot.web.chat import conversation_id
+from bot.web.conversation import conversation_id
 from bot.web.security import check_form_token
 
 bp = Blueprint("shop", __name__)

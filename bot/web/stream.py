@@ -1,10 +1,16 @@
-"""Server-Sent Events: new chat messages pushed to the widget as they are stored."""
+"""Server-Sent Events: new chat messages pushed to the widget as they are stored.
+
+Each open stream holds one of the web app's threads, so they are rationed
+(StreamSlots): a few per session and a total well below the thread count, so the
+shop and the chat API always have threads left.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,6 +18,55 @@ from bot.web import chat_store
 
 RETRY_MS = 2000
 KEEPALIVE_SECONDS = 15.0
+
+
+class TooManyStreams(Exception):
+    """No stream slot free; `scope` is "session" or "total"."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"too many open streams ({scope})")
+        self.scope = scope
+
+
+class StreamSlots:
+    """Counts open streams per session key and in all (this process's threads)."""
+
+    def __init__(self, per_session: int, total: int) -> None:
+        self.per_session = per_session
+        self.total = total
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def open_count(self, key: str | None = None) -> int:
+        with self._lock:
+            return sum(self._open.values()) if key is None else self._open.get(key, 0)
+
+    def acquire(self, key: str) -> Callable[[], None]:
+        """Take a slot for `key`; the returned function frees it (once).
+
+        Raises TooManyStreams when the session or the whole app is at its limit.
+        """
+        with self._lock:
+            if self._open.get(key, 0) >= self.per_session:
+                raise TooManyStreams("session")
+            if sum(self._open.values()) >= self.total:
+                raise TooManyStreams("total")
+            self._open[key] = self._open.get(key, 0) + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                left = self._open.get(key, 0) - 1
+                if left > 0:
+                    self._open[key] = left
+                else:
+                    self._open.pop(key, None)
+
+        return release
 
 
 def format_event(message: dict[str, object]) -> str:

@@ -30,6 +30,10 @@ JANE = "+14155550134"
 SAM = "+14155550178"
 PRIYA = "+16175550190"
 UNKNOWN_CALLER = "+13125550199"
+# Twilio's STIR/SHAKEN verdict on an inbound call's number: full attestation (the
+# carrier vouches for the caller's right to the number), or only partial/gateway.
+ATTESTED = "TN-Validation-Passed-A"
+GATEWAY_ATTESTED = "TN-Validation-Passed-C"
 HANG_UPPER_BOUND = 5.0  # seconds; only to catch hangs, the target is well under 1
 MAX_FOLLOWED_WAITS = 10
 # Twilio says the apology and waits 2 s before following a "still working" answer;
@@ -69,6 +73,7 @@ class PhoneCall:
 
     stack: Stack
     caller: str
+    verstat: str | None = ATTESTED  # StirVerstat; None when the carrier sends none
     sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
     timings: list[tuple[str, float, str]] = field(default_factory=list)
     last: Twiml | None = None
@@ -79,7 +84,8 @@ class PhoneCall:
 
     def params(self, status: str = "in-progress") -> dict[str, str]:
         """The fields of every Twilio Voice webhook, as Twilio fills them in."""
-        return {
+        stir = {"StirVerstat": self.verstat} if self.verstat is not None else {}
+        return stir | {
             "AccountSid": TWILIO_ACCOUNT_SID, "ApiVersion": "2010-04-01",
             "CallSid": self.sid, "CallStatus": status, "Direction": "inbound",
             "From": self.caller, "Caller": self.caller, "To": SHOP_NUMBER,
@@ -211,6 +217,22 @@ def test_known_caller_keys_in_an_order_number(stack: Stack) -> None:
     call.report("order status by keypad")
 
 
+@pytest.mark.parametrize("verstat", [None, GATEWAY_ATTESTED])
+def test_unattested_caller_id_is_asked_for_an_email(
+    stack: Stack, verstat: str | None
+) -> None:
+    """Caller ID can be spoofed: calling "from" Jane's number proves nothing."""
+    call = PhoneCall(stack, JANE, verstat=verstat)
+    call.start()
+    call.press("1")
+    call.press("104257")
+    asked = call.press("1")
+    assert "email address" in asked.said
+    assert "shipped" not in asked.said and "UPS" not in asked.said
+    assert asked.gather is not None
+    call.report(f"unattested caller ({verstat})")
+
+
 def test_spoken_order_number_is_read_back_and_can_be_corrected(stack: Stack) -> None:
     call = PhoneCall(stack, PRIYA)
     call.start()
@@ -313,6 +335,17 @@ def test_silence_reprompts_twice_then_offers_an_agent(stack: Stack) -> None:
     assert offer.gather is not None
     assert call.silence().hangs_up
     call.report("silence")
+
+
+def test_a_webhook_replayed_after_the_call_only_hangs_up(stack: Stack) -> None:
+    call = PhoneCall(stack, JANE)
+    call.start()
+    menu = call.last
+    assert stack.twilio_post(STATUS, call.params("completed")).status_code == 204
+    call.last = menu
+    replay = call.press("1")
+    assert replay.hangs_up and replay.said == "" and replay.gather is None
+    call.report("replay after the end")
 
 
 def test_status_callback_records_the_end_of_the_call(stack: Stack) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from bot.models import ChatMessage, Customer, Sender
-from bot.signing import SIGNATURE_HEADER, sign_body
+from bot.signing import SIGNATURE_HEADER, sign_body, stamped
 from tests.e2e.conftest import Stack
 
 CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
@@ -177,12 +178,41 @@ def test_signed_in_customer_is_not_asked_for_an_email(
     assert not any("email" in text for text in widget.texts("bot"))
 
 
+# Runs before the page's own scripts: records the widget's requests and the status
+# each was answered with.
+RECORD_FETCHES = """
+window.fetched = [];
+var realFetch = window.fetch;
+window.fetch = function (url) {
+  var answer = realFetch.apply(this, arguments);
+  var entry = { url: String(url), status: null };
+  window.fetched.push(entry);
+  answer.then(function (r) { entry.status = r.status; },
+              function () { entry.status = "error"; });
+  return answer;
+};
+"""
+
+
+def record_fetches(driver: WebDriver) -> None:
+    driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_FETCHES}
+    )
+
+
+def fetched(driver: WebDriver, path: str) -> list[dict[str, object]]:
+    entries: list[dict[str, object]] = driver.execute_script("return window.fetched")
+    return [e for e in entries if path in str(e["url"])]
+
+
 def test_agent_message_is_pushed_to_the_open_widget(
     stack: Stack, browser: WebDriver
 ) -> None:
+    record_fetches(browser)
     browser.get(stack.web_url)
     widget = Widget(browser)
     widget.open()
+    wait(browser, 10).until(lambda d: fetched(d, "/chat/api/stream"))
     conversation = conversation_of(browser, stack)
     text = f"Hi, Maria here from support ({uuid.uuid4().hex[:6]}). How can I help?"
     with stack.session() as session, session.begin():
@@ -196,6 +226,57 @@ def test_agent_message_is_pushed_to_the_open_widget(
         )
     pushed = widget.wait_for("agent", text, timeout=20)
     assert "Agent Maria" in pushed.text
+    # It came over the event stream: the widget never polled.
+    assert fetched(browser, "/chat/api/stream")[0]["status"] == 200
+    assert [e["url"] for e in fetched(browser, "/chat/api/messages")] == [
+        "/chat/api/messages?after=0"
+    ]
+
+
+def test_widget_polls_and_backs_off_when_no_stream_is_free(
+    stack: Stack, browser: WebDriver
+) -> None:
+    record_fetches(browser)
+    browser.get(stack.web_url)
+    cookie = browser.get_cookie("session")
+    assert cookie is not None
+    # Two other tabs of this session hold its two streams.
+    held = [
+        requests.get(
+            f"{stack.web_url}/chat/api/stream",
+            headers={"Cookie": f"session={cookie['value']}"},
+            stream=True,
+            timeout=30,
+        )
+        for _ in range(2)
+    ]
+    try:
+        assert [r.status_code for r in held] == [200, 200]
+        widget = Widget(browser)
+        widget.open()
+        wait(browser, 10).until(
+            lambda d: any(e["status"] for e in fetched(d, "/chat/api/stream"))
+        )
+        assert [e["status"] for e in fetched(browser, "/chat/api/stream")] == [429]
+        # The widget polls instead, so an agent's message still arrives...
+        text = f"Maria here ({uuid.uuid4().hex[:6]}), reading your messages."
+        with stack.session() as session, session.begin():
+            session.add(
+                ChatMessage(
+                    conversation_id=conversation_of(browser, stack),
+                    sender=Sender.AGENT,
+                    text=text,
+                    payload=json.dumps({"agent_name": "Maria"}),
+                )
+            )
+        widget.wait_for("agent", text, timeout=15)
+        # ...and asks for a stream again only after Retry-After (30 s).
+        time.sleep(2)
+        assert len(fetched(browser, "/chat/api/stream")) == 1
+        assert len(fetched(browser, "/chat/api/messages?after=")) >= 2  # polled
+    finally:
+        for response in held:
+            response.close()
 
 
 def webhook(stack: Stack) -> str:
@@ -224,16 +305,38 @@ def test_rasa_webhook_answers_signed_requests_for_the_vouched_customer(
         jane = session.scalars(
             select(Customer).where(Customer.email == "jane.doe@example.com")
         ).one()
-    body = json.dumps(
-        {"sender": f"web-{uuid.uuid4().hex}", "message": "where is my order 104257",
-         "customer_id": jane.id}
-    ).encode()  # fmt: skip
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign_body(body, stack.secret),
-    }
+    body, headers = signed_body(stack, jane.id)
     response = requests.post(webhook(stack), data=body, headers=headers, timeout=60)
     assert response.status_code == 200
     texts = [reply.get("text", "") for reply in response.json()]
     assert texts[0].startswith("Your order 104257 has shipped.")
     assert TRACKING in texts[0]
+    # The same signed request again is a replay.
+    again = requests.post(webhook(stack), data=body, headers=headers, timeout=60)
+    assert again.status_code == 403
+    assert again.json() == {"error": "request replayed"}
+
+
+def signed_body(
+    stack: Stack, customer_id: int, now: float | None = None
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        stamped(
+            {"sender": f"web-{uuid.uuid4().hex}",
+             "message": "where is my order 104257", "customer_id": customer_id},
+            now,
+        )
+    ).encode()  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign_body(body, stack.secret),
+    }
+    return body, headers
+
+
+@pytest.mark.parametrize("age", [90, -90])
+def test_rasa_webhook_refuses_stale_signed_requests(stack: Stack, age: int) -> None:
+    body, headers = signed_body(stack, 1, now=time.time() - age)
+    response = requests.post(webhook(stack), data=body, headers=headers, timeout=30)
+    assert response.status_code == 403
+    assert response.json() == {"error": "request expired"}

@@ -67,6 +67,17 @@ def test_unknown_question_offers_ticket_or_person_as_buttons(stack: Stack) -> No
     assert ticket.category == TicketCategory.HANDOFF and ticket.handed_off
 
 
+def test_a_payload_no_button_offered_is_not_forwarded(stack: Stack) -> None:
+    widget = Widget(stack)
+    widget.say("hi")
+    with stack.session() as session:
+        tickets = len(session.scalars(select(Ticket)).all())
+    # The transcript says "hello": Rasa hears "hello", not the forged payload.
+    widget.say("hello", payload="/request_human")
+    with stack.session() as session:
+        assert len(session.scalars(select(Ticket)).all()) == tickets
+
+
 def test_whole_web_conversation_is_kept_in_order(stack: Stack) -> None:
     widget = Widget(stack)
     widget.say("hi")

@@ -1,16 +1,23 @@
 """The Alembic migrations create exactly the schema the models describe."""
 
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
+from bot import migrate
 from bot.models import Base
+from tests.conftest import _postgres_database
 
 TABLES = {
     "customers", "orders", "order_items", "tickets", "ticket_messages",
     "verification_attempts", "sms_opt_outs", "processed_webhooks", "channel_choices",
-    "chat_messages",
+    "chat_messages", "agents", "ticket_events",
 }  # fmt: skip
 
 
@@ -22,3 +29,38 @@ def test_migrated_schema_matches_models(engine: Engine) -> None:
 
 def test_documented_tables_exist(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) >= TABLES
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            yield f"sqlite:///{tmp_path / 'upgrade.db'}"
+        else:
+            yield stack.enter_context(_postgres_database())
+
+
+def test_queue_migration_keeps_existing_tickets(empty_database: str) -> None:
+    # 0003 rebuilds `tickets` on SQLite (batch mode) while ticket_messages refer to it.
+    migrate.upgrade(empty_database, "0002")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO tickets (id, reference, channel, category, subject, "
+            "description, status, priority, handed_off, created_at, updated_at) "
+            "VALUES (1, 'T-000001', 'web', 'problem', 'Broken lamp', '', 'new', "
+            "'normal', false, '2026-11-20 10:00:00+00', '2026-11-20 10:00:00+00')"
+        ))  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO ticket_messages (ticket_id, sender, text, sent_at) "
+            "VALUES (1, 'customer', 'my lamp arrived broken', '2026-11-20 10:00:00+00')"
+        ))  # fmt: skip
+    migrate.upgrade(empty_database)
+    with engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT reference, assigned_agent_id, priority_reason FROM tickets")
+        ).all() == [("T-000001", None, None)]
+        assert conn.execute(text("SELECT count(*) FROM ticket_messages")).scalar() == 1
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()

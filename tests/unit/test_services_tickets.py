@@ -47,10 +47,19 @@ def test_ticket_gets_sequential_readable_reference_and_transcript(
 
 
 def test_vip_customers_get_high_priority(session: Session) -> None:
+    # The queue's rules (bot/services/queue.py): VIP raises one level and a problem
+    # report raises one more, so a VIP's problem is urgent.
     vip = find_by_email(session, "sam.lee@example.com")
     standard = find_by_email(session, "jane.doe@example.com")
-    assert open_problem(session, customer=vip).priority == TicketPriority.HIGH
-    assert open_problem(session, customer=standard).priority == TicketPriority.NORMAL
+    assert open_problem(session, customer=vip).priority == TicketPriority.URGENT
+    assert open_problem(session, customer=standard).priority == TicketPriority.HIGH
+    refund = tickets.TicketRequest(
+        channel=Channel.WEB, category=TicketCategory.REFUND, subject="Refund"
+    )
+    refund.customer = vip
+    assert tickets.open_ticket(session, refund).priority == TicketPriority.HIGH
+    refund.customer = standard
+    assert tickets.open_ticket(session, refund).priority == TicketPriority.NORMAL
 
 
 def test_ticket_status_needs_matching_email_or_phone(session: Session) -> None:

@@ -1,7 +1,8 @@
 """The phone IVR channel's webhook handling with a fake assistant on a real database.
 
 What the end-to-end tests cannot provoke on demand: a slow or failing assistant, a
-turn finishing between webhooks, Twilio retrying a webhook, a failed transfer.
+turn finishing between webhooks, Twilio retrying a webhook, a failed transfer, a
+database outage, a webhook replayed after the call.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from rasa.core.channels.channel import UserMessage
@@ -22,18 +24,27 @@ from sqlalchemy.orm import Session
 from bot import migrate
 from bot.db import make_engine
 from bot.identity import ChannelIdentity, verify_identity
-from bot.models import Channel, Ticket, TicketCategory
+from bot.models import Channel, ChannelChoice, Customer, Ticket, TicketCategory
+from bot.services import tickets as ticket_service
 from bot.settings import Settings
+from channels import voice
 from channels import voice_state as store
 from channels.voice import (
     DELAY,
+    DIDNT_CATCH,
     ERROR,
     STILL_WAITING,
     VoiceInput,
+    ensure_handoff_ticket,
 )
 
 SECRET = "voice-test-secret"
-CALLER = "+14155550134"
+CALLER = "+14155550134"  # Jane's phone
+ATTESTED = "TN-Validation-Passed-A"
+OUTAGE = (
+    "Sorry, we're having technical trouble. Please call us back later on "
+    "5 0 0, 5 5 5, 0 0 0 6."
+)
 
 
 @dataclass
@@ -77,6 +88,7 @@ class Caller:
     channel: VoiceInput
     assistant: FakeAssistant
     caller: str = CALLER
+    verstat: str | None = ATTESTED  # Twilio's StirVerstat; None: not sent
     sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
 
     async def post(
@@ -86,6 +98,8 @@ class Caller:
         **fields: str,
     ) -> ET.Element:
         params = {"CallSid": self.sid, "From": self.caller, "CallStatus": "in-progress"}
+        if self.verstat is not None:
+            params["StirVerstat"] = self.verstat
         twiml = await self.channel._answer_safely(
             self.assistant,
             FakeRequest(args or {}, headers or {}),  # type: ignore[arg-type]
@@ -105,15 +119,41 @@ class Caller:
     async def wait(self) -> ET.Element:
         return await self.post(args={"wait": "1"})
 
+    async def answer(self, twiml: ET.Element, **fields: str) -> ET.Element:
+        """Keys or speech posted to the <Gather>'s action, as Twilio would."""
+        gather = twiml.find("Gather")
+        assert gather is not None
+        return await self.post(args=query(gather.attrib["action"]), **fields)
+
+    async def fall_silent(self, twiml: ET.Element) -> ET.Element:
+        """No input: Twilio follows the <Redirect> after the <Gather>."""
+        redirect = twiml.find("Redirect")
+        assert redirect is not None and redirect.text
+        return await self.post(args=query(redirect.text))
+
+
+def query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
+
 
 def said(root: ET.Element) -> str:
     return " ".join(say.text or "" for say in root.iter("Say"))
+
+
+def tags(root: ET.Element) -> list[str]:
+    return [child.tag for child in root]
 
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('voice') / 'switchboard.db'}"
     migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(Customer(name="Jane", email="jane@example.com", phone=CALLER))
+    finally:
+        engine.dispose()
     return url
 
 
@@ -133,6 +173,17 @@ async def channel(database_url: str) -> AsyncIterator[VoiceInput]:
     channel = make_channel(database_url)
     yield channel
     await asyncio.gather(*channel._running, return_exceptions=True)
+
+
+def janes_id(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return session.scalars(
+                select(Customer.id).where(Customer.phone == CALLER)
+            ).one()
+    finally:
+        engine.dispose()
 
 
 def tickets(database_url: str, conversation_id: str) -> list[Ticket]:
@@ -165,14 +216,98 @@ async def test_the_call_is_its_own_conversation_with_a_vouched_number(
     )
 
 
-async def test_a_withheld_number_is_not_vouched_for(channel: VoiceInput) -> None:
-    assistant = FakeAssistant([{"text": "OK."}])
-    call = Caller(channel, assistant, caller="anonymous")
+async def vouched_phone(call: Caller) -> str | None:
+    """The phone the assistant was given for the caller's first message."""
     await call.start()
     await call.say("Hello.")
-    [message] = assistant.received
+    message = call.assistant.received[-1]
     identity = verify_identity(message.metadata, SECRET, message.sender_id or "")
-    assert identity == ChannelIdentity(channel="voice", phone=None)
+    assert identity is not None and identity.channel == "voice"
+    return identity.phone
+
+
+async def test_a_withheld_number_is_not_vouched_for(channel: VoiceInput) -> None:
+    call = Caller(channel, FakeAssistant([{"text": "OK."}]), caller="anonymous")
+    assert await vouched_phone(call) is None
+
+
+@pytest.mark.parametrize(
+    "verstat",
+    [None, "", "TN-Validation-Passed-B", "TN-Validation-Passed-C",
+     "TN-Validation-Failed-A", "No-TN-Validation"],
+)  # fmt: skip
+async def test_a_number_without_full_attestation_is_not_vouched_for(
+    channel: VoiceInput, verstat: str | None
+) -> None:
+    """Caller ID can be spoofed: without STIR/SHAKEN "A" the caller gives an email."""
+    call = Caller(channel, FakeAssistant([{"text": "OK."}]), verstat=verstat)
+    assert await vouched_phone(call) is None
+
+
+async def test_the_attestation_of_the_first_webhook_holds_for_the_call(
+    channel: VoiceInput,
+) -> None:
+    call = Caller(channel, FakeAssistant([{"text": "OK."}]))
+    await call.start()  # with StirVerstat
+    call.verstat = None  # later webhooks without it
+    await call.say("Hello.")
+    [message] = call.assistant.received
+    identity = verify_identity(message.metadata, SECRET, message.sender_id or "")
+    assert identity is not None and identity.phone == CALLER
+
+
+async def test_trusting_every_caller_id_or_none(database_url: str) -> None:
+    always = make_channel(database_url, voice_trust_caller_id="always")
+    unattested = Caller(always, FakeAssistant([{"text": "OK."}]), verstat=None)
+    assert await vouched_phone(unattested) == CALLER
+    never = make_channel(database_url, voice_trust_caller_id="never")
+    attested = Caller(never, FakeAssistant([{"text": "OK."}]))
+    assert await vouched_phone(attested) is None
+
+
+async def test_an_unverified_caller_still_gets_a_callback_to_their_number(
+    channel: VoiceInput, database_url: str
+) -> None:
+    """Calling back the real number is harmless; the ticket isn't Jane's, though."""
+    call = Caller(channel, FakeAssistant(fail=True), verstat="TN-Validation-Passed-C")
+    await call.start()
+    handoff = await call.press("0")
+    assert "call you back on this number" in said(handoff)
+    [ticket] = tickets(database_url, f"voice:{call.sid}")
+    assert ticket.contact == CALLER and ticket.customer_id is None
+    verified = Caller(channel, FakeAssistant(fail=True))
+    await verified.start()
+    await verified.press("0")
+    [ticket] = tickets(database_url, f"voice:{verified.sid}")
+    assert ticket.contact == CALLER and ticket.customer_id == janes_id(database_url)
+
+
+async def test_the_assistants_handoff_ticket_gets_the_number_to_call_back(
+    channel: VoiceInput,
+) -> None:
+    """Without a vouched number the assistant's ticket has no contact: add From."""
+    conversation_id = f"voice:CA{uuid.uuid4().hex}"
+
+    def open_without_contact(session: Session) -> str:
+        request = ticket_service.TicketRequest(
+            channel=Channel.VOICE,
+            category=TicketCategory.HANDOFF,
+            subject="Conversation handed off to a person",
+            conversation_id=conversation_id,
+            handed_off=True,
+        )
+        return ticket_service.open_ticket(session, request).reference
+
+    reference = await channel._db(open_without_contact)
+
+    def ensure(session: Session) -> tuple[str, str | None]:
+        found = ensure_handoff_ticket(session, conversation_id, CALLER)
+        [ticket] = ticket_service.open_tickets_for_conversation(
+            session, conversation_id
+        )
+        return found, ticket.contact
+
+    assert await channel._db(ensure) == (reference, CALLER)
 
 
 async def test_a_slow_turn_is_spoken_at_the_next_webhook(channel: VoiceInput) -> None:
@@ -341,6 +476,153 @@ async def test_the_status_callback_records_the_end(channel: VoiceInput) -> None:
     )
     state, pending = await channel._db(lambda s: store.load_call(s, call.sid))
     assert state is not None and state.ended == "completed" and pending is None
+
+
+async def test_two_failures_in_a_row_end_the_call(channel: VoiceInput) -> None:
+    assistant = FakeAssistant(fail=True)
+    call = Caller(channel, assistant)
+    await call.start()
+    first = await call.say("Where is my order?")
+    assert said(first) == ERROR
+    gather, redirect = first.find("Gather"), first.find("Redirect")
+    assert gather is not None and gather.attrib["action"].endswith("/webhook?err=1")
+    assert redirect is not None and redirect.text
+    assert redirect.text.endswith("?noinput=1&err=1")
+    second = await call.answer(first, SpeechResult="Where is my order?")
+    assert tags(second) == ["Say", "Hangup"] and said(second) == OUTAGE
+    assert len(assistant.received) == 2
+
+
+async def test_the_failure_count_survives_silence_and_menus(
+    channel: VoiceInput,
+) -> None:
+    assistant = FakeAssistant(fail=True)
+    call = Caller(channel, assistant)
+    await call.start()
+    apology = await call.say("Where is my order?")
+    reprompt = await call.fall_silent(apology)
+    assert said(reprompt) == f"{DIDNT_CATCH} {ERROR}"
+    last = await call.answer(reprompt, SpeechResult="Where is my order?")
+    assert tags(last) == ["Say", "Hangup"] and said(last) == OUTAGE
+
+
+async def test_a_reply_in_between_starts_the_count_again(channel: VoiceInput) -> None:
+    assistant = FakeAssistant([{"text": "What's your order number?"}], fail=True)
+    call = Caller(channel, assistant)
+    await call.start()
+    apology = await call.say("Where is my order?")
+    assistant.fail = False
+    asked = await call.answer(apology, SpeechResult="Where is my order?")
+    assert said(asked) == "What's your order number?"
+    gather = asked.find("Gather")
+    assert gather is not None and "err=" not in gather.attrib["action"]
+    assistant.fail = True
+    again = await call.answer(asked, SpeechResult="I don't know it.")
+    assert said(again) == ERROR and again.find("Gather") is not None
+
+
+async def test_a_database_outage_ends_the_call_after_two_apologies(
+    channel: VoiceInput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(store, "load_call", broken)
+    call = Caller(channel, FakeAssistant())
+    first = await call.start()
+    assert said(first) == ERROR
+    last = await call.fall_silent(first)
+    assert tags(last) == ["Say", "Hangup"] and said(last) == OUTAGE
+    assert call.assistant.received == []
+
+
+async def test_a_webhook_replayed_after_the_call_ended_only_hangs_up(
+    channel: VoiceInput, database_url: str
+) -> None:
+    assistant = FakeAssistant([{"text": "Your order has shipped."}])
+    call = Caller(channel, assistant)
+    await call.start()
+    await channel._record_status({"CallSid": call.sid, "CallStatus": "completed"})
+    replay = await call.say("Where is my order?")
+    assert tags(replay) == ["Hangup"] and said(replay) == ""
+    missed = await call.post(args={"after": "transfer"}, DialCallStatus="no-answer")
+    assert tags(missed) == ["Hangup"]
+    assert assistant.received == []
+    assert tickets(database_url, f"voice:{call.sid}") == []
+    state, _ = await channel._db(lambda s: store.load_call(s, call.sid))
+    assert state is not None and state.ended == "completed"
+
+
+async def test_a_webhook_older_than_any_call_only_hangs_up(
+    channel: VoiceInput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant = FakeAssistant([{"text": "Your order has shipped."}])
+    call = Caller(channel, assistant)
+    await call.start()
+    monkeypatch.setattr(voice, "MAX_CALL_SECONDS", -1.0)  # the call began "long ago"
+    replay = await call.say("Where is my order?")
+    assert tags(replay) == ["Hangup"] and assistant.received == []
+
+
+async def test_a_later_save_keeps_the_end_of_the_call(channel: VoiceInput) -> None:
+    """A webhook in flight when the status callback came doesn't undo the end."""
+    call = Caller(channel, FakeAssistant())
+    await call.start()
+    await channel._record_status({"CallSid": call.sid, "CallStatus": "completed"})
+    await channel._db(lambda s: store.save_state(s, call.sid, voice.greeting_state()))
+    state, _ = await channel._db(lambda s: store.load_call(s, call.sid))
+    assert state is not None and state.ended == "completed"
+
+
+async def test_a_failure_forgets_the_numbered_choices(channel: VoiceInput) -> None:
+    assistant = FakeAssistant(
+        [{"text": "Shall I cancel it?",
+          "buttons": [{"title": "Yes, cancel it", "payload": "/affirm"}]}]
+    )  # fmt: skip
+    call = Caller(channel, assistant)
+    conversation_id = f"voice:{call.sid}"
+    await call.start()
+    await call.say("I want to cancel an order.")
+    assert (
+        await channel._db(lambda s: s.get(ChannelChoice, conversation_id)) is not None
+    )
+    assistant.fail = True
+    assert said(await call.say("Hmm.")) == ERROR
+    assert await channel._db(lambda s: s.get(ChannelChoice, conversation_id) is None)
+    assistant.fail = False
+    await call.say("Option one.")
+    assert "/affirm" not in assistant.texts
+
+
+async def test_buttons_without_text_are_offered_not_apologised_for(
+    channel: VoiceInput,
+) -> None:
+    assistant = FakeAssistant(
+        [{"text": "",  # Rasa's collector keeps an empty text
+          "buttons": [{"title": "Yes", "payload": "/affirm"},
+                      {"title": "No", "payload": "/deny"}]}]
+    )  # fmt: skip
+    call = Caller(channel, assistant)
+    await call.start()
+    offered = await call.say("Cancel my order.")
+    assert said(offered) == "Press 1 for Yes. Press 2 for No."
+    await call.press("2")
+    assert assistant.texts == ["Cancel my order.", "/deny"]
+
+
+async def test_keyed_stars_and_odd_digits(channel: VoiceInput) -> None:
+    assistant = FakeAssistant([{"text": "What's your order number?"}])
+    call = Caller(channel, assistant)
+    await call.start()
+    await call.press("1")
+    reprompt = f"{DIDNT_CATCH} What's your order number?"
+    assert said(await call.press("**")) == reprompt  # no match
+    assert said(await call.press("²")) == reprompt  # no match
+    assert said(await call.post(Digits="*")) == "What's your order number?"  # repeat
+    readback = await call.press("1042*57")
+    assert said(readback).startswith("I heard 1 0 4 2 5 7.")
+    await call.press("1")
+    assert assistant.texts == ["/check_order_status", "104257"]
 
 
 async def test_an_unexpected_error_still_answers_with_twiml(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
@@ -18,9 +19,11 @@ from channels.voice import (
     AGENT_OFFER,
     DELAY,
     HANGUP,
+    MAX_CALL_SECONDS,
     NO_INPUT_GOODBYE,
     REQUEST_HUMAN,
     TRANSFER,
+    UNAVAILABLE,
     AgentRoute,
     Call,
     CallUrls,
@@ -31,17 +34,23 @@ from channels.voice import (
     VoiceReply,
     _build_callback_response,
     _build_delay_response,
+    _build_error_response,
     _build_greeting_response,
     _build_hangup_response,
     _build_readback_response,
     _build_reply_response,
     _build_transfer_response,
+    attested,
+    call_is_over,
     control_from_events,
     control_of,
     conversation_state,
+    errors_in,
     greeting_state,
     interpret,
     on_silence,
+    outage_message,
+    trusts_caller,
     voice_reply,
 )
 from channels.voice_speech import (
@@ -49,6 +58,7 @@ from channels.voice_speech import (
     clean_digits,
     confirmation,
     heard_number,
+    is_ascii_digits,
     speakable,
     spell_digits,
     spell_identifiers,
@@ -159,6 +169,53 @@ def test_delay_response_offers_a_person_and_comes_back() -> None:
     )
 
 
+def test_error_response_counts_the_failure_in_its_signed_urls() -> None:
+    twiml = _build_error_response(URLS.with_errors(1))
+    assert str(twiml) == (
+        f"{XML}<Response>"
+        '<Gather action="https://ivr.example.com/webhooks/voice/webhook?err=1" '
+        'finishOnKey="#" input="dtmf speech" language="en-US" method="POST" '
+        'speechTimeout="auto" timeout="5">'
+        f"{SAY}Sorry, something went wrong on our side. Press 0 to talk to a member "
+        "of our team, or tell me again what you need.</Say></Gather>"
+        '<Redirect method="POST">'
+        "https://ivr.example.com/webhooks/voice/webhook?noinput=1&amp;err=1"
+        "</Redirect></Response>"
+    )
+
+
+def test_urls_carry_the_error_count_only_when_there_is_one() -> None:
+    assert (URLS.action, URLS.noinput, URLS.wait) == (
+        URLS.webhook,
+        f"{URLS.webhook}?noinput=1",
+        f"{URLS.webhook}?wait=1",
+    )
+    failing = URLS.with_errors(1)
+    assert (failing.action, failing.noinput, failing.wait) == (
+        f"{URLS.webhook}?err=1",
+        f"{URLS.webhook}?noinput=1&err=1",
+        f"{URLS.webhook}?wait=1&err=1",
+    )
+    assert failing.after_transfer == URLS.after_transfer
+
+
+@pytest.mark.parametrize(
+    ("args", "errors"),
+    [({}, 0), ({"err": "1"}, 1), ({"err": "7"}, 2), ({"err": "²"}, 0),
+     ({"err": "x"}, 0), ({"err": "9" * 5000}, 2), ({"err": ""}, 0)],
+)  # fmt: skip
+def test_errors_in_the_query(args: dict[str, str], errors: int) -> None:
+    assert errors_in(args) == errors
+
+
+def test_outage_message_gives_the_number_to_call_back() -> None:
+    assert outage_message("+15005550006") == (
+        "Sorry, we're having technical trouble. Please call us back later on "
+        "5 0 0, 5 5 5, 0 0 0 6."
+    )
+    assert outage_message(None) == UNAVAILABLE
+
+
 def test_hangup_response() -> None:
     twiml = _build_hangup_response(("Thanks for calling. Goodbye!",))
     assert str(twiml) == (
@@ -227,6 +284,7 @@ def test_special_characters_are_escaped() -> None:
         ("14155550134", "4 1 5, 5 5 5, 0 1 3 4"),
         ("+14155550134", "4 1 5, 5 5 5, 0 1 3 4"),
         ("42", "4 2"),
+        ("4²2٣", "4 2"),  # "²".isdigit() and "٣".isdigit() are True
     ],
 )
 def test_readback_reads_digit_by_digit(digits: str, spoken: str) -> None:
@@ -293,10 +351,40 @@ def test_choices_become_keys() -> None:
 @pytest.mark.parametrize(
     ("speech", "key"),
     [("One.", "1"), ("option 2", "2"), ("press three", "3"), ("zero", "0"),
-     ("7", "7"), ("one two", None), ("hello", None), ("", None)],
+     ("7", "7"), ("Two.", "2"), ("four", "4"), ("one two", None), ("hello", None),
+     ("", None),
+     # Not digits on their own: an interjection, and words that merely sound alike.
+     ("Oh.", None), ("o", None), ("to", None), ("too", None), ("for", None),
+     ("option for", None),
+     # Digits that aren't ASCII.
+     ("²", None), ("٣", None), ("option ²", None)],
 )  # fmt: skip
 def test_spoken_key(speech: str, key: str | None) -> None:
     assert spoken_key(speech) == key
+
+
+def test_oh_is_a_zero_only_inside_a_number() -> None:
+    heard = heard_number("one oh four two five seven")
+    assert heard is not None and heard.text == "104257"
+    assert spoken_key("oh") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"), [("7", True), ("104257", True), ("²", False), ("٣", False),
+                         ("1²", False), ("", False), ("*", False)],
+)  # fmt: skip
+def test_only_ascii_digits_are_digits(text: str, digits: bool) -> None:
+    assert is_ascii_digits(text) is digits
+
+
+@pytest.mark.parametrize(
+    ("keyed", "digits"),
+    [("104257", "104257"), ("1042*57", "104257"), ("10#42*5", "10425"),
+     ("*", "*"), ("**", ""), ("*#", "*"), ("#", ""), ("", ""), ("1²3", "13")],
+)  # fmt: skip
+def test_keyed_digits(keyed: str, digits: str) -> None:
+    """A "*" is a key of its own (repeat), never part of a number."""
+    assert clean_digits(keyed) == digits
 
 
 def test_confirmation_and_repeat() -> None:
@@ -305,7 +393,6 @@ def test_confirmation_and_repeat() -> None:
     assert confirmation("No.") is False
     assert confirmation("where is my order") is None
     assert wants_repeat("Can you repeat that?") and not wants_repeat("repeat my order")
-    assert clean_digits("10#42*5") == "1042*5"
 
 
 @pytest.mark.parametrize(
@@ -371,6 +458,12 @@ def test_a_key_that_is_not_on_the_menu() -> None:
     assert decided.speech[0] == "Sorry, that isn't one of the options."
 
 
+@pytest.mark.parametrize("speech", ["Oh.", "oh", "to", "too", "for", "²"])
+def test_words_that_only_sound_like_digits_are_no_menu_keys(speech: str) -> None:
+    # "Oh." used to be "0": a person. Now it is just something the caller said.
+    assert interpret(MENU, call(speech=speech), None) == Send(speech)
+
+
 def test_speech_at_the_menu_goes_to_the_assistant() -> None:
     assert interpret(MENU, call(speech="I want to cancel my order"), None) == Send(
         "I want to cancel my order"
@@ -386,6 +479,12 @@ def test_keyed_digits_are_read_back_before_they_are_sent() -> None:
     assert decided.state.phase is Phase.READBACK
     assert decided.state.readback == Readback("104257", "1 0 4 2 5 7")
     assert decided.state.prompt == ASKING.prompt  # kept for "try again"
+
+
+def test_a_star_inside_a_keyed_number_is_dropped() -> None:
+    decided = interpret(ASKING, call(digits=clean_digits("1042*57")), None)
+    assert isinstance(decided, Prompt)
+    assert decided.state.readback == Readback("104257", "1 0 4 2 5 7")
 
 
 def test_spoken_numbers_are_read_back_too() -> None:
@@ -459,6 +558,55 @@ def test_silence_reprompts_twice_then_offers_a_person_then_hangs_up() -> None:
     assert on_silence(state) == HangUp((NO_INPUT_GOODBYE,))
 
 
+# --- who is calling, and whether the call is still on --------------------------------
+
+
+def test_only_full_attestation_counts() -> None:
+    assert attested({"StirVerstat": "TN-Validation-Passed-A"})
+    for verstat in ("TN-Validation-Passed-B", "TN-Validation-Passed-C",
+                    "TN-Validation-Failed-A", "No-TN-Validation", ""):  # fmt: skip
+        assert not attested({"StirVerstat": verstat})
+    assert not attested({})
+
+
+def test_trusting_the_caller_id() -> None:
+    kept = MENU.evolve(caller_attested=True)  # attested at the call's first webhook
+    assert trusts_caller("attested", True, None)
+    assert trusts_caller("attested", False, kept)
+    assert not trusts_caller("attested", False, MENU)
+    assert not trusts_caller("attested", False, None)
+    assert trusts_caller("always", False, None)
+    assert not trusts_caller("never", True, kept)
+
+
+def test_the_vouched_phone_is_the_caller_only_when_verified() -> None:
+    assert call().vouched_phone is None
+    assert replace(call(), caller_verified=True).vouched_phone == "+14155550134"
+
+
+def test_a_call_is_over_when_ended_or_too_old() -> None:
+    state = CallState(started_at=1000.0)
+    assert not call_is_over(state, 1000.0 + MAX_CALL_SECONDS - 1)
+    assert call_is_over(state, 1000.0 + MAX_CALL_SECONDS + 1)
+    assert call_is_over(state.evolve(ended="completed"), 1001.0)
+
+
+def test_call_state_round_trips_and_keeps_the_call_facts() -> None:
+    state = READBACK.evolve(started_at=1234.5, caller_attested=True)
+    assert CallState.from_json(state.to_json()) == state
+    later = ASKING.keeping_call_facts(state.evolve(ended="completed"))
+    assert (later.started_at, later.caller_attested, later.ended) == (
+        1234.5,
+        True,
+        "completed",
+    )
+    assert later.prompt == ASKING.prompt
+    # Stored before the start time was: treated as long over.
+    legacy = CallState.from_json('{"phase": "menu", "prompt": "x"}')
+    assert legacy.started_at == 0.0 and not legacy.caller_attested
+    assert call_is_over(legacy, 10.0 + MAX_CALL_SECONDS)
+
+
 # --- the assistant's replies -----------------------------------------------------------
 
 
@@ -488,6 +636,14 @@ def test_custom_payloads_control_the_call() -> None:
     )
     assert control_of([{"custom": {"switchboard": "transfer"}}]) == TRANSFER
     assert control_of([{"custom": {"other": "x"}}, {"custom": "text"}]) is None
+
+
+def test_buttons_without_text_are_a_reply() -> None:
+    reply = voice_reply([{"buttons": [{"title": "Yes", "payload": "/affirm"}]}])
+    assert reply.speech == () and reply.choices_line == "Press 1 for Yes."
+    twiml = _build_reply_response(reply, URLS)
+    assert said(parse(twiml)) == ["Press 1 for Yes."]
+    assert conversation_state(reply).gather is GatherKind.CHOICES
 
 
 def test_statements_are_followed_by_anything_else() -> None:
@@ -524,6 +680,8 @@ VALID = Settings(twilio_auth_token="token", public_base_url="https://ivr.example
         ({"voice_response_timeout": 20.0}, "VOICE_RESPONSE_TIMEOUT"),
         ({"agent_phone_number": "12"}, "AGENT_PHONE_NUMBER"),
         ({"agent_queue_name": "q" * 65}, "AGENT_QUEUE_NAME"),
+        ({"voice_trust_caller_id": "sometimes"}, "VOICE_TRUST_CALLER_ID"),
+        ({"voice_trust_caller_id": ""}, "VOICE_TRUST_CALLER_ID"),
     ],
 )
 def test_invalid_settings_are_refused_at_start(
@@ -543,3 +701,14 @@ def test_agent_route_prefers_a_phone_number() -> None:
     )
     assert channel.urls.webhook == "https://ivr.example.com/webhooks/voice/webhook"
     assert VoiceInput.name() == "voice"
+
+
+def test_caller_id_is_trusted_only_when_attested_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert VALID.voice_trust_caller_id == "attested"
+    for mode in ("attested", "always", "never"):
+        VoiceInput(replace(VALID, voice_trust_caller_id=mode))
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("VOICE_TRUST_CALLER_ID", " Always ")
+    assert Settings.from_env().voice_trust_caller_id == "always"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,13 @@ from bot import migrate
 from bot.db import make_engine
 from bot.models import ChatMessage, Customer, Sender
 from bot.seed import seed_demo_data
+from bot.settings import Settings
 from bot.signing import sign_body
 from bot.web import create_app
+from bot.web.auth import SIGNED_IN_AT_KEY
 from bot.web.chat import CONVERSATION_KEY, UNAVAILABLE
+from bot.web.security import TOKEN_KEY
+from bot.web.stream import StreamSlots, TooManyStreams
 from tests.fakes.rasa_webchat import FakeRasaWebChat
 
 ORIGIN = {"Origin": "http://localhost"}
@@ -147,13 +153,106 @@ def test_messages_are_signed_and_stored(
     assert {row.conversation_id for row in rows} == {forwarded.json["sender"]}
 
 
+OFFER = {
+    "recipient_id": "x",
+    "text": "Would you like to talk to a person?",
+    "buttons": [
+        {"title": "Yes, please", "payload": "/affirm"},
+        {"title": "No thanks", "payload": "/deny"},
+    ],
+}
+
+
+def test_forwarded_body_is_timestamped_with_a_fresh_nonce(
+    client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    before = time.time()
+    say(client, {"text": "hi"})
+    say(client, {"text": "hi"})
+    first, second = (forwarded.json for forwarded in rasa.received)
+    assert before - 1 <= first["timestamp"] <= time.time() + 1
+    assert isinstance(first["nonce"], str) and len(first["nonce"]) >= 32
+    assert first["nonce"] != second["nonce"]
+
+
 def test_a_button_shows_its_title_and_sends_its_payload(
     app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
 ) -> None:
+    rasa.replies = [OFFER]
+    say(client, {"text": "where is my order"})
     response = say(client, {"text": "No thanks", "payload": "/deny"})
     assert response.status_code == 200
-    assert rasa.received[0].json["message"] == "/deny"
-    assert stored(app)[0].text == "No thanks"
+    assert rasa.received[1].json["message"] == "/deny"
+    assert stored(app)[2].text == "No thanks"
+
+
+def test_a_button_in_an_earlier_message_of_the_reply_counts(
+    client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    rasa.replies = [OFFER, {"recipient_id": "x", "text": "Or ask me anything."}]
+    say(client, {"text": "help"})
+    say(client, {"text": "Yes, please", "payload": "/affirm"})
+    assert rasa.received[1].json["message"] == "/affirm"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A payload no button carries (an intent with entities the customer can't see).
+        {"text": "No thanks", "payload": '/inform{"order_number": "104258"}'},
+        # An offered payload under another title than its button's.
+        {"text": "I want a refund", "payload": "/deny"},
+    ],
+)
+def test_a_payload_that_was_not_offered_is_ignored(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat, body: dict[str, str]
+) -> None:
+    rasa.replies = [OFFER]
+    say(client, {"text": "hello"})
+    response = say(client, body)
+    assert response.status_code == 200
+    assert rasa.received[1].json["message"] == body["text"]
+    assert stored(app)[2].text == body["text"]
+
+
+def test_without_any_buttons_a_payload_is_ignored(
+    client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    say(client, {"text": "Talk to a person", "payload": "/request_human"})
+    assert rasa.received[0].json["message"] == "Talk to a person"
+
+
+def test_buttons_of_an_older_reply_are_no_longer_offered(
+    client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    rasa.replies = [OFFER]
+    say(client, {"text": "hello"})
+    rasa.replies = [{"recipient_id": "x", "text": "Anything else?"}]
+    say(client, {"text": "what are your opening hours"})
+    say(client, {"text": "No thanks", "payload": "/deny"})
+    assert rasa.received[2].json["message"] == "No thanks"
+
+
+def test_buttons_stay_offered_while_the_assistant_is_down(
+    client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    rasa.replies = [OFFER]
+    say(client, {"text": "hello"})
+    rasa.status = 500
+    assert say(client, {"text": "No thanks", "payload": "/deny"}).status_code == 503
+    rasa.status = 200
+    say(client, {"text": "No thanks", "payload": "/deny"})
+    assert [f.json["message"] for f in rasa.received] == ["hello", "/deny", "/deny"]
+
+
+def test_buttons_of_another_conversation_are_not_offered(
+    client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    rasa.replies = [OFFER]
+    say(client, {"text": "hello"})
+    other = client.application.test_client()
+    say(other, {"text": "No thanks", "payload": "/deny"})
+    assert rasa.received[1].json["message"] == "No thanks"
 
 
 def test_history_returns_rows_after_an_id(client: FlaskClient) -> None:
@@ -279,22 +378,88 @@ def test_stream_pushes_rows_stored_later(app: Flask, client: FlaskClient) -> Non
                 payload=json.dumps({"agent_name": "Maria"}),
             )
         )
-    response = client.get(f"/chat/api/stream?after={messages[-1]['id']}")
-    assert response.status_code == 200
-    assert response.mimetype == "text/event-stream"
-    events = [
-        json.loads(line[len("data: ") :])
-        for line in response.get_data(as_text=True).splitlines()
-        if line.startswith("data: ")
-    ]
+    with client.get(f"/chat/api/stream?after={messages[-1]['id']}") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/event-stream"
+        events = [
+            json.loads(line[len("data: ") :])
+            for line in response.get_data(as_text=True).splitlines()
+            if line.startswith("data: ")
+        ]
     assert [(e["sender"], e["text"], e["agent_name"]) for e in events] == [
         ("agent", "Hi, I'm Maria. Let me look into it.", "Maria")
     ]
     # A reconnecting browser resumes after the last event it saw.
-    resumed = client.get(
+    with client.get(
         "/chat/api/stream?after=0", headers={"Last-Event-ID": str(events[0]["id"])}
+    ) as resumed:
+        assert "data: " not in resumed.get_data(as_text=True)
+
+
+STREAM = "/chat/api/stream"
+
+
+def test_open_streams_per_session_are_limited(app: Flask, client: FlaskClient) -> None:
+    slots: StreamSlots = app.extensions["chat_stream_slots"]
+    first, second = client.get(STREAM), client.get(STREAM)
+    assert (first.status_code, second.status_code) == (200, 200)
+    refused = client.get(STREAM)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "30"
+    assert refused.get_json()["error"] == "too_many_streams"
+    assert refused.get_json()["scope"] == "session"
+    # Another session still gets one.
+    with app.test_client().get(STREAM) as other:
+        assert other.status_code == 200
+    # A stream that ends (or whose browser goes away) frees its slot.
+    first.close()
+    with client.get(STREAM) as again:
+        assert again.status_code == 200
+    second.close()
+    assert slots.open_count() == 0
+
+
+def test_open_streams_in_all_are_limited(
+    database_url: str, rasa: FakeRasaWebChat
+) -> None:
+    app = make_app(
+        database_url, rasa.url, CHAT_MAX_STREAMS=3, CHAT_STREAM_RETRY_AFTER=7.5
     )
-    assert "data: " not in resumed.get_data(as_text=True)
+    held = [app.test_client().get(STREAM) for _ in range(3)]
+    assert [r.status_code for r in held] == [200, 200, 200]
+    refused = app.test_client().get(STREAM)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "8"
+    assert refused.get_json()["scope"] == "total"
+    held[0].close()
+    with app.test_client().get(STREAM) as response:
+        assert response.status_code == 200
+    for response in held[1:]:
+        response.close()
+
+
+def test_finished_streams_free_their_slots(app: Flask, client: FlaskClient) -> None:
+    for _ in range(5):
+        with client.get(STREAM) as response:
+            assert response.status_code == 200
+            response.get_data()
+    assert app.extensions["chat_stream_slots"].open_count() == 0
+
+
+def test_stream_slots_release_once() -> None:
+    slots = StreamSlots(per_session=1, total=2)
+    release = slots.acquire("a")
+    with pytest.raises(TooManyStreams) as refused:
+        slots.acquire("a")
+    assert refused.value.scope == "session"
+    other = slots.acquire("b")
+    with pytest.raises(TooManyStreams, match="total"):
+        slots.acquire("c")
+    release()
+    release()  # a second close changes nothing
+    assert slots.open_count("a") == 0 and slots.open_count() == 1
+    other()
+    assert slots.open_count() == 0
 
 
 def test_signed_in_customer_is_vouched_for(
@@ -311,6 +476,91 @@ def test_signed_in_customer_is_vouched_for(
             select(Customer).where(Customer.email == "jane.doe@example.com")
         ).one()
     assert rasa.received[0].json["customer_id"] == jane.id
+
+
+def session_of(client: FlaskClient) -> dict[str, Any]:
+    with client.session_transaction() as session:
+        return dict(session)
+
+
+def test_sign_in_starts_a_new_session(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    client.get("/")
+    say(client, {"text": "hi"})
+    before = session_of(client)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    # Someone who copied (or planted) the cookie before sign-in...
+    copied = app.test_client()
+    copied.set_cookie("session", cookie.value)
+    assert login(client, "jane.doe@example.com", "demo").status_code == 302
+    after = session_of(client)
+    assert after[CONVERSATION_KEY] != before[CONVERSATION_KEY]
+    assert after[TOKEN_KEY] != before[TOKEN_KEY]
+    assert client.get(MESSAGES).get_json() == {"messages": []}
+    rasa.replies = [{"recipient_id": "x", "text": "Order 104257 has shipped."}]
+    say(client, {"text": "where is my order 104257"})
+    assert rasa.received[-1].json["sender"] == after[CONVERSATION_KEY]
+    assert rasa.received[-1].json["customer_id"] is not None
+    # ...never reads the signed-in customer's conversation, nor speaks for them.
+    texts = [m["text"] for m in copied.get(MESSAGES).get_json()["messages"]]
+    assert texts == ["hi", "Hello there!"]
+    say(copied, {"text": "and my other orders?"})
+    assert rasa.received[-1].json["sender"] == before[CONVERSATION_KEY]
+    assert rasa.received[-1].json["customer_id"] is None
+
+
+def test_the_form_token_from_before_sign_in_no_longer_works(
+    client: FlaskClient,
+) -> None:
+    client.get("/")
+    old_token = session_of(client)[TOKEN_KEY]
+    login(client, "jane.doe@example.com", "demo")
+    response = client.post("/shop/logout", data={"csrf_token": old_token})
+    assert response.status_code == 400
+    assert "customer_id" in session_of(client)
+
+
+def test_sign_in_ends_after_the_session_lifetime(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    login(client, "jane.doe@example.com", "demo")
+    say(client, {"text": "hi"})
+    conversation = session_of(client)[CONVERSATION_KEY]
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    with client.session_transaction() as session:
+        session[SIGNED_IN_AT_KEY] = int(time.time() - lifetime - 5)
+    assert client.get(MESSAGES).get_json() == {"messages": []}
+    assert "Signed in as" not in client.get("/").get_data(as_text=True)
+    say(client, {"text": "hi"})
+    assert rasa.received[-1].json["customer_id"] is None
+    assert rasa.received[-1].json["sender"] != conversation
+
+
+def test_sessions_are_permanent_for_twelve_hours(
+    app: Flask, client: FlaskClient
+) -> None:
+    assert app.permanent_session_lifetime == timedelta(hours=12)
+    cookie = client.get("/").headers["Set-Cookie"]
+    assert "Expires=" in cookie
+    assert "Secure" not in cookie  # local http by default
+    assert session_of(client)["_permanent"] is True
+
+
+def test_secure_cookie_setting(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, rasa: FakeRasaWebChat
+) -> None:
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "true")
+    assert Settings.from_env().session_cookie_secure is True
+    app = make_app(database_url, rasa.url)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert "Secure" in app.test_client().get("/").headers["Set-Cookie"]
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "ture")
+    with pytest.raises(ValueError, match="SESSION_COOKIE_SECURE"):
+        Settings.from_env()
+    monkeypatch.delenv("SESSION_COOKIE_SECURE")
+    assert Settings.from_env().session_cookie_secure is False
 
 
 def test_the_browser_cannot_claim_a_customer(

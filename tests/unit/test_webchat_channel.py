@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +14,17 @@ from rasa.core.channels.channel import UserMessage
 
 from bot.identity import ChannelIdentity, verify_identity
 from bot.settings import Settings
-from bot.signing import SIGNATURE_HEADER, sign_body, valid_body_signature
+from bot.signing import (
+    MAX_AGE_SECONDS,
+    SIGNATURE_HEADER,
+    NonceCache,
+    body_key,
+    is_fresh,
+    sign_body,
+    stamped,
+    valid_body_signature,
+)
+from bot.web.rasa_client import WebChatClient
 from channels.webchat import WebChatInput, WebChatRequest, parse_request
 
 SECRET = "channel-test-secret"
@@ -38,14 +51,19 @@ class FakeAssistant:
         )
 
 
-def signed(body: dict[str, Any], secret: str = SECRET) -> FakeRequest:
-    raw = json.dumps(body).encode()
+def signed(
+    body: dict[str, Any], secret: str = SECRET, now: float | None = None
+) -> FakeRequest:
+    """A request signed like the web app signs it: timestamped, with a nonce."""
+    raw = json.dumps(stamped(body, now)).encode()
     return FakeRequest(raw, {SIGNATURE_HEADER: sign_body(raw, secret)})
 
 
-async def receive(request: FakeRequest) -> tuple[int, Any, FakeAssistant]:
+async def receive(
+    request: FakeRequest, channel: WebChatInput | None = None
+) -> tuple[int, Any, FakeAssistant]:
     assistant = FakeAssistant()
-    channel = WebChatInput(Settings(secret_key=SECRET))
+    channel = channel or WebChatInput(Settings(secret_key=SECRET))
     response = await channel._receive(request, assistant)  # type: ignore[arg-type]
     return response.status, json.loads(response.body or b"null"), assistant
 
@@ -60,13 +78,42 @@ def test_signature_round_trip() -> None:
     assert not valid_body_signature(b'{"a": 1}', signature, "")
 
 
+def test_body_signatures_use_a_key_derived_for_them() -> None:
+    key = hmac.new(SECRET.encode(), b"webchat-body", hashlib.sha256).digest()
+    assert body_key(SECRET) == key
+    body = b'{"a": 1}'
+    assert sign_body(body, SECRET) == hmac.new(key, body, hashlib.sha256).hexdigest()
+    # Not a plain HMAC under SECRET_KEY, as other signatures with it are.
+    plain = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert not valid_body_signature(body, plain, SECRET)
+
+
+def test_freshness_window() -> None:
+    now = 1_800_000_000.0
+    assert is_fresh(int(now), now)
+    assert is_fresh(int(now) - MAX_AGE_SECONDS, now)
+    assert is_fresh(int(now) + MAX_AGE_SECONDS, now)
+    assert not is_fresh(int(now) - MAX_AGE_SECONDS - 1, now)
+    assert not is_fresh(int(now) + MAX_AGE_SECONDS + 1, now)
+
+
+def test_nonce_cache_remembers_nonces_until_they_expire() -> None:
+    cache = NonceCache(ttl=10)
+    assert cache.use("a", now=0)
+    assert not cache.use("a", now=9)
+    assert cache.use("b", now=9)
+    assert cache.use("a", now=10)  # forgotten: its timestamp is stale by now anyway
+    assert len(cache) == 2
+    assert NonceCache().ttl > 2 * MAX_AGE_SECONDS
+
+
 def test_parse_request() -> None:
-    assert parse_request(b'{"sender": "web-1", "message": "hi"}') == WebChatRequest(
-        "web-1", "hi", None
-    )
+    body = b'{"sender": "web-1", "message": "hi", "timestamp": 5, "nonce": "n1"}'
+    assert parse_request(body) == WebChatRequest("web-1", "hi", None, 5, "n1")
     assert parse_request(
-        b'{"sender": "web-1", "message": "hi", "customer_id": 7}'
-    ) == WebChatRequest("web-1", "hi", 7)
+        b'{"sender": "web-1", "message": "hi", "customer_id": 7, "timestamp": 5,'
+        b' "nonce": "n1"}'
+    ) == WebChatRequest("web-1", "hi", 7, 5, "n1")
 
 
 @pytest.mark.parametrize(
@@ -80,6 +127,15 @@ def test_parse_request() -> None:
         b'{"sender": "web-1"}',
         b'{"sender": "web-1", "message": "hi", "customer_id": "7"}',
         b'{"sender": "web-1", "message": "hi", "customer_id": true}',
+        b'{"sender": "web-1", "message": "hi", "nonce": "n1"}',
+        b'{"sender": "web-1", "message": "hi", "timestamp": "5", "nonce": "n1"}',
+        b'{"sender": "web-1", "message": "hi", "timestamp": true, "nonce": "n1"}',
+        b'{"sender": "web-1", "message": "hi", "timestamp": 5}',
+        b'{"sender": "web-1", "message": "hi", "timestamp": 5, "nonce": ""}',
+        b'{"sender": "web-1", "message": "hi", "timestamp": 5, "nonce": 1}',
+        b'{"sender": "web-1", "message": "hi", "timestamp": 5, "nonce": "'
+        + b"n" * 65
+        + b'"}',
     ],
 )
 def test_parse_request_refuses(body: bytes) -> None:
@@ -100,6 +156,57 @@ async def test_unsigned_or_badly_signed_requests_are_refused() -> None:
         assert status == 403
         assert answer == {"error": "missing or invalid signature"}
         assert assistant.received == []
+
+
+@pytest.mark.parametrize("age", [MAX_AGE_SECONDS + 5, -MAX_AGE_SECONDS - 5, 3600])
+async def test_stale_or_future_requests_are_refused(age: int) -> None:
+    request = signed(
+        {"sender": "web-1", "message": "hi", "customer_id": 1}, now=time.time() - age
+    )
+    status, answer, assistant = await receive(request)
+    assert status == 403
+    assert answer == {"error": "request expired"}
+    assert assistant.received == []
+
+
+async def test_a_request_a_little_old_is_accepted() -> None:
+    request = signed({"sender": "web-1", "message": "hi"}, now=time.time() - 30)
+    status, _, _ = await receive(request)
+    assert status == 200
+
+
+async def test_a_replayed_request_is_refused() -> None:
+    channel = WebChatInput(Settings(secret_key=SECRET))
+    request = signed({"sender": "web-1", "message": "hi", "customer_id": 1})
+    assert (await receive(request, channel))[0] == 200
+    status, answer, assistant = await receive(request, channel)
+    assert status == 403
+    assert answer == {"error": "request replayed"}
+    assert assistant.received == []
+    # The same message sent again by the web app has a new nonce: it goes through.
+    again = signed({"sender": "web-1", "message": "hi", "customer_id": 1})
+    assert (await receive(again, channel))[0] == 200
+
+
+async def test_unstamped_signed_body_is_400() -> None:
+    raw = json.dumps({"sender": "web-1", "message": "hi", "customer_id": 1}).encode()
+    request = FakeRequest(raw, {SIGNATURE_HEADER: sign_body(raw, SECRET)})
+    status, _, assistant = await receive(request)
+    assert status == 400
+    assert assistant.received == []
+
+
+async def test_what_the_web_app_sends_is_accepted() -> None:
+    client = WebChatClient("http://127.0.0.1:5005", SECRET)
+    channel = WebChatInput(Settings(secret_key=SECRET))
+    for _ in range(2):  # every message has its own nonce
+        body, headers = client.signed_request("web-1", "hi", 3)
+        status, answer, assistant = await receive(FakeRequest(body, headers), channel)
+        assert status == 200
+        assert [reply["text"] for reply in answer] == ["you said hi"]
+    assert verify_identity(assistant.received[0].metadata, SECRET, "web-1") == (
+        ChannelIdentity(channel="web", customer_id=3)
+    )
 
 
 async def test_malformed_signed_body_is_400() -> None:

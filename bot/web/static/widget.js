@@ -3,6 +3,8 @@
  * Messages come from three places, all deduplicated by their database id: the
  * answer to a POST, the history loaded on page load, and the live feed (Server-Sent
  * Events, or polling when the stream keeps failing) that brings agent messages.
+ * The event stream is read with fetch, not EventSource, so that a 429 (the server
+ * has no stream to spare) is seen and its Retry-After honoured.
  */
 (function () {
   "use strict";
@@ -14,6 +16,7 @@
   var POLL_MS = 3000;
   var IDLE_POLL_MS = 15000;
   var STREAM_RETRY_MS = 30000;
+  var MAX_BUSY_RETRY_MS = 300000;
   var OPEN_KEY = "switchboard-chat-open";
   var UNAVAILABLE =
     "We couldn't reach the assistant; your message is saved, please try again.";
@@ -25,11 +28,12 @@
   var shown = {}; // message id -> element
   var pending = []; // customer messages sent but not yet stored: {text, el}
   var unread = 0;
-  var source = null;
+  var stream = null; // the open stream's AbortController
   var retryTimer = null;
   var pollTimer = null;
   var pollMs = 0;
   var streamFailures = 0;
+  var busyAnswers = 0; // 429s in a row
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -270,49 +274,104 @@
   }
 
   function closeStream() {
-    if (source) source.close();
-    source = null;
+    if (stream) stream.abort();
+    stream = null;
     if (retryTimer) window.clearTimeout(retryTimer);
     retryTimer = null;
   }
 
   function retryStream(ms) {
+    if (retryTimer) window.clearTimeout(retryTimer);
     retryTimer = window.setTimeout(function () { retryTimer = null; openStream(); }, ms);
+  }
+
+  // How long a 429 asks us to wait (Retry-After: seconds or an HTTP date), doubled
+  // for each 429 in a row, with some jitter so that waiting widgets spread out.
+  function busyWaitMs(response) {
+    var value = response.headers.get("Retry-After") || "";
+    var ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+    if (!(ms > 0)) ms = STREAM_RETRY_MS;
+    ms *= Math.pow(2, Math.min(busyAnswers - 1, 3));
+    ms *= 1 + Math.random() * 0.2;
+    return Math.min(Math.max(ms, 1000), MAX_BUSY_RETRY_MS);
+  }
+
+  // One event of the stream: only its data lines matter (the message has its id).
+  function handleEvent(block) {
+    var data = block.split(/\r?\n/).filter(function (line) {
+      return line.indexOf("data:") === 0;
+    }).map(function (line) { return line.slice(5).replace(/^ /, ""); }).join("\n");
+    if (!data) return;
+    try { render(JSON.parse(data), false); } catch (e) { /* not a message */ }
+  }
+
+  function streamFailed() {
+    streamFailures += 1;
+    if (streamFailures >= 3) {
+      streamFailures = 0;
+      pollEvery(POLL_MS);
+      retryStream(STREAM_RETRY_MS);
+    } else {
+      retryStream(1000 * streamFailures);
+    }
   }
 
   // The stream runs only while the panel is open: each one holds a server thread.
   function openStream() {
     closeStream();
     if (panel.hidden) return;
-    var opened = false;
-    source = new EventSource(STREAM_URL + "?after=" + lastId);
-    source.addEventListener("open", function () {
-      opened = true;
-      streamFailures = 0;
-      stopPolling();
-    });
-    source.addEventListener("message", function (event) {
-      try { render(JSON.parse(event.data), false); } catch (e) { /* not a message */ }
-    });
-    source.addEventListener("error", function () {
-      // Also fires when the server ends a stream on purpose: reconnect from lastId.
-      source.close();
-      source = null;
-      if (opened) { retryStream(250); return; }
-      streamFailures += 1;
-      if (streamFailures >= 3) {
-        streamFailures = 0;
+    var controller = new AbortController();
+    stream = controller;
+    fetch(STREAM_URL + "?after=" + lastId, {
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { Accept: "text/event-stream" },
+      signal: controller.signal,
+    }).then(function (response) {
+      if (stream !== controller) return;
+      if (response.status === 429) {
+        // No stream to spare: poll meanwhile, and try again when the server says.
+        stream = null;
+        busyAnswers += 1;
         pollEvery(POLL_MS);
-        retryStream(STREAM_RETRY_MS);
-      } else {
-        retryStream(1000 * streamFailures);
+        retryStream(busyWaitMs(response));
+        return;
       }
+      if (!response.ok || !response.body) throw new Error("stream: HTTP " + response.status);
+      streamFailures = 0;
+      busyAnswers = 0;
+      stopPolling();
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      function pump() {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) return;
+          buffer += decoder.decode(chunk.value, { stream: true });
+          var blocks = buffer.split(/\r?\n\r?\n/);
+          buffer = blocks.pop();
+          blocks.forEach(handleEvent);
+          return pump();
+        });
+      }
+      return pump().then(function () {
+        // The server ends each stream after a while: reconnect from lastId.
+        if (stream !== controller) return;
+        stream = null;
+        retryStream(250);
+      });
+    }).catch(function () {
+      if (stream !== controller) return; // closed on purpose
+      stream = null;
+      streamFailed();
     });
   }
 
   function watchOpen() {
-    if (!window.EventSource) { pollEvery(POLL_MS); return; }
-    if (!source && !retryTimer) openStream();
+    var canStream = window.fetch && window.AbortController && window.TextDecoder &&
+      window.ReadableStream;
+    if (!canStream) { pollEvery(POLL_MS); return; }
+    if (!stream && !retryTimer) openStream();
   }
 
   function watchClosed() {
