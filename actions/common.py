@@ -59,6 +59,11 @@ def use_session_scope(scope: SessionScope | None) -> None:
     _scope_override = scope
 
 
+def now() -> dt.datetime:
+    """The current time (UTC); tests replace it."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def today() -> dt.date:
     """Today's date in the shop's time zone."""
     return dt.datetime.now(ZoneInfo(settings().timezone)).date()

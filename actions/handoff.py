@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -12,8 +14,11 @@ from actions.common import (
     apologise_on_failure,
     channel_of,
     channel_phone,
+    logger,
+    now,
     reset_flow_slots,
     session_scope,
+    settings,
     transcript,
     verification_locked,
 )
@@ -21,7 +26,9 @@ from actions.tickets import verified_customer
 from actions.validation import latest_intent
 from bot.models import Customer, Order, Sender, TicketCategory
 from bot.services import tickets as ticket_service
+from bot.services.hours import OpeningHours, describe_opening
 from bot.services.orders import get_order
+from bot.services.queue import estimated_wait
 
 FALLBACK_ACTION = "action_fallback"
 
@@ -72,8 +79,33 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                 ),
             )
         reference = ticket.reference
-    dispatcher.utter_message(response="utter_handoff", reference=reference)
+        when = when_to_expect_a_person(session, now())
+    dispatcher.utter_message(response="utter_handoff", reference=reference, when=when)
     return [*reset_flow_slots(), SlotSet("handoff_ticket", reference)]
+
+
+def when_to_expect_a_person(session: Session, moment: dt.datetime) -> str:
+    """Roughly when a person will answer: from opening hours and recent waits."""
+    config = settings()
+    try:
+        hours = OpeningHours.parse(config.opening_hours, config.timezone)
+    except ValueError:
+        logger.exception("OPENING_HOURS cannot be read; assuming always open")
+        hours = None
+    if hours is not None and not hours.is_open(moment):
+        opening = hours.next_opening(moment)
+        if opening is not None:
+            return (
+                f"Our team is away right now and back {describe_opening(opening, moment)}; "
+                "your ticket waits in the queue and a person will answer you then."
+            )
+    wait = estimated_wait(session, moment)
+    if wait is None:
+        return "A person will answer you as soon as possible."
+    minutes = max(5, 5 * round(wait.total_seconds() / 300))
+    if minutes <= 90:
+        return f"People are usually answered within about {minutes} minutes."
+    return f"People are usually answered within about {round(minutes / 60)} hours."
 
 
 def _verified_order(

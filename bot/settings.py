@@ -100,6 +100,7 @@ class Settings:
     rasa_token: str = ""
     timezone: str = "America/New_York"
     password_reset_url: str = "http://127.0.0.1:8000/account/reset"
+    opening_hours: str = "mon-fri 08:00-20:00; sat 09:00-17:00"
     registration_url: str = "http://127.0.0.1:8000/register"
     # Twilio (names as in Twilio's docs). Without real credentials, the generated
     # development auth token still lets signed test requests be made locally.
@@ -163,6 +164,7 @@ class Settings:
                 "PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset"
             ),
             registration_url=_env("REGISTRATION_URL", "http://127.0.0.1:8000/register"),
+            opening_hours=_env("OPENING_HOURS", "mon-fri 08:00-20:00; sat 09:00-17:00"),
             twilio_account_sid=_env(
                 "TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"
             ),

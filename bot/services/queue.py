@@ -759,3 +759,28 @@ def sla_state(ticket: Ticket, now: dt.datetime) -> SlaState:
     if due - now <= target * AT_RISK_FRACTION:
         return "at_risk"
     return "ok"
+
+
+def estimated_wait(
+    session: Session, now: dt.datetime | None = None, sample: int = 50
+) -> dt.timedelta | None:
+    """How long customers have recently waited for an agent to take their ticket.
+
+    The median time from ticket to claim over the last `sample` claims of the past
+    week; None without enough history to say.
+    """
+    since = _now(now) - dt.timedelta(days=7)
+    rows = session.execute(
+        select(Ticket.created_at, TicketEvent.created_at)
+        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+        .where(
+            TicketEvent.kind == TicketEventKind.CLAIMED,
+            TicketEvent.created_at >= since,
+        )
+        .order_by(TicketEvent.created_at.desc())
+        .limit(sample)
+    ).all()
+    waits = sorted(claimed - created for created, claimed in rows if claimed >= created)
+    if len(waits) < 3:
+        return None
+    return waits[len(waits) // 2]

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -5,10 +7,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from actions import handoff
 from actions.account import ActionAccountHelp
 from actions.handoff import ActionFallback, ActionHandoff
 from actions.knowledge import ActionAnswerFaq
-from bot.models import Sender, Ticket, TicketCategory
+from bot.models import Channel, Sender, Ticket, TicketCategory
+from bot.services import tickets as ticket_service
+from bot.services.agents import create_agent
+from bot.services.queue import claim
 from tests.unit.trackers import load_domain, make_tracker, responses
 
 pytestmark = pytest.mark.usefixtures("db_scope")
@@ -130,3 +136,56 @@ async def test_account_help(intent: str) -> None:
 def test_no_unexpected_tickets(connection: Connection) -> None:
     session = Session(bind=connection)
     assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+NY = dt.timezone(dt.timedelta(hours=-5))
+MONDAY_NOON = dt.datetime(2026, 11, 16, 12, 0, tzinfo=NY)
+SUNDAY_NOON = dt.datetime(2026, 11, 22, 12, 0, tzinfo=NY)
+
+
+async def handoff_says(monkeypatch: pytest.MonkeyPatch, moment: dt.datetime) -> str:
+    monkeypatch.setattr(handoff, "now", lambda: moment)
+    dispatcher = CollectingDispatcher()
+    await ActionHandoff().run(
+        dispatcher, make_tracker(text="a person please", intent="request_human"), DOMAIN
+    )
+    return str(dispatcher.messages[0]["when"])
+
+
+async def test_outside_opening_hours_the_customer_hears_when_agents_are_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    when = await handoff_says(monkeypatch, SUNDAY_NOON)
+    assert when.startswith("Our team is away right now and back tomorrow at 8 am")
+
+
+async def test_without_history_no_wait_is_promised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert await handoff_says(monkeypatch, MONDAY_NOON) == (
+        "A person will answer you as soon as possible."
+    )
+
+
+async def test_the_wait_comes_from_recent_claims(
+    monkeypatch: pytest.MonkeyPatch, connection: Connection
+) -> None:
+    session = Session(bind=connection)
+    agent = create_agent(
+        session, "Maria", "maria@shop.example", "correct horse battery"
+    )
+    real_now = dt.datetime.now(dt.timezone.utc)
+    for minutes in (10, 20, 30):
+        ticket = ticket_service.open_ticket(
+            session,
+            ticket_service.TicketRequest(
+                channel=Channel.WEB, category=TicketCategory.HANDOFF, subject="help"
+            ),
+        )
+        ticket.created_at = real_now - dt.timedelta(minutes=minutes)
+        session.flush()
+        assert claim(session, ticket.id, agent)
+    session.flush()
+    assert await handoff_says(monkeypatch, MONDAY_NOON) == (
+        "People are usually answered within about 20 minutes."
+    )
