@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from functools import lru_cache
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -163,3 +165,31 @@ def apologise_on_failure(run: Run) -> Run:
             return []
 
     return wrapper
+
+
+class SafeFormValidation(FormValidationAction, ABC):
+    """A form validation that survives database failures.
+
+    The customer gets an apology, the values just extracted are cleared (so nothing
+    unvalidated stays in the form) and the same question is asked again.
+    """
+
+    @abstractmethod
+    def name(self) -> str:
+        """Name of the validation action."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        candidates = list(tracker.slots_to_validate())
+        try:
+            return await super().run(dispatcher, tracker, domain)
+        except SQLAlchemyError:
+            logger.exception("database error in %s", self.name())
+            dispatcher.messages.clear()
+            dispatcher.utter_message(response="utter_technical_problem")
+            ask = tracker.get_slot("requested_slot") or next(iter(candidates), None)
+            return [
+                *(SlotSet(slot, None) for slot in candidates),
+                SlotSet("requested_slot", ask),
+            ]

@@ -149,7 +149,6 @@ class ActionOfferHuman(Action):
     def name(self) -> str:
         return "action_offer_human"
 
-    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:

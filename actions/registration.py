@@ -9,12 +9,12 @@ import requests
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 from twilio.base.exceptions import TwilioException
 
 from actions import validation
 from actions.common import (
+    SafeFormValidation,
     apologise_on_failure,
     channel_of,
     channel_phone,
@@ -36,17 +36,11 @@ from bot.twilio_client import OptedOut, TwilioClient
 SKIP = "skip"
 
 
-class ValidateRegistrationForm(FormValidationAction):
+class ValidateRegistrationForm(SafeFormValidation):
     """Validates `registration_form`."""
 
     def name(self) -> str:
         return "validate_registration_form"
-
-    @apologise_on_failure
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,
@@ -120,7 +114,6 @@ class ActionAskRegistrationConfirmed(Action):
     def name(self) -> str:
         return "action_ask_registration_form_registration_confirmed"
 
-    @apologise_on_failure
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:

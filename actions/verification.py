@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions import validation
-from actions.common import identity, limits, logger, session_scope
+from actions.common import (
+    SafeFormValidation,
+    identity,
+    limits,
+    session_scope,
+    verification_locked,
+)
 from bot.models import Customer
 from bot.services import verification as attempts
 
 
-class VerifyingFormValidation(FormValidationAction, ABC):
+class VerifyingFormValidation(SafeFormValidation):
     """Asks for a key (order number, ticket reference) and verifies it.
 
     The key is verified against the phone the customer is texting or calling from,
@@ -47,22 +51,6 @@ class VerifyingFormValidation(FormValidationAction, ABC):
     ) -> bool:
         """True when `key` belongs to the customer with this email, phone or id."""
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        try:
-            return await super().run(dispatcher, tracker, domain)
-        except SQLAlchemyError:
-            logger.exception("database error in %s", self.name())
-            dispatcher.messages.clear()
-            dispatcher.utter_message(response="utter_technical_problem")
-            # Ask for the key again rather than jumping to another question.
-            return [
-                SlotSet(self.key_slot, None),
-                SlotSet("email", None),
-                SlotSet("requested_slot", self.key_slot),
-            ]
-
     def on_verified(self, session: Session, key: str) -> dict[str, Any]:
         """Extra slots to set once verified."""
         return {}
@@ -71,11 +59,6 @@ class VerifyingFormValidation(FormValidationAction, ABC):
         key = tracker.get_slot(self.key_slot)
         return key is not None and tracker.get_slot(self.verified_slot) == key
 
-    def locked(self, tracker: Tracker) -> bool:
-        return int(tracker.get_slot("verification_failures") or 0) >= (
-            limits().per_conversation
-        )
-
     async def required_slots(
         self,
         domain_slots: list[str],
@@ -83,7 +66,7 @@ class VerifyingFormValidation(FormValidationAction, ABC):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if self.locked(tracker):
+        if verification_locked(tracker):
             return []
         if not self.verified(tracker):
             return [self.key_slot, "email"]
@@ -120,7 +103,7 @@ class VerifyingFormValidation(FormValidationAction, ABC):
             return []
         conversation = tracker.sender_id
         with session_scope() as session:
-            if self.locked(tracker) or attempts.conversation_locked(
+            if verification_locked(tracker) or attempts.conversation_locked(
                 session, conversation, limits()
             ):
                 return self._locked_events()

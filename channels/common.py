@@ -123,18 +123,17 @@ def plain_text(text: str, keep_urls: bool = True) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
-def button_payloads(messages: list[dict[str, Any]]) -> list[str]:
-    """Payloads of the buttons in the last message that has any."""
+def last_buttons(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The buttons of the last message that has any."""
     for message in reversed(messages):
-        buttons = message.get("buttons") or []
-        if buttons:
-            return [str(b.get("payload", "")) for b in buttons]
+        if message.get("buttons"):
+            return list(message["buttons"])
     return []
+
+
+def button_payloads(messages: list[dict[str, Any]]) -> list[str]:
+    return [str(b.get("payload", "")) for b in last_buttons(messages)]
 
 
 def button_titles(messages: list[dict[str, Any]]) -> list[str]:
-    for message in reversed(messages):
-        buttons = message.get("buttons") or []
-        if buttons:
-            return [plain_text(str(b.get("title", ""))) for b in buttons]
-    return []
+    return [plain_text(str(b.get("title", ""))) for b in last_buttons(messages)]

@@ -40,14 +40,3 @@ def try_normalise_phone(raw: str | None, region: str = "US") -> str | None:
         return normalise_phone(raw, region)
     except InvalidContact:
         return None
-
-
-def mask_email(email: str) -> str:
-    """Show enough of an address to recognise it without disclosing it."""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
-
-
-def mask_phone(phone: str) -> str:
-    """Show only the last two digits."""
-    return f"***{phone[-2:]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -101,7 +101,3 @@ def resolve_choice(session: Session, conversation_id: str, text: str) -> str:
     payloads = json.loads(row.payloads)
     index = int(answer) - 1
     return payloads[index] if 0 <= index < len(payloads) else text
-
-
-def opted_out_numbers(session: Session) -> set[str]:
-    return set(session.scalars(select(SmsOptOut.phone)))

@@ -12,7 +12,10 @@ from sqlalchemy.orm import Session
 from actions import common
 from actions.handoff import ActionHandoff
 from actions.orders import ValidateOrderForm
-from actions.registration import ActionSubmitRegistrationForm
+from actions.registration import (
+    ActionSubmitRegistrationForm,
+    ValidateRegistrationForm,
+)
 from tests.unit.trackers import load_domain, make_tracker, responses
 
 DOMAIN = load_domain()
@@ -60,4 +63,20 @@ async def test_submit_actions_apologise(
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, make_tracker(slots=slots), DOMAIN)  # type: ignore[attr-defined]
     assert events == []
+    assert responses(dispatcher) == ["utter_technical_problem"]
+
+
+async def test_registration_asks_the_same_question_again() -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        active_loop="registration_form",
+        slots={"name": "Ada", "requested_slot": "reg_email"},
+        candidates={"reg_email": "ada@example.com"},
+    )
+    events = await ValidateRegistrationForm().run(dispatcher, tracker, DOMAIN)
+    # The unchecked email is not kept, and the form does not jump ahead.
+    assert events == [
+        SlotSet("reg_email", None),
+        SlotSet("requested_slot", "reg_email"),
+    ]
     assert responses(dispatcher) == ["utter_technical_problem"]

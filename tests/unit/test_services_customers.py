@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Customer, Segment
-from bot.services.contact import InvalidContact, mask_email, normalise_phone
+from bot.services.contact import InvalidContact, normalise_phone
 from bot.services.customers import (
     CustomerExists,
     NewCustomer,
@@ -73,7 +73,3 @@ def test_upsert_refuses_phone_of_another_customer(session: Session) -> None:
         upsert_customer(
             session, NewCustomer("Jane Doe", "jane.doe@example.com", "+14155550178")
         )
-
-
-def test_mask_email() -> None:
-    assert mask_email("jane.doe@example.com") == "j***@example.com"
