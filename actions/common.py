@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
@@ -95,8 +95,13 @@ def channel_of(tracker: Tracker) -> Channel:
 
 def transcript(tracker: Tracker) -> tuple[TranscriptLine, ...]:
     """Every customer and bot message of the conversation so far."""
+    return transcript_lines(tracker.events)
+
+
+def transcript_lines(events: Iterable[dict[str, Any]]) -> tuple[TranscriptLine, ...]:
+    """The customer and bot messages among tracker `events`."""
     lines = []
-    for event in tracker.events:
+    for event in events:
         text = event.get("text")
         if not text:
             continue

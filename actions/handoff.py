@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Iterator
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -20,17 +23,30 @@ from actions.common import (
     session_scope,
     settings,
     transcript,
+    transcript_lines,
     verification_locked,
 )
 from actions.tickets import verified_customer
 from actions.validation import latest_intent
-from bot.models import Customer, Order, Sender, TicketCategory
+from bot.models import Customer, Order, Sender, Ticket, TicketCategory
+from bot.services import handoff
 from bot.services import tickets as ticket_service
 from bot.services.hours import OpeningHours, describe_opening
 from bot.services.orders import get_order
 from bot.services.queue import estimated_wait
 
 FALLBACK_ACTION = "action_fallback"
+# Intents that say "a person, please", yes/no, or a bare answer to a question, not
+# what the customer needs: the handoff context looks past them to an earlier one.
+NOT_A_TOPIC = {
+    "request_human", "affirm", "deny", "nlu_fallback", "inform", "greet", "goodbye",
+    "thank", "bot_challenge",
+}  # fmt: skip
+# A message of these intents this short only asks for a person (or says yes to it).
+ASKING_FOR_A_PERSON = {"request_human", "affirm", "deny"}
+SHORT_REQUEST_WORDS = 6
+CONTEXT_ENTITIES = ("order_number", "email", "phone", "ticket_reference", "name")
+MAX_ENTITY_LENGTH = 200
 
 
 def _reason(tracker: Tracker) -> str:
@@ -41,9 +57,101 @@ def _reason(tracker: Tracker) -> str:
     return "The assistant could not understand the customer twice in a row."
 
 
+def _user_events(tracker: Tracker) -> Iterator[dict[str, Any]]:
+    for event in tracker.events:
+        if event.get("event") == "user":
+            yield event
+
+
+def _intent_of(event: dict[str, Any]) -> tuple[str | None, float | None]:
+    intent = (event.get("parse_data") or {}).get("intent") or {}
+    name = intent.get("name") if isinstance(intent, dict) else None
+    confidence = intent.get("confidence") if isinstance(intent, dict) else None
+    if not isinstance(confidence, int | float) or not math.isfinite(confidence):
+        confidence = None
+    return (name if isinstance(name, str) else None), confidence
+
+
+def _only_asks_for_a_person(event: dict[str, Any]) -> bool:
+    text = str(event.get("text") or "").strip()
+    intent, _ = _intent_of(event)
+    return text.startswith("/") or (
+        intent in ASKING_FOR_A_PERSON and len(text.split()) <= SHORT_REQUEST_WORDS
+    )
+
+
+def handoff_context(
+    tracker: Tracker, reason: str, verified: bool
+) -> handoff.HandoffContext:
+    """What the assistant understood in this conversation, for the agent.
+
+    The intent is the latest one that says what the customer needs (not "a person,
+    please" or "yes"); the entities are the latest value of each the customer typed;
+    the last message is the latest that is more than a request for a person.
+    """
+    events = list(_user_events(tracker))
+    intent, confidence = _intent_of(events[-1]) if events else (None, None)
+    for event in reversed(events):
+        name, score = _intent_of(event)
+        if name and name not in NOT_A_TOPIC:
+            intent, confidence = name, score
+            break
+    entities: dict[str, str] = {}
+    for event in events:
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            if not isinstance(entity, dict):
+                continue
+            name, value = entity.get("entity"), entity.get("value")
+            if name in CONTEXT_ENTITIES and isinstance(value, str | int | float):
+                entities[str(name)] = str(value)[:MAX_ENTITY_LENGTH]
+    last_message = next(
+        (
+            str(event["text"]).strip()
+            for event in reversed(events)
+            if str(event.get("text") or "").strip()
+            and not _only_asks_for_a_person(event)
+        ),
+        None,
+    )
+    return handoff.HandoffContext(
+        reason=reason,
+        intent=intent,
+        confidence=confidence,
+        entities=entities,
+        last_message=last_message,
+        verified=verified,
+        customer_messages=len(events),
+    )
+
+
+def _since_last_handoff(tracker: Tracker) -> tuple[ticket_service.TranscriptLine, ...]:
+    """Transcript lines after the previous handoff of this conversation.
+
+    They are what the customer and the assistant said after the conversation was
+    handed back; the ticket's transcript has everything before.
+    """
+    events = list(tracker.events)
+    starts = [
+        i
+        for i, event in enumerate(events)
+        if event.get("event") == "slot"
+        and event.get("name") == "handoff_ticket"
+        and event.get("value")
+    ]
+    return transcript_lines(events[starts[-1] + 1 :]) if starts else ()
+
+
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    """Open (or reuse) the conversation's handoff ticket and tell the customer."""
+    """Open (or reuse) the conversation's handoff ticket and tell the customer.
+
+    From then on the conversation is held: the customer's messages go to the
+    ticket (and the agents' console), and the assistant stays silent until an agent
+    hands the conversation back. Voice calls are held too, for uniformity: the call
+    is transferred or ends anyway.
+    """
+    reason = _reason(tracker)
     with session_scope() as session:
+        customer = verified_customer(session, tracker)
         existing = [
             t
             for t in ticket_service.open_tickets_for_conversation(
@@ -51,14 +159,19 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
             )
             if t.handed_off
         ]
+        ticket: Ticket
         if existing:
             ticket = existing[0]
             ticket_service.add_transcript(
                 ticket,
-                [ticket_service.TranscriptLine(Sender.SYSTEM, "Customer asked again.")],
+                [
+                    *_since_last_handoff(tracker),
+                    ticket_service.TranscriptLine(
+                        Sender.SYSTEM, "Customer asked again."
+                    ),
+                ],
             )
         else:
-            customer = verified_customer(session, tracker)
             verified_order = tracker.get_slot("verified_order")
             ticket = ticket_service.open_ticket(
                 session,
@@ -66,7 +179,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                     channel=channel_of(tracker),
                     category=TicketCategory.HANDOFF,
                     subject="Conversation handed off to a person",
-                    description=_reason(tracker),
+                    description=reason,
                     customer=customer,
                     order=get_order(session, verified_order)
                     if verified_order
@@ -78,6 +191,10 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                     transcript=transcript(tracker),
                 ),
             )
+        handoff.record_context(
+            ticket, handoff_context(tracker, reason, verified=customer is not None)
+        )
+        handoff.hold(session, ticket, tracker.sender_id)
         reference = ticket.reference
         when = when_to_expect_a_person(session, now())
     dispatcher.utter_message(response="utter_handoff", reference=reference, when=when)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot import launch, migrate
 from bot.db import make_engine, make_session_factory
 from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
-from bot.seed import is_empty, seed_demo_data
+from bot.seed import DEMO_AGENTS, is_empty, seed_demo_agents, seed_demo_data
 from bot.services.agents import AgentExists, create_agent
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
@@ -45,9 +45,15 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
     with _session_scope(settings)() as session:
         if args.if_empty and not is_empty(session):
             print("Database already has customers; demo data not loaded.")
-            return
-        count = seed_demo_data(session)
-    print(f"Demo data loaded: 6 customers, {count} orders.")
+        else:
+            count = seed_demo_data(session)
+            print(f"Demo data loaded: 6 customers, {count} orders.")
+        agents_file = seed_demo_agents(session, settings.var_dir)
+    if agents_file is None:
+        print("Agents exist already; demo agents not added.")
+    else:
+        names = ", ".join(email for _, email, _ in DEMO_AGENTS)
+        print(f"Demo agents added ({names}); their password is in {agents_file}.")
 
 
 def _customer(args: argparse.Namespace, settings: Settings) -> NewCustomer:
@@ -239,6 +245,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
         "rasa": launch.run_rasa,
         "actions": launch.run_actions,
         "web": launch.run_web,
+        "worker": launch.run_worker,
+        "shell": launch.run_shell,
     }
     runners[args.service](settings)
 
@@ -319,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     run = sub.add_parser("run", help="start one service (used by the Procfile)")
-    run.add_argument("service", choices=["rasa", "actions", "web", "shell"])
+    run.add_argument("service", choices=["rasa", "actions", "web", "worker", "shell"])
     run.set_defaults(func=cmd_run)
     return parser
 

@@ -190,3 +190,10 @@ def run_web(settings: Settings) -> None:
     print(f"Web app: http://{settings.bind_host}:{settings.web_port}", flush=True)
     os.chdir(PROJECT_ROOT)
     os.execvpe(command[0], command, rasa_env())
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the delivery worker in this process (bot/worker.py)."""
+    from bot import worker  # only this process needs it
+
+    worker.run(settings, settings.worker_interval)

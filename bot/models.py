@@ -273,6 +273,10 @@ class Ticket(Base):
     )
     # Why the ticket has its priority, in plain words ("VIP customer; problem report").
     priority_reason: Mapped[str | None] = Column(Text, nullable=True)
+    # Handoff context (bot/services/handoff.py): what the assistant understood, as
+    # JSON, and a one-paragraph summary for the agent.
+    context: Mapped[str | None] = Column(Text, nullable=True)
+    summary: Mapped[str | None] = Column(Text, nullable=True)
 
     customer: Mapped[Customer | None] = relationship("Customer")
     order: Mapped[Order | None] = relationship("Order")
@@ -294,8 +298,21 @@ class Ticket(Base):
         return f"Ticket(reference={self.reference!r}, status={self.status!r})"
 
 
+class Delivery(str, enum.Enum):
+    """Where a message to the customer (agent reply, notice) stands."""
+
+    PENDING = "pending"  # not out yet: retried until it is
+    DELIVERED = "delivered"  # handed to the customer's channel
+    FAILED = "failed"  # cannot be delivered (opted out, no way to reach them)
+
+
 class TicketMessage(Base):
-    """One line of a ticket's conversation transcript."""
+    """One line of a ticket's conversation transcript.
+
+    Lines the team sends to the customer (agent replies, resolve notices) carry a
+    delivery state: they are stored first and delivered after, so a channel that is
+    down delays them but never loses them.
+    """
 
     __tablename__ = "ticket_messages"
 
@@ -306,8 +323,41 @@ class TicketMessage(Base):
     sender: Mapped[Sender] = Column(_enum(Sender, "sender"), nullable=False)
     text: Mapped[str] = Column(Text, nullable=False)
     sent_at: Mapped[dt.datetime] = Column(UTCDateTime(), default=utcnow, nullable=False)
+    agent_id: Mapped[int | None] = Column(
+        ForeignKey("agents.id"), nullable=True, index=True
+    )
+    # None for lines that are not sent anywhere (what the customer or bot said).
+    delivery: Mapped[Delivery | None] = Column(
+        _enum(Delivery, "delivery"), nullable=True
+    )
+    attempts: Mapped[int] = Column(Integer, default=0, nullable=False)
+    next_attempt_at: Mapped[dt.datetime | None] = Column(
+        UTCDateTime(), nullable=True, index=True
+    )
+    delivered_at: Mapped[dt.datetime | None] = Column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = Column(Text, nullable=True)
 
     ticket: Mapped[Ticket] = relationship("Ticket", back_populates="messages")
+    agent: Mapped[Agent | None] = relationship("Agent")
+
+
+class ConversationHold(Base):
+    """A conversation a person has taken over: the bot stays silent in it.
+
+    While a row exists, the customer's messages in `conversation_id` go to the
+    ticket's transcript (and the console) instead of the assistant. Resolving the
+    ticket or returning it to the bot deletes the row.
+    """
+
+    __tablename__ = "conversation_holds"
+
+    conversation_id: Mapped[str] = Column(String(255), primary_key=True)
+    ticket_id: Mapped[int] = Column(
+        Integer, ForeignKey("tickets.id"), index=True, nullable=False
+    )
+    held_at: Mapped[dt.datetime] = Column(UTCDateTime(), default=utcnow, nullable=False)
+
+    ticket: Mapped[Ticket] = relationship("Ticket")
 
 
 class VerificationAttempt(Base):

@@ -1,15 +1,28 @@
-"""Demo data: a handful of customers and orders in every status (see README tour)."""
+"""Demo data: a handful of customers and orders in every status (see README tour),
+and two demo agents for the console."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Customer, Order, OrderItem, OrderStatus, Segment
+from bot.models import (
+    Agent,
+    AgentRole,
+    Customer,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Segment,
+)
+from bot.services.agents import check_password_rules, hash_password
 from bot.services.customers import NewCustomer, upsert_customer
 from bot.settings import Settings
 
@@ -99,3 +112,80 @@ def seed_demo_data(session: Session, today: dt.date | None = None) -> int:
         ]
     session.flush()
     return len(DEMO_ORDERS)
+
+
+# The console's demo team. `.test` is reserved for examples (RFC 2606): these
+# addresses can never reach anyone.
+DEMO_AGENTS = (
+    ("Ada Agent", "ada@switchboard.test", AgentRole.AGENT),
+    ("Sam Supervisor", "sam@switchboard.test", AgentRole.SUPERVISOR),
+)
+DEMO_AGENTS_FILE = "demo-agents.txt"
+PASSWORD_KEY = "password="
+
+
+def _read_password(path: Path) -> str | None:
+    for line in path.read_text().splitlines():
+        if line.startswith(PASSWORD_KEY) and line[len(PASSWORD_KEY) :].strip():
+            return line[len(PASSWORD_KEY) :].strip()
+    return None
+
+
+def demo_agents_password(var_dir: Path) -> tuple[str, Path]:
+    """This installation's demo agent password and the file (mode 600) that has it.
+
+    Generated once: no password is in the repository, and every install has its own.
+    """
+    path = var_dir / DEMO_AGENTS_FILE
+    if path.exists():
+        password = _read_password(path)
+        if password is not None:
+            return password, path
+        path.unlink()  # unreadable: start over
+    var_dir.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(12)
+    accounts = "".join(
+        f"#   {name} <{email}> ({role.value})\n" for name, email, role in DEMO_AGENTS
+    )
+    content = (
+        "# Demo agents of this Switchboard installation. Sign in to the agent console\n"
+        "# (/console on the web app) with either address and this password, which\n"
+        "# `python -m bot seed` generated for this installation. Keep this file\n"
+        "# private; create real agents with `python -m bot agent create`.\n"
+        f"{accounts}{PASSWORD_KEY}{password}\n"
+    )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another seed won the race: use its password
+        found = _read_password(path)
+        if found is None:
+            raise
+        return found, path
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    return password, path
+
+
+def seed_demo_agents(session: Session, var_dir: Path) -> Path | None:
+    """Create the demo agents when there are no agents at all.
+
+    Returns the file with their password, or None when agents already existed.
+    """
+    if session.scalar(select(func.count()).select_from(Agent)):
+        return None
+    password, path = demo_agents_password(var_dir)
+    check_password_rules(password)
+    for name, email, role in DEMO_AGENTS:
+        # Not create_agent: it refuses the reserved `.test` domain, as it should for
+        # real people; sign-in only compares the address.
+        session.add(
+            Agent(
+                name=name,
+                email=email,
+                password_hash=hash_password(password),
+                role=role,
+                active=True,
+            )
+        )
+    session.flush()
+    return path

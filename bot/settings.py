@@ -24,6 +24,14 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = _env(name, "true" if default else "false").strip().lower()
     if raw in {"1", "true", "yes", "on"}:
@@ -117,6 +125,8 @@ class Settings:
     voice_trust_caller_id: str = "attested"
     # Send the web app's session cookie only over HTTPS: set true behind TLS.
     session_cookie_secure: bool = False
+    # Seconds between the delivery worker's rounds (bot/worker.py).
+    worker_interval: float = 5.0
 
     @property
     def web_origin(self) -> str:
@@ -182,4 +192,5 @@ class Settings:
             .strip()
             .lower(),
             session_cookie_secure=_env_bool("SESSION_COOKIE_SECURE", False),
+            worker_interval=_env_float("WORKER_INTERVAL", 5.0),
         )

@@ -8,8 +8,6 @@ replies are plain text with buttons turned into numbered choices.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Callable
@@ -24,8 +22,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.db import make_engine, make_session_factory
 from bot.identity import ChannelIdentity
-from bot.services import messaging
+from bot.services import handoff, messaging
 from bot.services.contact import try_normalise_phone
+from bot.services.messaging import sms_conversation_id
 from bot.settings import Settings
 from bot.twilio_client import TwilioClient
 from channels.common import (
@@ -76,16 +75,6 @@ def sms_limit(text: str) -> int:
     if all(c in GSM7 or c in GSM7_EXTENDED for c in text):
         return SEGMENT_LIMIT - sum(c in GSM7_EXTENDED for c in text)
     return UCS2_SEGMENT_LIMIT
-
-
-def sms_conversation_id(phone: str, secret: str) -> str:
-    """The conversation of a texting number: keyed, so it cannot be guessed.
-
-    Rasa's REST and socket.io channels let clients choose a conversation id; a
-    guessable "sms:+1..." id would let anyone write into a customer's conversation.
-    """
-    digest = hmac.new(secret.encode(), f"sms:{phone}".encode(), hashlib.sha256)
-    return f"sms-{digest.hexdigest()[:32]}"
 
 
 def split_for_sms(text: str, limit: int | None = None) -> list[str]:
@@ -210,6 +199,13 @@ class SmsInput(InputChannel):
                 return []  # no messages until START
             if not body.strip():
                 return [NO_TEXT_REPLY]
+            # A person has the conversation: the text is theirs, the bot stays
+            # silent. In this transaction, so a Twilio retry doesn't store it twice.
+            if (
+                handoff.receive_customer_message(session, conversation, body)
+                is not None
+            ):
+                return []
             text = messaging.resolve_choice(session, conversation, body)
         turn = asyncio.ensure_future(
             run_through_rasa(

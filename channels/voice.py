@@ -28,6 +28,7 @@ same decisions from the turn's events (utter_goodbye uttered, a handoff ticket s
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 import uuid
@@ -59,6 +60,7 @@ from bot.services import messaging
 from bot.services import tickets as ticket_service
 from bot.services.contact import try_normalise_phone
 from bot.services.customers import find_by_phone
+from bot.services.hours import OpeningHours, describe_opening
 from bot.settings import Settings
 from channels import voice_state as store
 from channels.common import (
@@ -174,6 +176,14 @@ CALLBACK = (
 CALLBACK_NO_NUMBER = (
     "I can't see the number you're calling from, so please call us again, or use "
     "the chat on our website."
+)
+CALLBACK_AFTER_HOURS = (
+    "Our team is away right now and back {back}. A member of our team will call you "
+    "back on this number within one business day."
+)
+CALLBACK_AFTER_HOURS_NO_NUMBER = (
+    "Our team is away right now and back {back}. I can't see the number you're "
+    "calling from, so please call us again then, or use the chat on our website."
 )
 NOBODY_FREE = "Sorry, nobody could take your call just now."
 UNAVAILABLE = "Sorry, we're having technical trouble. Please call again later."
@@ -628,12 +638,20 @@ def _build_transfer_response(
 
 
 def _build_callback_response(
-    speech: Sequence[str], caller_known: bool
+    speech: Sequence[str], caller_known: bool, back: str | None = None
 ) -> VoiceResponse:
-    """Nobody to transfer to: promise a call back (the handoff ticket has the number)."""
-    closing = CALLBACK if caller_known else CALLBACK_NO_NUMBER
-    if caller_known and "call you back" in " ".join(speech):
-        closing = ""  # the assistant's handoff message already promised it
+    """Nobody to transfer to: promise a call back (the handoff ticket has the number).
+
+    `back` says when the team is back ("tomorrow at 8 am") outside opening hours.
+    """
+    if back is not None:
+        closing = (
+            CALLBACK_AFTER_HOURS if caller_known else CALLBACK_AFTER_HOURS_NO_NUMBER
+        ).format(back=back)
+    else:
+        closing = CALLBACK if caller_known else CALLBACK_NO_NUMBER
+        if caller_known and "call you back" in " ".join(speech):
+            closing = ""  # the assistant's handoff message already promised it
     return _build_hangup_response([s for s in (*speech, closing, GOODBYE) if s])
 
 
@@ -668,6 +686,22 @@ def _validated(settings: Settings) -> Settings:
             f"got {settings.voice_trust_caller_id!r}"
         )
     return settings
+
+
+def opening_hours(settings: Settings) -> OpeningHours:
+    """The team's hours; a ValueError naming OPENING_HOURS if they can't be read."""
+    try:
+        return OpeningHours.parse(settings.opening_hours, settings.timezone)
+    except ValueError as exc:
+        raise ValueError(f"OPENING_HOURS: {exc}") from exc
+    except LookupError as exc:  # ZoneInfoNotFoundError
+        raise ValueError(
+            f"SWITCHBOARD_TIMEZONE {settings.timezone!r} is not a time zone"
+        ) from exc
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _load(
@@ -743,8 +777,12 @@ class VoiceInput(InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(Settings.from_env())
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, clock: Callable[[], dt.datetime] = _utcnow
+    ) -> None:
         self.settings = _validated(settings)
+        self.hours = opening_hours(settings)  # a ValueError at start, like the rest
+        self.clock = clock  # tests set the time of day
         self.urls = CallUrls(f"{settings.public_base_url}{WEBHOOK_PATH}")
         self.outage = outage_message(
             try_normalise_phone(
@@ -1105,12 +1143,31 @@ class VoiceInput(InputChannel):
         return self._error_response(errors)
 
     async def _hand_off(self, call: Call, speech: Sequence[str]) -> VoiceResponse:
-        """Transfer to the agents, or promise a call back under a handoff ticket."""
-        if self.route.live:
-            return _build_transfer_response(speech, self.route, self.urls)
-        return await self._callback(call, speech)
+        """Transfer to the agents, or promise a call back under a handoff ticket.
 
-    async def _callback(self, call: Call, speech: Sequence[str]) -> VoiceResponse:
+        Outside opening hours nobody would answer a transfer: the caller is told
+        when the team is back and gets a call back then.
+        """
+        back = self._back_at()
+        if self.route.live and back is None:
+            return _build_transfer_response(speech, self.route, self.urls)
+        return await self._callback(call, speech, back)
+
+    def _back_at(self) -> str | None:
+        """When the team is back ("tomorrow at 8 am"), or None while it is working.
+
+        Hours that never open (an empty OPENING_HOURS) promise nothing, like the
+        assistant's handoff message.
+        """
+        now = self.clock()
+        if self.hours.is_open(now):
+            return None
+        opening = self.hours.next_opening(now)
+        return describe_opening(opening, now) if opening is not None else None
+
+    async def _callback(
+        self, call: Call, speech: Sequence[str], back: str | None = None
+    ) -> VoiceResponse:
         try:
             await self._db(
                 lambda s: ensure_handoff_ticket(
@@ -1120,7 +1177,9 @@ class VoiceInput(InputChannel):
         except Exception:
             logger.exception("could not open a handoff ticket for call %s", call.sid)
             return _build_hangup_response([*speech, UNAVAILABLE])
-        return _build_callback_response(speech, caller_known=call.caller is not None)
+        return _build_callback_response(
+            speech, caller_known=call.caller is not None, back=back
+        )
 
     async def _after_transfer(
         self, call: Call, params: dict[str, str]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 
 from sqlalchemy import delete
@@ -15,6 +16,16 @@ from bot.models import ChannelChoice, ProcessedWebhook, SmsOptOut, utcnow
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout"}
 START_WORDS = {"start", "unstop", "yes", "subscribe"}
 HELP_WORDS = {"help", "info"}
+
+
+def sms_conversation_id(phone: str, secret: str) -> str:
+    """The conversation of a texting number: keyed, so it cannot be guessed.
+
+    Rasa's REST and socket.io channels let clients choose a conversation id; a
+    guessable "sms:+1..." id would let anyone write into a customer's conversation.
+    """
+    digest = hmac.new(secret.encode(), f"sms:{phone}".encode(), hashlib.sha256)
+    return f"sms-{digest.hexdigest()[:32]}"
 
 
 def keyword(text: str) -> str | None:

@@ -221,6 +221,25 @@ def _check_may_change(ticket: Ticket, actor: Agent | None) -> None:
         )
 
 
+def check_may_change(ticket: Ticket, actor: Agent | None) -> None:
+    """Raise NotAllowed unless `actor` may change `ticket` (see the module doc)."""
+    _check_may_change(ticket, actor)
+
+
+def record_event(
+    session: Session,
+    ticket: Ticket,
+    actor: Agent | None,
+    kind: TicketEventKind,
+    *,
+    detail: str = "",
+    now: dt.datetime | None = None,
+) -> TicketEvent:
+    """Add an entry to the ticket's audit trail (for changes made outside this
+    module, such as handing a conversation back to the assistant)."""
+    return _record(session, ticket.id, actor, kind, detail=detail, now=_now(now))
+
+
 def _agent_label(agent: Agent | None) -> str:
     return "nobody" if agent is None else f"{agent.name} (#{agent.id})"
 

@@ -22,6 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.services import handoff
 from bot.web import chat_store
 from bot.web.auth import signed_in_customer_id
 from bot.web.conversation import CONVERSATION_KEY, conversation_id
@@ -78,7 +79,11 @@ def _text_field(data: dict[str, Any], name: str) -> str | None:
 
 @bp.post("/messages")
 def send_message() -> ResponseReturnValue:
-    """Store the customer's message, ask Rasa, store and return the replies."""
+    """Store the customer's message, ask Rasa, store and return the replies.
+
+    While a person handles the conversation the assistant is not asked: the answer
+    is the stored message and ``"held": true`` (the agent's reply comes by stream).
+    """
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return _error(400, "bad_request", 'Send a JSON object like {"text": "hi"}.')
@@ -106,6 +111,12 @@ def send_message() -> ResponseReturnValue:
             stored = chat_store.to_json(
                 chat_store.add_customer_message(db, conversation, text)
             )
+            # A person has taken the conversation over: the message is theirs (in
+            # the ticket's transcript, shown live in the console), not the bot's.
+            # A button click goes as its title, the words the customer saw.
+            held = handoff.receive_customer_message(db, conversation, text) is not None
+        if held:
+            return jsonify(messages=[stored], held=True)
         try:
             replies = client.send(
                 conversation, payload or text, signed_in_customer_id()

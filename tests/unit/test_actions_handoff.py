@@ -1,4 +1,7 @@
+from __future__ import annotations
+
 import datetime as dt
+from typing import Any
 
 import pytest
 from rasa_sdk.events import SlotSet
@@ -12,8 +15,10 @@ from actions.account import ActionAccountHelp
 from actions.handoff import ActionFallback, ActionHandoff
 from actions.knowledge import ActionAnswerFaq
 from bot.models import Channel, Sender, Ticket, TicketCategory
+from bot.services import handoff as handoff_service
 from bot.services import tickets as ticket_service
 from bot.services.agents import create_agent
+from bot.services.handoff import HandoffContext
 from bot.services.queue import claim
 from tests.unit.trackers import load_domain, make_tracker, responses
 
@@ -189,3 +194,183 @@ async def test_the_wait_comes_from_recent_claims(
     assert await handoff_says(monkeypatch, MONDAY_NOON) == (
         "People are usually answered within about 20 minutes."
     )
+
+
+# --- the conversation is held, with context for the agent -------------------------------
+
+
+def user(
+    text: str, intent: str, confidence: float = 0.9, **entities: str
+) -> dict[str, Any]:
+    """A past user event as Rasa stores it."""
+    return {
+        "event": "user",
+        "text": text,
+        "parse_data": {
+            "intent": {"name": intent, "confidence": confidence},
+            "entities": [{"entity": k, "value": v} for k, v in entities.items()],
+        },
+    }
+
+
+def held(connection: Connection, conversation: str) -> int | None:
+    """The id of the ticket holding `conversation`, if any."""
+    ticket = handoff_service.held_ticket(Session(bind=connection), conversation)
+    return ticket.id if ticket is not None else None
+
+
+ORDER_QUESTION = [
+    user("where is my order 104257", "check_order_status", 0.93, order_number="104257"),
+    {"event": "bot", "text": "What's the email address on the order?"},
+    user("it's jane@example.org", "inform", 0.8, email="jane@example.org"),
+    {"event": "bot", "text": "Sorry, that doesn't match the order."},
+]
+
+
+async def test_handing_off_holds_the_conversation_with_context(
+    connection: Connection,
+) -> None:
+    await ActionHandoff().run(
+        CollectingDispatcher(),
+        make_tracker(text="a person please", intent="request_human",
+                     events=ORDER_QUESTION, sender_id="held-1"),
+        DOMAIN,
+    )  # fmt: skip
+    [ticket] = handoff_tickets(connection, "held-1")
+    assert held(connection, "held-1") == ticket.id
+    assert HandoffContext.from_json(ticket.context) == HandoffContext(
+        reason="Customer asked to talk to a person.",
+        intent="check_order_status",
+        confidence=0.93,
+        entities={"order_number": "104257", "email": "jane@example.org"},
+        last_message="it's jane@example.org",
+        verified=False,
+        customer_messages=3,
+    )
+    assert ticket.summary == (
+        "An anonymous visitor wrote on web chat (3 messages). "
+        "The assistant understood: check order status, 93% sure. "
+        "Mentioned order 104257 (not verified). "
+        "Last message: “it's jane@example.org”. "
+        "Handed off because: Customer asked to talk to a person."
+    )
+    # From now on the customer's messages reach the ticket, not the assistant.
+    session = Session(bind=connection)
+    got = handoff_service.receive_customer_message(session, "held-1", "hello?")
+    assert got is not None and got.id == ticket.id
+
+
+async def test_a_verified_customer_is_named_in_the_summary(
+    connection: Connection,
+) -> None:
+    await ActionHandoff().run(
+        CollectingDispatcher(),
+        make_tracker(text="agent", intent="request_human", phone="+14155550134",
+                     sender_id="held-2"),
+        DOMAIN,
+    )  # fmt: skip
+    [ticket] = handoff_tickets(connection, "held-2")
+    context = HandoffContext.from_json(ticket.context)
+    assert context is not None and context.verified is True
+    assert context.intent == "request_human"  # nothing better to go on
+    assert context.last_message is None  # "agent" only asks for a person
+    assert ticket.summary is not None
+    assert ticket.summary.startswith(
+        "Jane Doe (jane.doe@example.com), verified wrote on SMS (1 message). "
+    )
+
+
+async def test_a_detailed_request_for_a_person_is_the_last_message(
+    connection: Connection,
+) -> None:
+    text = "i want to talk to someone about the broken lamp in my last order"
+    await ActionHandoff().run(
+        CollectingDispatcher(),
+        make_tracker(text=text, intent="request_human", sender_id="held-3"),
+        DOMAIN,
+    )
+    [ticket] = handoff_tickets(connection, "held-3")
+    context = HandoffContext.from_json(ticket.context)
+    assert context is not None and context.last_message == text
+
+
+async def test_a_fallback_handoff_summary_quotes_the_customer(
+    connection: Connection,
+) -> None:
+    history = [
+        user("blorp", "nlu_fallback", 0.2),
+        {"event": "action", "name": "action_fallback"},
+        {"event": "bot", "text": "Sorry, I didn't quite understand."},
+        {"event": "action", "name": "action_listen"},
+    ]
+    await ActionFallback().run(
+        CollectingDispatcher(),
+        make_tracker(text="zzzt", intent="nlu_fallback", events=history,
+                     sender_id="held-4"),
+        DOMAIN,
+    )  # fmt: skip
+    [ticket] = handoff_tickets(connection, "held-4")
+    assert ticket.summary == (
+        "An anonymous visitor wrote on web chat (2 messages). "
+        "Last message: “zzzt”. "
+        "Handed off because: The assistant could not understand the customer twice "
+        "in a row."
+    )
+    assert held(connection, "held-4") == ticket.id
+
+
+async def test_asking_again_after_a_hand_back_updates_the_ticket(
+    connection: Connection,
+) -> None:
+    """Returned to the bot, the customer asks again: same ticket, new lines, new context."""
+    first = make_tracker(text="human please", intent="request_human",
+                         events=ORDER_QUESTION, sender_id="held-5")  # fmt: skip
+    events = await ActionHandoff().run(CollectingDispatcher(), first, DOMAIN)
+    session = Session(bind=connection)
+    [ticket] = handoff_tickets(connection, "held-5")
+    handoff_service.release(session, ticket)  # "Return to bot"
+    session.flush()
+    later = [
+        *first.events,
+        {"event": "action", "name": "action_handoff"},
+        {"event": "bot", "text": "I've passed our conversation to our support team."},
+        *({"event": "slot", "name": e["name"], "value": e["value"]} for e in events),
+        user(
+            "is order 108842 also late",
+            "check_order_status",
+            0.88,
+            order_number="108842",
+        ),
+        {"event": "bot", "text": "Which email address is on the order?"},
+    ]
+    await ActionHandoff().run(
+        CollectingDispatcher(),
+        make_tracker(text="a person again please", intent="request_human",
+                     events=later, sender_id="held-5"),
+        DOMAIN,
+    )  # fmt: skip
+    [again] = handoff_tickets(connection, "held-5")
+    assert again.id == ticket.id
+    assert [(m.sender, m.text) for m in again.messages][-4:] == [
+        (Sender.CUSTOMER, "is order 108842 also late"),
+        (Sender.BOT, "Which email address is on the order?"),
+        (Sender.CUSTOMER, "a person again please"),
+        (Sender.SYSTEM, "Customer asked again."),
+    ]
+    context = HandoffContext.from_json(again.context)
+    assert context is not None
+    assert (context.intent, context.customer_messages) == ("check_order_status", 5)
+    assert context.entities["order_number"] == "108842"
+    assert held(connection, "held-5") == again.id
+
+
+async def test_calls_are_held_too(connection: Connection) -> None:
+    await ActionHandoff().run(
+        CollectingDispatcher(),
+        make_tracker(text="/request_human", intent="request_human", channel="voice",
+                     phone="+14155550134", sender_id="voice:CA123"),
+        DOMAIN,
+    )  # fmt: skip
+    [ticket] = handoff_tickets(connection, "voice:CA123")
+    assert ticket.channel == Channel.VOICE
+    assert held(connection, "voice:CA123") == ticket.id

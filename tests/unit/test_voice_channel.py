@@ -8,6 +8,7 @@ database outage, a webhook replayed after the call.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -157,7 +158,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def make_channel(database_url: str, **changes: Any) -> VoiceInput:
+NY = dt.timezone(dt.timedelta(hours=-5))
+MONDAY_NOON = dt.datetime(2026, 11, 16, 12, 0, tzinfo=NY)  # the team is working
+SUNDAY_NOON = dt.datetime(2026, 11, 22, 12, 0, tzinfo=NY)  # closed until Monday 8 am
+
+
+def make_channel(
+    database_url: str, at: dt.datetime = MONDAY_NOON, **changes: Any
+) -> VoiceInput:
     settings = Settings(
         database_url=database_url,
         twilio_auth_token="twilio-token",
@@ -165,7 +173,7 @@ def make_channel(database_url: str, **changes: Any) -> VoiceInput:
         public_base_url="https://ivr.example.com",
         voice_response_timeout=0.2,
     )
-    return VoiceInput(Settings(**{**settings.__dict__, **changes}))
+    return VoiceInput(Settings(**{**settings.__dict__, **changes}), clock=lambda: at)
 
 
 @pytest.fixture
@@ -401,6 +409,80 @@ async def test_the_transfer_payload_dials_the_agents(database_url: str) -> None:
     number = transfer.find("Dial/Number")
     assert number is not None and number.text == "+14155550100"
     assert "Putting you through" in said(transfer)
+
+
+TRANSFER: list[dict[str, Any]] = [
+    {"text": "I've passed our call to our team as ticket T 0 0 0 0 0 1."},
+    {"custom": {"switchboard": "transfer"}},
+]
+
+
+async def test_outside_opening_hours_the_caller_gets_a_callback_not_a_transfer(
+    database_url: str,
+) -> None:
+    channel = make_channel(
+        database_url, at=SUNDAY_NOON, agent_phone_number="+1 415 555 0100"
+    )
+    call = Caller(channel, FakeAssistant(list(TRANSFER)))
+    await call.start()
+    handoff = await call.press("0")
+    assert handoff.find("Dial") is None and handoff.find("Enqueue") is None
+    assert tags(handoff)[-1] == "Hangup"
+    assert said(handoff) == (
+        "I've passed our call to our team as ticket T 0 0 0 0 0 1. "
+        "Our team is away right now and back tomorrow at 8 am. A member of our team "
+        "will call you back on this number within one business day. "
+        "Thank you for calling. Goodbye."
+    )
+    [ticket] = tickets(database_url, f"voice:{call.sid}")
+    assert ticket.contact == CALLER and ticket.handed_off
+
+
+async def test_outside_opening_hours_a_withheld_number_is_asked_to_call_again(
+    database_url: str,
+) -> None:
+    channel = make_channel(database_url, at=SUNDAY_NOON, agent_queue_name="support")
+    call = Caller(channel, FakeAssistant(list(TRANSFER)), caller="anonymous")
+    await call.start()
+    handoff = await call.press("0")
+    assert handoff.find("Enqueue") is None
+    assert "back tomorrow at 8 am. I can't see the number you're calling from" in (
+        said(handoff)
+    )
+
+
+async def test_within_opening_hours_the_caller_is_put_through(
+    database_url: str,
+) -> None:
+    channel = make_channel(database_url, agent_queue_name="support")
+    call = Caller(channel, FakeAssistant(list(TRANSFER)))
+    await call.start()
+    transfer = await call.press("0")
+    enqueue = transfer.find("Enqueue")
+    assert enqueue is not None and enqueue.text == "support"
+
+
+async def test_without_agents_to_transfer_to_hours_still_say_when_we_are_back(
+    database_url: str,
+) -> None:
+    channel = make_channel(database_url, at=SUNDAY_NOON)
+    call = Caller(channel, FakeAssistant(fail=True))
+    await call.start()
+    assert "back tomorrow at 8 am" in said(await call.press("0"))
+    open_channel = make_channel(database_url)
+    open_call = Caller(open_channel, FakeAssistant(fail=True))
+    await open_call.start()
+    assert said(await open_call.press("0")).endswith(
+        "call you back on this number within one business day. "
+        "Thank you for calling. Goodbye."
+    )
+
+
+def test_unreadable_opening_hours_are_refused_at_start(database_url: str) -> None:
+    with pytest.raises(ValueError, match="OPENING_HOURS"):
+        make_channel(database_url, opening_hours="weekdays 9 to 5")
+    with pytest.raises(ValueError, match="SWITCHBOARD_TIMEZONE"):
+        make_channel(database_url, timezone="Mars/Olympus_Mons")
 
 
 async def test_a_transfer_nobody_answers_becomes_a_callback(

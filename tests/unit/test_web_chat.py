@@ -19,8 +19,18 @@ from sqlalchemy.orm import Session
 
 from bot import migrate
 from bot.db import make_engine
-from bot.models import ChatMessage, Customer, Sender
+from bot.models import (
+    Channel,
+    ChatMessage,
+    Customer,
+    Sender,
+    Ticket,
+    TicketCategory,
+    TicketMessage,
+)
 from bot.seed import seed_demo_data
+from bot.services import handoff
+from bot.services import tickets as ticket_service
 from bot.settings import Settings
 from bot.signing import sign_body
 from bot.web import create_app
@@ -253,6 +263,87 @@ def test_buttons_of_another_conversation_are_not_offered(
     other = client.application.test_client()
     say(other, {"text": "No thanks", "payload": "/deny"})
     assert rasa.received[1].json["message"] == "No thanks"
+
+
+def hand_to_a_person(app: Flask, client: FlaskClient) -> int:
+    """What the assistant's handoff action does: a ticket holds the conversation."""
+    with client.session_transaction() as cookie:
+        conversation = cookie[CONVERSATION_KEY]
+    with app.extensions["session_factory"].begin() as session:
+        ticket = ticket_service.open_ticket(
+            session,
+            ticket_service.TicketRequest(
+                channel=Channel.WEB,
+                category=TicketCategory.HANDOFF,
+                subject="Conversation handed off to a person",
+                conversation_id=conversation,
+                handed_off=True,
+            ),
+        )
+        handoff.hold(session, ticket, conversation)
+        return ticket.id
+
+
+def transcript_of(app: Flask, ticket_id: int) -> list[tuple[Sender, str]]:
+    with app.extensions["session_factory"]() as session:
+        rows = session.scalars(
+            select(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket_id)
+            .order_by(TicketMessage.id)
+        )
+        return [(row.sender, row.text) for row in rows]
+
+
+def test_a_held_conversation_goes_to_the_agent_not_the_assistant(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    rasa.replies = [OFFER]
+    say(client, {"text": "i need help"})
+    ticket_id = hand_to_a_person(app, client)
+    response = say(client, {"text": "  is anyone there?  "})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["held"] is True
+    [message] = body["messages"]
+    assert (message["sender"], message["text"]) == ("customer", "is anyone there?")
+    # A button of the assistant's last reply goes to the agent as its title.
+    clicked = say(client, {"text": "Yes, please", "payload": "/affirm"}).get_json()
+    assert clicked["held"] is True and clicked["messages"][0]["text"] == "Yes, please"
+    assert [f.json["message"] for f in rasa.received] == ["i need help"]
+    assert [(row.sender, row.text) for row in stored(app)][-2:] == [
+        (Sender.CUSTOMER, "is anyone there?"),
+        (Sender.CUSTOMER, "Yes, please"),
+    ]
+    assert transcript_of(app, ticket_id) == [
+        (Sender.CUSTOMER, "is anyone there?"),
+        (Sender.CUSTOMER, "Yes, please"),
+    ]
+
+
+def test_the_assistant_answers_again_once_the_conversation_is_handed_back(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    say(client, {"text": "hi"})
+    ticket_id = hand_to_a_person(app, client)
+    assert say(client, {"text": "hello?"}).get_json()["held"] is True
+    with app.extensions["session_factory"].begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        handoff.release(session, ticket)
+    body = say(client, {"text": "thanks"}).get_json()
+    assert "held" not in body
+    assert [m["sender"] for m in body["messages"]] == ["customer", "bot"]
+    assert [f.json["message"] for f in rasa.received] == ["hi", "thanks"]
+
+
+def test_another_conversation_is_not_held(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    say(client, {"text": "hi"})
+    hand_to_a_person(app, client)
+    other = client.application.test_client()
+    assert "held" not in say(other, {"text": "hi"}).get_json()
+    assert len(rasa.received) == 2
 
 
 def test_history_returns_rows_after_an_id(client: FlaskClient) -> None:

@@ -1,0 +1,133 @@
+"""The delivery worker: sends the team's pending messages, keeps priorities fresh.
+
+Agent replies and notices are stored first and delivered after
+(bot/services/delivery.py). The console tries right away; this process picks up
+everything else every WORKER_INTERVAL seconds: retries after a failure, replies
+stored while the channel was down. Once a minute it also recomputes the queue's
+priorities, so waiting tickets move up. Start it with `python -m bot run worker`;
+it stops cleanly on SIGTERM or SIGINT, after the round under way.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import make_engine, make_session_factory
+from bot.models import Delivery
+from bot.services import delivery, queue
+from bot.services.delivery import Outcome, SmsSender
+from bot.settings import Settings
+from bot.twilio_client import TwilioClient
+
+logger = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 60.0
+STARTED = "Delivery worker started"
+
+
+@dataclass
+class Worker:
+    """One round at a time: deliver what is due, refresh priorities when due."""
+
+    factory: sessionmaker[Session]
+    sms: SmsSender
+    secret: str
+    region: str = "US"
+    refresh_every: float = REFRESH_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    _next_refresh: float | None = field(default=None, init=False)
+
+    def deliver(self) -> list[Outcome]:
+        """Send every due message; log what happened to each."""
+        outcomes = delivery.deliver_due(
+            self.factory, self.sms, secret=self.secret, region=self.region
+        )
+        for outcome in outcomes:
+            if outcome.delivery == Delivery.DELIVERED:
+                logger.info("message %s delivered", outcome.message_id)
+            elif outcome.delivery == Delivery.PENDING:
+                logger.warning(
+                    "message %s not delivered, will retry: %s",
+                    outcome.message_id,
+                    outcome.error,
+                )
+            else:
+                logger.warning(
+                    "message %s cannot be delivered: %s",
+                    outcome.message_id,
+                    outcome.error,
+                )
+        return outcomes
+
+    def refresh(self) -> int:
+        """Recompute the open tickets' priorities (one transaction)."""
+        with self.factory.begin() as session:
+            changed = queue.refresh_priorities(session)
+        if changed:
+            logger.info(
+                "%d ticket priorit%s changed", changed, "y" if changed == 1 else "ies"
+            )
+        return changed
+
+    def tick(self) -> None:
+        """One round. A failure is logged and the next round tries again."""
+        try:
+            self.deliver()
+        except Exception:
+            logger.exception("delivery round failed")
+        now = self.clock()
+        if self._next_refresh is None or now >= self._next_refresh:
+            self._next_refresh = now + self.refresh_every
+            try:
+                self.refresh()
+            except Exception:
+                logger.exception("refreshing ticket priorities failed")
+
+    def run(self, interval: float, stop: threading.Event) -> None:
+        """Rounds every `interval` seconds until `stop` is set."""
+        while not stop.is_set():
+            self.tick()
+            stop.wait(interval)
+
+
+def run(settings: Settings, interval: float | None = None) -> None:
+    """Run the worker in this process until SIGTERM or SIGINT."""
+    interval = settings.worker_interval if interval is None else interval
+    if not interval > 0:
+        raise ValueError(f"WORKER_INTERVAL must be more than 0 seconds, got {interval}")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        logger.info("stopping (%s)", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {
+        signum: signal.signal(signum, request_stop)
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    engine = make_engine(settings.database_url)
+    worker = Worker(
+        factory=make_session_factory(engine),
+        sms=TwilioClient.from_settings(settings),
+        secret=settings.secret_key,
+        region=settings.default_phone_region,
+    )
+    logger.info("%s: delivering every %g s", STARTED, interval)
+    try:
+        worker.run(interval, stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        engine.dispose()
+        logger.info("Delivery worker stopped")

@@ -1,0 +1,258 @@
+"""The delivery worker: rounds, priority refreshes, surviving failures, stopping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import cli, migrate
+from bot import worker as worker_module
+from bot.db import make_engine, make_session_factory
+from bot.models import (
+    Agent,
+    Channel,
+    Delivery,
+    Ticket,
+    TicketCategory,
+    TicketMessage,
+    TicketPriority,
+    utcnow,
+)
+from bot.services import handoff, messaging, tickets
+from bot.settings import Settings
+from bot.twilio_client import OptedOut
+from bot.worker import Worker
+
+SECRET = "worker-secret"
+PHONE = "+14155550134"
+OPTED_OUT = "+14155550178"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'worker.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@dataclass
+class FakeSms:
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)
+
+    def send_sms(self, session: Session, to: str, body: str) -> str:
+        if messaging.is_opted_out(session, to):
+            raise OptedOut(to)
+        if to in self.failing:
+            raise ConnectionError("Twilio unreachable")
+        self.sent.append((to, body))
+        return "SM1"
+
+
+@dataclass
+class FakeClock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def pending_reply(factory: sessionmaker[Session], phone: str) -> int:
+    with factory.begin() as session:
+        agent = session.scalars(select(Agent)).first() or Agent(
+            name="Alice", email="alice@support.example.com", password_hash="x"
+        )
+        session.add(agent)
+        ticket = tickets.open_ticket(
+            session,
+            tickets.TicketRequest(
+                channel=Channel.SMS,
+                category=TicketCategory.HANDOFF,
+                subject="handed off",
+                contact=phone,
+                handed_off=True,
+            ),
+        )
+        return handoff.reply(session, ticket, agent, "Hello", secret=SECRET).id
+
+
+def delivery_of(factory: sessionmaker[Session], message_id: int) -> Delivery | None:
+    with factory() as session:
+        message = session.get(TicketMessage, message_id)
+        assert message is not None
+        return message.delivery
+
+
+def make_worker(
+    factory: sessionmaker[Session],
+    sms: FakeSms | None = None,
+    clock: FakeClock | None = None,
+) -> Worker:
+    worker = Worker(factory=factory, sms=sms or FakeSms(), secret=SECRET)
+    if clock is not None:
+        worker.clock = clock
+    return worker
+
+
+def test_a_round_delivers_what_is_due_and_logs_each_outcome(
+    factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    delivered = pending_reply(factory, PHONE)
+    retried = pending_reply(factory, "+14155550111")
+    failed = pending_reply(factory, OPTED_OUT)
+    with factory.begin() as session:
+        messaging.opt_out(session, OPTED_OUT)
+    sms = FakeSms(failing={"+14155550111"})
+    caplog.set_level(logging.INFO, logger="bot.worker")
+    make_worker(factory, sms).tick()
+    assert sms.sent == [(PHONE, "Alice (support): Hello")]
+    assert delivery_of(factory, delivered) == Delivery.DELIVERED
+    assert delivery_of(factory, retried) == Delivery.PENDING
+    assert delivery_of(factory, failed) == Delivery.FAILED
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("INFO", f"message {delivered} delivered") in logged
+    assert (
+        "WARNING",
+        f"message {retried} not delivered, will retry: Twilio unreachable",
+    ) in logged
+    assert any(
+        level == "WARNING"
+        and text.startswith(f"message {failed} cannot be delivered: ")
+        for level, text in logged
+    )
+
+
+def test_priorities_are_refreshed_at_start_and_then_every_minute(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refreshed: list[Session] = []
+
+    def refresh(session: Session) -> int:
+        refreshed.append(session)
+        return 0
+
+    monkeypatch.setattr(worker_module.queue, "refresh_priorities", refresh)
+    clock = FakeClock()
+    worker = make_worker(factory, clock=clock)
+    worker.tick()
+    clock.now += 30
+    worker.tick()
+    assert len(refreshed) == 1
+    clock.now += 30
+    worker.tick()
+    assert len(refreshed) == 2
+
+
+def test_a_refresh_is_committed(
+    factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    with factory.begin() as session:
+        ticket = tickets.open_ticket(
+            session,
+            tickets.TicketRequest(
+                channel=Channel.WEB, category=TicketCategory.HANDOFF, subject="help"
+            ),
+        )
+        ticket.created_at = utcnow() - dt.timedelta(hours=7)  # 3 h past its due time
+        ticket.first_response_due_at = None
+        ticket_id = ticket.id
+    caplog.set_level(logging.INFO, logger="bot.worker")
+    assert make_worker(factory).refresh() == 1
+    with factory() as session:
+        refreshed = session.get(Ticket, ticket_id)
+        assert refreshed is not None and refreshed.priority == TicketPriority.URGENT
+    assert "1 ticket priority changed" in caplog.text
+
+
+def test_a_failing_round_is_logged_and_the_worker_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'nowhere.db'}")
+    broken = make_worker(make_session_factory(engine))
+    broken.tick()  # must not raise
+    broken.tick()
+    engine.dispose()
+    assert caplog.text.count("delivery round failed") == 2
+    assert caplog.text.count("refreshing ticket priorities failed") == 1
+
+
+def test_the_loop_stops_when_asked(factory: sessionmaker[Session]) -> None:
+    message_id = pending_reply(factory, PHONE)
+    stop = threading.Event()
+    loop = threading.Thread(target=make_worker(factory).run, args=(0.01, stop))
+    loop.start()
+    try:
+        deadline = utcnow() + dt.timedelta(seconds=10)
+        while delivery_of(factory, message_id) != Delivery.DELIVERED:
+            assert utcnow() < deadline
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        loop.join(5)
+    assert not loop.is_alive()
+
+
+def test_run_stops_cleanly_on_sigterm(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(var_dir=tmp_path, database_url=database_url, secret_key=SECRET)
+    before = signal.getsignal(signal.SIGTERM)
+    caplog.set_level(logging.INFO, logger="bot.worker")
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        worker_module.run(settings, 0.05)
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert worker_module.STARTED in caplog.text
+    assert "stopping (SIGTERM)" in caplog.text
+    assert "Delivery worker stopped" in caplog.text
+
+
+@pytest.mark.parametrize("interval", [0.0, -1.0])
+def test_the_interval_must_be_positive(interval: float, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="WORKER_INTERVAL"):
+        worker_module.run(Settings(var_dir=tmp_path), interval)
+
+
+def test_worker_interval_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    assert Settings.from_env().worker_interval == 5.0
+    monkeypatch.setenv("WORKER_INTERVAL", "0.5")
+    assert Settings.from_env().worker_interval == 0.5
+    monkeypatch.setenv("WORKER_INTERVAL", "often")
+    with pytest.raises(ValueError, match="WORKER_INTERVAL must be a number"):
+        Settings.from_env()
+
+
+def test_python_m_bot_run_worker(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("WORKER_INTERVAL", "2.5")
+    started: list[float | None] = []
+    monkeypatch.setattr(
+        worker_module, "run", lambda settings, interval=None: started.append(interval)
+    )
+    assert cli.main(["run", "worker"]) == 0
+    assert started == [2.5]
