@@ -1,0 +1,235 @@
+"""What agents do to a ticket: the console's forms (POST, each with its token).
+
+Every change is one transaction through bot/services (queue, handoff, delivery);
+a message for the customer is committed first and delivered right after, so a
+channel that is down leaves it saved and marked undelivered, never lost. Service
+errors become pages with their message: 400 for bad input or a move the ticket
+cannot make, 403 when the agent may not, 409 when someone else was first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+
+from bot.models import Agent, Delivery, Ticket, TicketMessage
+from bot.services import delivery, handoff, queue
+from bot.web.console.common import (
+    error,
+    factory,
+    find_ticket,
+    me,
+    parse_id,
+    sentence,
+    settings,
+    sms_sender,
+)
+from bot.web.console.views import bp
+
+Action = Callable[[Session, Agent, Ticket], int | None]
+
+
+def deliver(message_id: int) -> delivery.Outcome | None:
+    """Send a saved message now; a failure leaves it pending for the worker."""
+    config = settings()
+    try:
+        return delivery.deliver(
+            factory(),
+            message_id,
+            sms_sender(),
+            secret=config.secret_key,
+            region=config.default_phone_region,
+        )
+    except Exception:  # saved already: it shows as undelivered and is retried
+        current_app.logger.exception("delivering message %s failed", message_id)
+        return None
+
+
+def _flash_delivery(outcome: delivery.Outcome | None, what: str) -> None:
+    if outcome is None:
+        flash(f"{what} saved; it is being sent.")
+    elif outcome.delivery == Delivery.DELIVERED:
+        flash(f"{what} delivered.")
+    elif outcome.delivery == Delivery.FAILED:
+        flash(f"{what} could not be delivered: {outcome.error}", "error")
+    else:
+        flash(
+            f"{what} saved but not delivered yet ({outcome.error}); it will be "
+            "retried.",
+            "error",
+        )
+
+
+def form_text(name: str) -> str:
+    """A text field; ValueError for a NUL character (PostgreSQL cannot store it)."""
+    text = request.form.get(name, "")
+    if "\x00" in text:
+        raise ValueError("the text contains a NUL character, which cannot be stored")
+    return text
+
+
+def _to_ticket(reference: str) -> ResponseReturnValue:
+    return redirect(url_for("console.ticket", reference=reference), 303)
+
+
+def act(
+    reference: str, action: Action, done: str, sent: str = ""
+) -> ResponseReturnValue:
+    """Run `action` in one transaction, deliver the message it returns (if any),
+    and go back to the ticket; service errors become error pages."""
+    try:
+        with factory()() as db, db.begin():
+            agent = me(db)
+            ticket = find_ticket(db, reference)
+            canonical = ticket.reference
+            message_id = action(db, agent, ticket)
+    except queue.ConcurrentChange as exc:
+        return error(409, sentence(exc))
+    except queue.NotAllowed as exc:
+        return error(403, sentence(exc))
+    except (queue.QueueError, ValueError) as exc:
+        return error(400, sentence(exc))
+    if message_id is not None:
+        _flash_delivery(deliver(message_id), sent or done)
+    else:
+        flash(done)
+    return _to_ticket(canonical)
+
+
+@bp.post("/tickets/<reference>/claim")
+def claim(reference: str) -> ResponseReturnValue:
+    """Take a new ticket; 409 when someone else was first."""
+    with factory()() as db, db.begin():
+        agent = me(db)
+        found = find_ticket(db, reference)
+        canonical = found.reference
+        won = queue.claim(db, found.id, agent)
+    if not won:
+        return error(409, f"Ticket {canonical} was already taken by someone else.")
+    flash(f"You have {canonical}.")
+    return _to_ticket(canonical)
+
+
+@bp.post("/tickets/<reference>/reply")
+def reply(reference: str) -> ResponseReturnValue:
+    config = settings()
+
+    def send(db: Session, agent: Agent, ticket: Ticket) -> int:
+        message = handoff.reply(
+            db,
+            ticket,
+            agent,
+            form_text("text"),
+            secret=config.secret_key,
+            region=config.default_phone_region,
+        )
+        return message.id
+
+    return act(reference, send, "Reply saved.", sent="Reply")
+
+
+@bp.post("/tickets/<reference>/note")
+def note(reference: str) -> ResponseReturnValue:
+    def add(db: Session, agent: Agent, ticket: Ticket) -> None:
+        queue.add_note(db, ticket, agent, form_text("text"))
+
+    return act(reference, add, "Note added.")
+
+
+@bp.post("/tickets/<reference>/reassign")
+def reassign(reference: str) -> ResponseReturnValue:
+    raw = request.form.get("agent_id")
+
+    def give(db: Session, agent: Agent, ticket: Ticket) -> None:
+        target_id = parse_id(raw, "The agent")
+        target = db.get(Agent, target_id)
+        if target is None or not target.active:
+            raise ValueError(f"there is no active agent with id {target_id}")
+        queue.reassign(db, ticket, target, agent)
+
+    return act(reference, give, "Ticket reassigned.")
+
+
+@bp.post("/tickets/<reference>/wait")
+def wait(reference: str) -> ResponseReturnValue:
+    def park(db: Session, agent: Agent, ticket: Ticket) -> None:
+        queue.wait_on_customer(db, ticket, agent)
+
+    return act(reference, park, "Waiting on the customer.")
+
+
+def _hand_back(reference: str, resolve: bool) -> ResponseReturnValue:
+    config = settings()
+
+    def back(db: Session, agent: Agent, ticket: Ticket) -> int | None:
+        notice = handoff.hand_back(
+            db,
+            ticket,
+            agent,
+            resolve=resolve,
+            secret=config.secret_key,
+            region=config.default_phone_region,
+        )
+        return notice.id if notice is not None else None
+
+    done = "Resolved" if resolve else "Returned to the assistant"
+    return act(reference, back, f"{done}.", sent=f"{done}; the notice to the customer")
+
+
+@bp.post("/tickets/<reference>/resolve")
+def resolve(reference: str) -> ResponseReturnValue:
+    """Resolve, tell the customer, and let the assistant answer again."""
+    return _hand_back(reference, resolve=True)
+
+
+@bp.post("/tickets/<reference>/return")
+def return_to_bot(reference: str) -> ResponseReturnValue:
+    """Let the assistant answer again without resolving."""
+    return _hand_back(reference, resolve=False)
+
+
+@bp.post("/tickets/<reference>/reopen")
+def reopen(reference: str) -> ResponseReturnValue:
+    def again(db: Session, agent: Agent, ticket: Ticket) -> None:
+        queue.reopen(db, ticket, agent, detail="reopened in the console")
+
+    return act(reference, again, "Reopened.")
+
+
+@bp.post("/tickets/<reference>/close")
+def close(reference: str) -> ResponseReturnValue:
+    def shut(db: Session, agent: Agent, ticket: Ticket) -> None:
+        queue.close(db, ticket, agent)
+
+    return act(reference, shut, "Closed.")
+
+
+@bp.post("/messages/<message_id>/retry")
+def retry(message_id: str) -> ResponseReturnValue:
+    """Send an undelivered message again now."""
+    try:
+        wanted = parse_id(message_id, "The message id")
+    except ValueError as exc:
+        return error(400, sentence(exc))
+    with factory()() as db, db.begin():
+        agent = me(db)
+        message = db.get(TicketMessage, wanted)
+        if message is None:
+            return error(404, "There is no such message.")
+        reference = message.ticket.reference
+        try:
+            queue.check_may_change(message.ticket, agent)
+        except queue.NotAllowed as exc:
+            return error(403, sentence(exc))
+        due = delivery.retry_now(db, wanted)
+    if not due:
+        return error(
+            409,
+            "That message is not waiting for a retry: it was delivered, failed for "
+            "good, or is being sent right now.",
+        )
+    _flash_delivery(deliver(wanted), "Message")
+    return _to_ticket(reference)

@@ -1,0 +1,75 @@
+"""JSON for the console's live views: the queue (polled every 3 s by console.js)
+and a ticket's new transcript lines and delivery states (every 2 s)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from bot.models import Delivery, TicketMessage, utcnow
+from bot.services import handoff
+from bot.web.console.auth import protect
+from bot.web.console.common import error, factory, find_ticket, me, parse_id
+from bot.web.console.queries import (
+    QueueFilters,
+    queue_row,
+    queue_tickets,
+    status_counts,
+    ticket_state,
+    unread_counts,
+)
+from bot.web.console.views import refresh_priorities
+
+bp = Blueprint("console_api", __name__, url_prefix="/console/api")
+protect(bp)
+
+UNDELIVERED = (Delivery.PENDING, Delivery.FAILED)
+
+
+@bp.get("/queue")
+def queue() -> ResponseReturnValue:
+    """The queue under the same filters as the page: tickets and counts per status."""
+    try:
+        filters = QueueFilters.parse(request.args)
+    except ValueError as exc:
+        return error(400, str(exc))
+    refresh_priorities()
+    now = utcnow()
+    with factory()() as db:
+        agent = me(db)
+        found = queue_tickets(db, filters, agent.id)
+        unread = unread_counts(db, [t.id for t in found])
+        return jsonify(
+            tickets=[queue_row(t, now, unread.get(t.id, 0)) for t in found],
+            counts=status_counts(db, filters, agent.id),
+        )
+
+
+@bp.get("/tickets/<reference>")
+def ticket(reference: str) -> ResponseReturnValue:
+    """Transcript lines after `after`, the undelivered ones, and the ticket's state."""
+    raw = request.args.get("after", "0")
+    try:
+        after = 0 if raw == "0" else parse_id(raw, "after")
+    except ValueError:
+        return error(400, "after must be a message id (a whole number, 0 for all).")
+    with factory()() as db:
+        me(db)
+        found = find_ticket(db, reference)
+        undelivered = db.scalars(
+            select(TicketMessage)
+            .where(
+                TicketMessage.ticket_id == found.id,
+                TicketMessage.delivery.in_(UNDELIVERED),
+            )
+            .order_by(TicketMessage.id)
+        )
+        held = bool(handoff.held_conversations(db, found))
+        return jsonify(
+            ticket=ticket_state(found, utcnow(), held),
+            messages=[
+                handoff.message_json(m) for m in handoff.transcript(db, found, after)
+            ],
+            undelivered=[handoff.message_json(m) for m in undelivered],
+        )

@@ -1,0 +1,169 @@
+"""Real concurrent claims over HTTP: eight signed-in agents click Claim at once.
+
+The console runs in a threaded Werkzeug server against the `engine` fixture's
+database (a SQLite file, and PostgreSQL); each agent has its own HTTP session and
+connection. Run with `pytest -s` to see the timing figures.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from flask import Flask
+from sqlalchemy.engine import Engine
+from werkzeug.serving import make_server
+
+from bot.models import TicketEventKind, TicketStatus
+from tests.unit.test_web_console import (
+    PASSWORD,
+    FakeSms,
+    add_agent,
+    dispose,
+    event_kinds,
+    load,
+    make_console_app,
+    new_ticket,
+    rows_removed_after,
+)
+
+AGENTS = 8
+ROUNDS = 10
+TIMEOUT = 60
+TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+@dataclass
+class Console:
+    app: Flask
+    url: str
+
+
+@dataclass
+class SignedIn:
+    agent_id: int
+    http: requests.Session
+    token: str
+
+
+@pytest.fixture
+def console(engine: Engine) -> Iterator[Console]:
+    with rows_removed_after(engine):
+        app = make_console_app(engine, FakeSms())
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield Console(app, f"http://127.0.0.1:{server.server_port}")
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server_close()
+            dispose(app)
+
+
+def token_of(response: requests.Response) -> str:
+    match = TOKEN.search(response.text)
+    assert match is not None, response.text[:500]
+    return match[1]
+
+
+def sign_in(console: Console, email: str) -> requests.Session:
+    http = requests.Session()
+    page = http.get(f"{console.url}/console/login", timeout=TIMEOUT)
+    response = http.post(
+        f"{console.url}/console/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token_of(page)},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 303, response.text[:500]
+    return http
+
+
+def agents(console: Console) -> list[SignedIn]:
+    team = []
+    for n in range(AGENTS):
+        email = f"racer{n}@support.example.com"
+        agent_id = add_agent(console.app, email, name=f"Racer {n}")
+        http = sign_in(console, email)
+        queue = http.get(f"{console.url}/console/", timeout=TIMEOUT)
+        assert queue.status_code == 200
+        team.append(SignedIn(agent_id, http, token_of(queue)))
+    return team
+
+
+@dataclass
+class Attempt:
+    agent_id: int
+    status: int
+    seconds: float
+
+
+def race(console: Console, team: list[SignedIn], reference: str) -> list[Attempt]:
+    """Every agent POSTs Claim for `reference`, released by one barrier."""
+    barrier = threading.Barrier(len(team))
+    attempts: list[Attempt] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def claim(member: SignedIn) -> None:
+        try:
+            barrier.wait(timeout=TIMEOUT)
+            started = time.perf_counter()
+            response = member.http.post(
+                f"{console.url}/console/tickets/{reference}/claim",
+                data={"csrf_token": member.token},
+                allow_redirects=False,
+                timeout=TIMEOUT,
+            )
+            elapsed = time.perf_counter() - started
+            with lock:
+                attempts.append(Attempt(member.agent_id, response.status_code, elapsed))
+        except BaseException as exc:  # reported by the test
+            with lock:
+                errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=claim, args=(m,)) for m in team]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT)
+    assert not any(t.is_alive() for t in threads), "a claim request hung"
+    assert not errors, errors
+    return attempts
+
+
+def test_exactly_one_agent_wins_each_claim_over_http(
+    console: Console, engine: Engine
+) -> None:
+    team = agents(console)
+    seconds: list[float] = []
+    for _ in range(ROUNDS):
+        reference = new_ticket(console.app, conversation_id=None)
+        attempts = race(console, team, reference)
+        statuses = sorted(a.status for a in attempts)
+        assert statuses == [303] + [409] * (AGENTS - 1), statuses
+        (winner,) = (a for a in attempts if a.status == 303)
+        ticket = load(console.app, reference)
+        assert ticket.status == TicketStatus.CLAIMED
+        assert ticket.assigned_agent_id == winner.agent_id
+        assert event_kinds(console.app, reference).count(TicketEventKind.CLAIMED) == 1
+        seconds.extend(a.seconds for a in attempts)
+    for member in team:
+        member.http.close()
+
+    print(
+        f"\nHTTP claim race on {engine.dialect.name}: {ROUNDS} rounds x {AGENTS} "
+        f"agents, one 303 and {AGENTS - 1} 409 each round; request time mean "
+        f"{statistics.mean(seconds) * 1000:.1f} ms, median "
+        f"{statistics.median(seconds) * 1000:.1f} ms, max "
+        f"{max(seconds) * 1000:.1f} ms"
+    )

@@ -1,0 +1,436 @@
+"""Who may reach what in the agent console: sign-in, roles, form tokens, sessions.
+
+The route tests walk the app's URL map, so a console route added later is tested
+(and must be listed in EXPECTED_ENDPOINTS) without writing a test for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from bot.models import Agent, AgentRole, Channel, Sender, TicketEventKind, TicketStatus
+from bot.web import auth as shop_auth
+from bot.web import create_app
+from bot.web.console.auth import SIGNED_IN_AT_KEY
+from bot.web.console.throttle import LoginThrottle
+from bot.web.security import TOKEN_KEY
+from tests.unit.test_web_console import (
+    PASSWORD,
+    FakeSms,
+    add_agent,
+    csrf,
+    dispose,
+    event_kinds,
+    factory,
+    load,
+    make_console_app,
+    new_ticket,
+    post,
+    rows_removed_after,
+    sign_in,
+    text_of,
+    transcript,
+)
+
+ADA = "ada@support.example.com"
+SUE = "sue@support.example.com"
+EXPECTED_ENDPOINTS = {
+    "console_auth.logout",
+    "console.queue_view",
+    "console.next_ticket",
+    "console.ticket",
+    "console.claim",
+    "console.reply",
+    "console.note",
+    "console.reassign",
+    "console.wait",
+    "console.resolve",
+    "console.return_to_bot",
+    "console.reopen",
+    "console.close",
+    "console.retry",
+    "console_api.queue",
+    "console_api.ticket",
+    "console_supervisor.page",
+    "console_supervisor.api",
+}
+
+
+def _console_routes() -> list[tuple[str, str, str]]:
+    """(method, rule, endpoint) of every console route but the sign-in page."""
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"})
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if (
+            not rule.rule.startswith("/console")
+            or rule.endpoint == "console_auth.login"
+        ):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((method, rule.rule, rule.endpoint))
+    return sorted(routes)
+
+
+ROUTES = _console_routes()
+POSTS = [route for route in ROUTES if route[0] == "POST"]
+
+
+def route_id(route: tuple[str, str, str]) -> str:
+    return f"{route[0]} {route[1]}"
+
+
+@pytest.fixture
+def app(engine: Engine) -> Iterator[Flask]:
+    with rows_removed_after(engine):
+        made = make_console_app(engine, FakeSms())
+        try:
+            yield made
+        finally:
+            dispose(made)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def ada(app: Flask) -> int:
+    return add_agent(app, ADA, name="Ada Agent")
+
+
+@pytest.fixture
+def sue(app: Flask) -> int:
+    return add_agent(app, SUE, AgentRole.SUPERVISOR, name="Sue Super")
+
+
+@pytest.fixture
+def existing(app: Flask) -> tuple[str, int]:
+    """A new ticket with one transcript line: (reference, message id)."""
+    reference = new_ticket(
+        app, conversation_id="web-auth", lines=((Sender.CUSTOMER, "hello"),)
+    )
+    (line,) = transcript(app, reference)
+    return reference, line.id
+
+
+def url_of(rule: str, existing: tuple[str, int]) -> str:
+    reference, message_id = existing
+    url = rule.replace("<reference>", reference).replace(
+        "<message_id>", str(message_id)
+    )
+    assert "<" not in url, f"a new URL variable in {rule}: give it a value here"
+    return url
+
+
+def session_of(client: FlaskClient) -> dict[str, object]:
+    with client.session_transaction() as session:
+        return dict(session)
+
+
+def test_the_route_list_is_complete() -> None:
+    assert {endpoint for _, _, endpoint in ROUTES} == EXPECTED_ENDPOINTS
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+def test_every_console_route_needs_sign_in(
+    client: FlaskClient, existing: tuple[str, int], route: tuple[str, str, str]
+) -> None:
+    method, rule, _ = route
+    url = url_of(rule, existing)
+    # With a form token, so that it is the missing sign-in that refuses.
+    data = {TOKEN_KEY: csrf(client)} if method == "POST" else None
+    response = client.open(url, method=method, data=data)
+    if url.startswith("/console/api/"):
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "unauthorized"
+    else:
+        assert response.status_code in (302, 303)
+        assert urlsplit(response.headers["Location"]).path == "/console/login"
+    reference, _ = existing
+    assert load(client.application, reference).status == TicketStatus.NEW
+
+
+def test_a_page_sends_you_back_after_sign_in(
+    client: FlaskClient, ada: int, existing: tuple[str, int]
+) -> None:
+    reference, _ = existing
+    response = client.get(f"/console/tickets/{reference}")
+    assert response.status_code == 302
+    login_url = response.headers["Location"]
+    assert login_url.startswith("/console/login?next=")
+    page = client.get(login_url).get_data(as_text=True)
+    assert f'name="next" value="/console/tickets/{reference}' in page
+    response = sign_in(client, ADA, next=f"/console/tickets/{reference}")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/console/tickets/{reference}"
+
+
+def test_agents_may_not_see_supervisor_pages(client: FlaskClient, ada: int) -> None:
+    sign_in(client, ADA)
+    page = client.get("/console/supervisor")
+    assert page.status_code == 403
+    assert "Only supervisors can see this page." in text_of(page)
+    api = client.get("/console/api/supervisor")
+    assert api.status_code == 403
+    assert api.get_json()["error"] == "forbidden"
+    assert 'href="/console/supervisor"' not in client.get("/console/").get_data(
+        as_text=True
+    )
+
+
+def test_supervisors_see_them(client: FlaskClient, sue: int) -> None:
+    sign_in(client, SUE)
+    assert client.get("/console/supervisor").status_code == 200
+    assert client.get("/console/api/supervisor").status_code == 200
+    assert 'href="/console/supervisor"' in client.get("/console/").get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.parametrize(
+    "token", [None, "", "forged-token"], ids=["none", "empty", "wrong"]
+)
+@pytest.mark.parametrize("route", POSTS, ids=route_id)
+def test_every_post_needs_the_form_token(
+    app: Flask,
+    client: FlaskClient,
+    sue: int,
+    existing: tuple[str, int],
+    route: tuple[str, str, str],
+    token: str | None,
+) -> None:
+    sign_in(client, SUE)  # a supervisor: the role is never the reason for a refusal
+    _, rule, _ = route
+    data = {"text": "hello", "agent_id": str(sue)}
+    if token is not None:
+        data[TOKEN_KEY] = token
+    response = client.post(url_of(rule, existing), data=data)
+    assert response.status_code == 400
+    assert "The form expired; reload the page and try again." in text_of(response)
+    reference, _ = existing
+    assert load(app, reference).status == TicketStatus.NEW
+    assert event_kinds(app, reference) == [TicketEventKind.CREATED]
+    assert len(transcript(app, reference)) == 1
+    assert session_of(client).get("_user_id") == str(sue)  # not even signed out
+
+
+def test_sign_in_needs_the_form_token(client: FlaskClient, ada: int) -> None:
+    client.get("/console/login")
+    response = client.post("/console/login", data={"email": ADA, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "_user_id" not in session_of(client)
+    response = client.post(
+        "/console/login",
+        data={"email": ADA, "password": PASSWORD, TOKEN_KEY: "forged-token"},
+    )
+    assert response.status_code == 400
+    assert "_user_id" not in session_of(client)
+
+
+def test_sign_in_and_out(client: FlaskClient, ada: int) -> None:
+    response = sign_in(client, ADA)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/console/"
+    assert session_of(client)["_user_id"] == str(ada)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/console/")
+    assert page.status_code == 200
+    assert "Ada Agent" in text_of(page) and "agent" in text_of(page)
+    # Already signed in: the sign-in page goes to the queue.
+    assert client.get("/console/login").status_code == 303
+
+    response = post(client, "/console/logout")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/console/login"
+    assert "_user_id" not in session_of(client)
+    assert client.get("/console/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        (ADA, "wrong password!"),
+        ("nobody@support.example.com", PASSWORD),
+        (ADA.upper(), "wrong password!"),
+        (ADA, "x" * 5000),
+        ("ada\x00@support.example.com", PASSWORD),
+        (ADA, "correct horse\x00battery"),
+    ],
+)
+def test_wrong_credentials_are_401(
+    client: FlaskClient, ada: int, email: str, password: str
+) -> None:
+    response = sign_in(client, email, password)
+    assert response.status_code == 401
+    assert "Wrong email or password." in text_of(response)
+    assert "_user_id" not in session_of(client)
+    assert client.get("/console/").status_code == 302
+
+
+def test_blank_fields_are_400(client: FlaskClient) -> None:
+    response = sign_in(client, "", "")
+    assert response.status_code == 400
+    assert "Enter your email and password." in text_of(response)
+
+
+def test_email_is_not_case_sensitive(client: FlaskClient, ada: int) -> None:
+    assert sign_in(client, "  Ada@Support.Example.com ").status_code == 303
+
+
+def test_sign_in_starts_a_new_session(client: FlaskClient, ada: int) -> None:
+    client.get("/console/login")
+    with client.session_transaction() as session:
+        session[TOKEN_KEY] = "planted-token"
+        # A demo shop customer signed in in the same browser.
+        session[shop_auth.CUSTOMER_KEY] = 1
+        session[shop_auth.SIGNED_IN_AT_KEY] = int(time.time())
+        session["planted"] = "by an attacker"
+    response = client.post(
+        "/console/login",
+        data={"email": ADA, "password": PASSWORD, TOKEN_KEY: "planted-token"},
+    )
+    assert response.status_code == 303
+    after = session_of(client)
+    assert "planted" not in after and shop_auth.CUSTOMER_KEY not in after
+    assert after[TOKEN_KEY] != "planted-token"
+    assert after["_user_id"] == str(ada)
+    # The old token no longer works.
+    stale = client.post("/console/next", data={TOKEN_KEY: "planted-token"})
+    assert stale.status_code == 400
+
+
+def test_deactivated_agents_cannot_sign_in(app: Flask, client: FlaskClient) -> None:
+    add_agent(app, "gone@support.example.com", active=False)
+    response = sign_in(client, "gone@support.example.com")
+    assert response.status_code == 401
+    assert "_user_id" not in session_of(client)
+
+
+def test_deactivation_ends_a_sign_in(app: Flask, client: FlaskClient, ada: int) -> None:
+    sign_in(client, ADA)
+    assert client.get("/console/").status_code == 200
+    with factory(app).begin() as db:
+        db.execute(update(Agent).where(Agent.id == ada).values(active=False))
+    assert client.get("/console/").status_code == 302
+    assert client.get("/console/api/queue").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("https://evil.example/console/", "/console/"),
+        ("//evil.example/console/", "/console/"),
+        ("///evil.example/console/", "/console/"),
+        ("/\\evil.example", "/console/"),
+        ("/console/\\..\\shop", "/console/"),
+        ("javascript:alert(1)", "/console/"),
+        ("/shop/login", "/console/"),
+        ("/console/../shop", "/console/"),
+        ("/console/tickets/T-000001\r\nSet-Cookie: x=1", "/console/"),
+        ("", "/console/"),
+        ("/console/tickets/T-000001", "/console/tickets/T-000001"),
+        ("/console/?status=new&mine=1", "/console/?status=new&mine=1"),
+    ],
+)
+def test_next_only_goes_to_console_pages(
+    client: FlaskClient, ada: int, target: str, expected: str
+) -> None:
+    response = sign_in(client, ADA, next=target)
+    assert response.status_code == 303
+    assert response.headers["Location"] == expected
+
+
+def test_failed_sign_ins_are_limited_per_email(
+    app: Flask, client: FlaskClient, ada: int
+) -> None:
+    add_agent(app, "bo@support.example.com")
+    limit = app.config["CONSOLE_LOGIN_MAX_FAILURES"]
+    for _ in range(limit):
+        assert sign_in(client, ADA, "wrong password!").status_code == 401
+    response = sign_in(client, ADA)  # even the right password must wait now
+    assert response.status_code == 429
+    assert "Too many failed sign-ins for this email" in text_of(response)
+    assert "_user_id" not in session_of(client)
+    assert sign_in(app.test_client(), "bo@support.example.com").status_code == 303
+
+
+def test_a_successful_sign_in_resets_the_count(
+    app: Flask, client: FlaskClient, ada: int
+) -> None:
+    limit = app.config["CONSOLE_LOGIN_MAX_FAILURES"]
+    for _ in range(limit - 1):
+        sign_in(client, ADA, "wrong password!")
+    assert sign_in(client, ADA).status_code == 303
+    other = app.test_client()
+    for _ in range(limit - 1):
+        sign_in(other, ADA, "wrong password!")
+    assert sign_in(other, ADA).status_code == 303
+
+
+def test_a_session_used_from_another_browser_is_signed_out(
+    client: FlaskClient, ada: int
+) -> None:
+    sign_in(client, ADA)
+    assert client.get("/console/").status_code == 200
+    stolen = client.get("/console/", headers={"User-Agent": "another browser"})
+    assert stolen.status_code == 302
+    assert "_user_id" not in session_of(client)
+
+
+def test_a_sign_in_ends_after_the_session_lifetime(
+    app: Flask, client: FlaskClient, ada: int
+) -> None:
+    sign_in(client, ADA)
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    with client.session_transaction() as session:
+        session[SIGNED_IN_AT_KEY] = int(time.time() - lifetime - 1)
+    assert client.get("/console/").status_code == 302
+    assert client.get("/console/api/queue").status_code == 401
+
+
+def test_every_page_carries_the_form_token(
+    app: Flask, client: FlaskClient, sue: int
+) -> None:
+    reference = new_ticket(app, channel=Channel.VOICE)
+    assert 'name="csrf-token"' in client.get("/console/login").get_data(as_text=True)
+    sign_in(client, SUE)
+    token = session_of(client)[TOKEN_KEY]
+    for url in (
+        "/console/",
+        f"/console/tickets/{reference}",
+        "/console/supervisor",
+        "/console/tickets/T-999999",  # the 404 page too
+        "/console/?status=nonsense",  # and the 400 page
+    ):
+        page = client.get(url).get_data(as_text=True)
+        assert f'<meta name="csrf-token" content="{token}">' in page, url
+        assert "<script>" not in page, url
+
+
+def test_login_throttle_window() -> None:
+    throttle = LoginThrottle(max_failures=3, window=60, max_emails=2)
+    for second in (0, 1, 2):
+        assert throttle.wait("a", now=second) == 0
+        throttle.failed("a", now=second)
+    assert throttle.wait("a", now=10) == 50
+    assert throttle.wait("b", now=10) == 0
+    assert throttle.wait("a", now=60.5) == 0  # the first failure has expired
+    throttle.failed("a", now=61)
+    assert throttle.wait("a", now=61) == 60 - (61 - 1)
+    throttle.succeeded("a")
+    assert throttle.wait("a", now=61) == 0
+    for email in ("x", "y", "z"):  # only the most recent emails are remembered
+        for _ in range(3):
+            throttle.failed(email, now=70)
+    assert throttle.wait("x", now=70) == 0
+    assert throttle.wait("z", now=70) == 60
