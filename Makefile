@@ -15,6 +15,7 @@ help:
 	@echo "make benchmark-nlu  intent accuracy and macro F1 on the held-out NLU test set"
 	@echo "make benchmark-channels  response times per channel (with make run going)"
 	@echo "make shell          talk to the running assistant in the terminal"
+	@echo "make screenshots    console screenshots for the README (docs/screenshots)"
 
 install:
 	@scripts/bootstrap.sh
@@ -54,6 +55,11 @@ stories: train
 
 e2e: train browser
 	@$(PY) -m pytest tests/e2e -q
+
+# The console pages in docs/screenshots/ (used by the README), from the e2e stack.
+.PHONY: screenshots
+screenshots: train browser
+	@SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_console_browser.py -q
 
 .PHONY: browser
 browser:

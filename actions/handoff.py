@@ -152,6 +152,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
     reason = _reason(tracker)
     with session_scope() as session:
         customer = verified_customer(session, tracker)
+        context = handoff_context(tracker, reason, verified=customer is not None)
         existing = [
             t
             for t in ticket_service.open_tickets_for_conversation(
@@ -172,7 +173,13 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                 ],
             )
         else:
-            verified_order = tracker.get_slot("verified_order")
+            # The order the flow verified, or one the verified customer mentioned.
+            order = _verified_order(
+                session,
+                tracker.get_slot("verified_order")
+                or context.entities.get("order_number"),
+                customer,
+            )
             ticket = ticket_service.open_ticket(
                 session,
                 ticket_service.TicketRequest(
@@ -181,9 +188,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                     subject="Conversation handed off to a person",
                     description=reason,
                     customer=customer,
-                    order=get_order(session, verified_order)
-                    if verified_order
-                    else None,
+                    order=order,
                     conversation_id=tracker.sender_id,
                     contact=channel_phone(tracker)
                     or (customer.email if customer else None),
@@ -191,9 +196,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                     transcript=transcript(tracker),
                 ),
             )
-        handoff.record_context(
-            ticket, handoff_context(tracker, reason, verified=customer is not None)
-        )
+        handoff.record_context(ticket, context)
         handoff.hold(session, ticket, tracker.sender_id)
         reference = ticket.reference
         when = when_to_expect_a_person(session, now())

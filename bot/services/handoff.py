@@ -129,9 +129,12 @@ def summarise(ticket: Ticket, context: HandoffContext) -> str:
     """One paragraph: who, on which channel, about what, why a person is needed."""
     customer = ticket.customer
     if customer is not None:
-        who = f"{customer.name} ({customer.email}"
-        who += ", VIP)" if customer.segment.value == "vip" else ")"
-        who += ", verified" if context.verified else ""
+        details = [customer.email]
+        if customer.segment.value == "vip":
+            details.append("VIP")
+        if context.verified:
+            details.append("verified")
+        who = f"{customer.name} ({', '.join(details)})"
     elif ticket.contact:
         who = f"An unverified customer ({ticket.contact})"
     else:

@@ -23,6 +23,8 @@ from bot import migrate
 from bot.db import make_engine
 from bot.seed import seed_demo_data
 from bot.settings import PROJECT_ROOT
+from bot.worker import STARTED as WORKER_STARTED
+from tests.e2e.browser import browser  # noqa: F401  (a fixture for every e2e test)
 from tests.fakes.twilio import FakeTwilio
 
 MODEL = PROJECT_ROOT / "models" / "switchboard.tar.gz"
@@ -101,6 +103,30 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     )
 
 
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The delivery worker has no HTTP endpoint: up once it logged its start line
+    and is still running a second later."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "worker"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    started = time.monotonic()
+    deadline = started + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker exited early:\n{log.read_text()[-3000:]}")
+        if time.monotonic() - started >= 1 and WORKER_STARTED in log.read_text():
+            return process
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(
+        f"the worker did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
+    )
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Rasa (REST channel, HTTP API with token) and the action server, running."""
@@ -135,6 +161,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TWILIO_AUTH_TOKEN": twilio_token,
         "TWILIO_PHONE_NUMBER": "+15005550006",
         "TWILIO_API_BASE_URL": twilio.url,
+        "WORKER_INTERVAL": "0.5",
     }
     processes = []
     try:
@@ -153,6 +180,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             )
             processes.append(process)
             _wait(ready, process, log)
+        processes.append(_start_worker(env, var / "worker.log"))
         yield Stack(
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             action_url=f"http://127.0.0.1:{action_port}",

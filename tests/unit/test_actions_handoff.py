@@ -14,7 +14,7 @@ from actions import handoff
 from actions.account import ActionAccountHelp
 from actions.handoff import ActionFallback, ActionHandoff
 from actions.knowledge import ActionAnswerFaq
-from bot.models import Channel, Sender, Ticket, TicketCategory
+from bot.models import Channel, Order, Sender, Ticket, TicketCategory
 from bot.services import handoff as handoff_service
 from bot.services import tickets as ticket_service
 from bot.services.agents import create_agent
@@ -276,7 +276,7 @@ async def test_a_verified_customer_is_named_in_the_summary(
     assert context.last_message is None  # "agent" only asks for a person
     assert ticket.summary is not None
     assert ticket.summary.startswith(
-        "Jane Doe (jane.doe@example.com), verified wrote on SMS (1 message). "
+        "Jane Doe (jane.doe@example.com, verified) wrote on SMS (1 message). "
     )
 
 
@@ -374,3 +374,32 @@ async def test_calls_are_held_too(connection: Connection) -> None:
     [ticket] = handoff_tickets(connection, "voice:CA123")
     assert ticket.channel == Channel.VOICE
     assert held(connection, "voice:CA123") == ticket.id
+
+
+@pytest.mark.parametrize(
+    ("number", "linked"),
+    [("104257", True), ("108842", False)],  # Jane's own order; Sam's order
+)
+async def test_an_order_the_verified_customer_mentions_is_linked_only_if_theirs(
+    connection: Connection, number: str, linked: bool
+) -> None:
+    sender = f"held-order-{number}"
+    await ActionHandoff().run(
+        CollectingDispatcher(),
+        make_tracker(
+            text=f"I need a person about order {number}",
+            intent="request_human",
+            entities=[{"entity": "order_number", "value": number}],
+            phone="+14155550134",
+            sender_id=sender,
+        ),
+        DOMAIN,
+    )
+    [ticket] = handoff_tickets(connection, sender)
+    order = Session(bind=connection).get(Order, ticket.order_id) if linked else None
+    assert (ticket.order_id is not None) is linked
+    if order is not None:
+        assert order.number == number
+        assert f"Order {number} is shipped." in (ticket.summary or "")
+    else:
+        assert f"Mentioned order {number} (not verified)." in (ticket.summary or "")

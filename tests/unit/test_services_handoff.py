@@ -168,7 +168,7 @@ def test_summary_of_a_known_verified_customer(session: Session) -> None:
     ticket.order = get_order(session, "104257")
     summary = handoff.summarise(ticket, FULL)
     assert summary == (
-        "Jane Doe (jane.doe@example.com), verified wrote on web chat (3 messages). "
+        "Jane Doe (jane.doe@example.com, verified) wrote on web chat (3 messages). "
         "The assistant understood: order status, 87% sure. "
         "Order 104257 is shipped. "
         "Last message: “where is my order 104257”. "
