@@ -567,7 +567,7 @@ def test_ticket_page_shows_everything_the_agent_needs(
     html = page.get_data(as_text=True)
     text = text_of(page)
     summary = load(app, reference).summary
-    assert summary and summary.startswith("Jane Doe (jane.doe@example.com), verified")
+    assert summary and summary.startswith("Jane Doe (jane.doe@example.com, verified)")
     assert html.index('class="summary"') < html.index('id="transcript"')
     for expected in (
         "order_status (42% sure)",
