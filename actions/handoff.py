@@ -197,7 +197,13 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
                 ),
             )
         handoff.record_context(ticket, context)
-        handoff.hold(session, ticket, tracker.sender_id)
+        try:
+            handoff.hold(session, ticket, tracker.sender_id)
+        except handoff.ConversationTaken:
+            # A person already has this conversation under another ticket: they
+            # keep it (the customer reached the bot through a channel that
+            # doesn't check holds, such as Rasa's REST channel).
+            logger.info("%s is already held by another ticket", tracker.sender_id)
         reference = ticket.reference
         when = when_to_expect_a_person(session, now())
     dispatcher.utter_message(response="utter_handoff", reference=reference, when=when)

@@ -44,10 +44,12 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
     with _session_scope(settings)() as session:
         if args.if_empty and not is_empty(session):
+            # A database with data of its own never gets demo accounts (a demo
+            # supervisor on a real installation would be a way in).
             print("Database already has customers; demo data not loaded.")
-        else:
-            count = seed_demo_data(session)
-            print(f"Demo data loaded: 6 customers, {count} orders.")
+            return
+        count = seed_demo_data(session)
+        print(f"Demo data loaded: 6 customers, {count} orders.")
         agents_file = seed_demo_agents(session, settings.var_dir)
     if agents_file is None:
         print("Agents exist already; demo agents not added.")

@@ -64,6 +64,8 @@ ERROR_REPLY = (
     "Sorry, something went wrong on our side. Please text again in a minute, or call "
     "+1 415 555 0100."
 )
+# What the agent sees when a held customer sends a picture or other media only.
+NO_TEXT_PLACEHOLDER = "[a message without text: a picture or other media]"
 NO_TEXT_REPLY = "Sorry, I can only read text. Please type your question."
 SLOW_REPLY = (
     "Sorry, I'm taking longer than usual. I'll text you the answer in a moment."
@@ -197,15 +199,17 @@ class SmsInput(InputChannel):
                 return [START_REPLY]
             if opted_out:
                 return []  # no messages until START
-            if not body.strip():
-                return [NO_TEXT_REPLY]
             # A person has the conversation: the text is theirs, the bot stays
             # silent. In this transaction, so a Twilio retry doesn't store it twice.
             if (
-                handoff.receive_customer_message(session, conversation, body)
+                handoff.receive_customer_message(
+                    session, conversation, body.strip() or NO_TEXT_PLACEHOLDER
+                )
                 is not None
             ):
                 return []
+            if not body.strip():
+                return [NO_TEXT_REPLY]
             text = messaging.resolve_choice(session, conversation, body)
         turn = asyncio.ensure_future(
             run_through_rasa(

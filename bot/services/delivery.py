@@ -33,7 +33,7 @@ from bot.models import (
     TicketMessage,
     utcnow,
 )
-from bot.services.handoff import destination
+from bot.services.handoff import destination, sms_prefix
 from bot.twilio_client import OptedOut
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ PERMANENT_TWILIO_ERRORS = {
     21211: "the customer's phone number is not valid",
     21610: "the customer unsubscribed from our texts (STOP at Twilio)",
     21614: "the customer's phone number cannot receive texts",
+    21408: "texts to the customer's country are not enabled for our account",
+    21612: "Twilio cannot text the customer's number from ours",
+    21617: "the text is longer than Twilio accepts (1,600 characters)",
 }
 
 
@@ -102,7 +105,7 @@ def _lease(session: Session, message_id: int, now: dt.datetime) -> bool:
 
 def _sms_body(message: TicketMessage) -> str:
     if message.sender == Sender.AGENT and message.agent is not None:
-        return f"{message.agent.name} (support): {message.text}"
+        return f"{sms_prefix(message.agent)}{message.text}"
     return message.text
 
 
@@ -241,16 +244,19 @@ def deliver_due(
 def retry_now(
     session: Session, message_id: int, now: dt.datetime | None = None
 ) -> bool:
-    """Make a pending message due at once ("Retry now" in the console)."""
+    """Make an undelivered message due at once ("Retry now" in the console).
+
+    Pending messages after a failed try (one without an error may be mid-send), and
+    failed ones: the agent may have fixed the cause (the customer texted START).
+    """
     result = session.execute(
         update(TicketMessage)
         .where(
             TicketMessage.id == message_id,
-            TicketMessage.delivery == Delivery.PENDING,
-            # Only after a failed try: a message without one may be mid-send.
             TicketMessage.last_error.is_not(None),
+            TicketMessage.delivery.in_([Delivery.PENDING, Delivery.FAILED]),
         )
-        .values(next_attempt_at=now or utcnow())
+        .values(delivery=Delivery.PENDING, next_attempt_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -178,6 +179,28 @@ def record_context(ticket: Ticket, context: HandoffContext) -> None:
 # --- holding a conversation ----------------------------------------------------
 
 
+class ConversationTaken(ReplyError):
+    """Another open ticket already holds the conversation."""
+
+
+def _holder(session: Session, conversation_id: str, ticket: Ticket) -> Ticket | None:
+    """The other *open* ticket holding `conversation_id`, if any."""
+    other = held_ticket(session, conversation_id)
+    if other is None or other.id == ticket.id:
+        return None
+    return other if other.status in queue.OPEN_STATUSES else None
+
+
+def check_can_hold(session: Session, ticket: Ticket, conversation_id: str) -> None:
+    """Raise ConversationTaken if another open ticket holds the conversation."""
+    other = _holder(session, conversation_id, ticket)
+    if other is not None:
+        raise ConversationTaken(
+            f"a person is already talking with this customer under ticket "
+            f"{other.reference}; answer there, or resolve or return it to the bot first"
+        )
+
+
 def hold(
     session: Session,
     ticket: Ticket,
@@ -185,19 +208,34 @@ def hold(
     *,
     now: dt.datetime | None = None,
 ) -> None:
-    """From now on the bot is silent in `conversation_id`; messages go to `ticket`."""
+    """From now on the bot is silent in `conversation_id`; messages go to `ticket`.
+
+    A conversation has one holder: another open ticket's hold is never taken over
+    (ConversationTaken), so its agent keeps receiving the customer's messages; a
+    hold left by a resolved or closed ticket is.
+    """
+    check_can_hold(session, ticket, conversation_id)
     existing = session.get(ConversationHold, conversation_id)
     if existing is not None:
         existing.ticket_id = ticket.id
+        existing.held_at = now or utcnow()
+        session.flush()
         return
-    session.add(
-        ConversationHold(
-            conversation_id=conversation_id,
-            ticket_id=ticket.id,
-            held_at=now or utcnow(),
-        )
-    )
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(
+                ConversationHold(
+                    conversation_id=conversation_id,
+                    ticket_id=ticket.id,
+                    held_at=now or utcnow(),
+                )
+            )
+    except IntegrityError:
+        # Held by someone else at the same moment: theirs stands unless it's ours.
+        check_can_hold(session, ticket, conversation_id)
+        raise ConversationTaken(
+            "someone else took this conversation over at the same moment; reload"
+        ) from None
 
 
 def held_ticket(session: Session, conversation_id: str) -> Ticket | None:
@@ -251,7 +289,8 @@ def receive_customer_message(
     ticket.messages.append(
         TicketMessage(
             sender=Sender.CUSTOMER,
-            text=text[:MAX_CUSTOMER_MESSAGE_LENGTH],
+            # NUL can't be stored in PostgreSQL text; nothing else is changed.
+            text=text.replace("\x00", "")[:MAX_CUSTOMER_MESSAGE_LENGTH],
             sent_at=now,
         )
     )
@@ -351,8 +390,6 @@ def reply(
     text = text.strip()
     if not text:
         raise ReplyError("type a reply before sending")
-    if len(text) > MAX_REPLY_LENGTH:
-        raise ReplyError(f"a reply can be at most {MAX_REPLY_LENGTH} characters long")
     _check_open(ticket)
     target = destination(ticket, secret, region)
     if target is None:
@@ -361,6 +398,14 @@ def reply(
             f"{CHANNEL_WORDS[ticket.channel]} (no phone number); call them back and "
             "log the call as a note"
         )
+    # An SMS carries the agent's name in front: the whole text must fit.
+    limit = MAX_REPLY_LENGTH
+    if target.channel == Channel.SMS:
+        limit -= len(sms_prefix(agent))
+    if len(text) > limit:
+        raise ReplyError(f"this reply can be at most {limit} characters long")
+    queue.check_may_change(ticket, agent)
+    check_can_hold(session, ticket, target.conversation_id)
     if ticket.status == S.NEW:
         queue.transition(session, ticket, S.CLAIMED, agent, now=now)
     else:
@@ -370,6 +415,11 @@ def reply(
     queue.record_first_response(session, ticket, agent, now=now)
     session.flush()
     return message
+
+
+def sms_prefix(agent: Agent) -> str:
+    """What an agent's text starts with, so the customer knows who writes."""
+    return f"{agent.name} (support): "
 
 
 def notify(
@@ -436,8 +486,27 @@ def hand_back(
         detail=f"{HANDED_BACK} ({released} conversation{'' if released == 1 else 's'})",
         now=now,
     )
+    if ticket.channel == Channel.VOICE and not _texted_by_agent(session, ticket):
+        # A caller who was never texted gets no text out of the blue (and the
+        # number may be a spoofed caller ID): the agent's callback tells them.
+        return None
     text = resolved_notice(ticket) if resolve else returned_notice(ticket)
     return notify(session, ticket, text, secret=secret, region=region, now=now)
+
+
+def _texted_by_agent(session: Session, ticket: Ticket) -> bool:
+    return (
+        session.scalar(
+            select(TicketMessage.id)
+            .where(
+                TicketMessage.ticket_id == ticket.id,
+                TicketMessage.sender == Sender.AGENT,
+                TicketMessage.delivery == Delivery.DELIVERED,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def transcript(session: Session, ticket: Ticket, after: int = 0) -> list[TicketMessage]:

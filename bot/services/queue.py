@@ -488,6 +488,16 @@ def reassign(
     if current == S.CLOSED:
         raise InvalidTransition(f"ticket {ticket.reference} is closed")
     _check_may_change(ticket, actor)
+    if (
+        actor is not None
+        and actor.role != AgentRole.SUPERVISOR
+        and ticket.assigned_agent_id is None
+        and to_agent.id != actor.id
+    ):
+        raise NotAllowed(
+            f"ticket {ticket.reference} is not assigned yet; claim it yourself, or ask "
+            "a supervisor to assign it to someone else"
+        )
     previous_id = ticket.assigned_agent_id
     if previous_id == to_agent.id:
         return ticket
@@ -786,9 +796,11 @@ def estimated_wait(
     """How long customers have recently waited for an agent to take their ticket.
 
     The median time from ticket to claim over the last `sample` claims of the past
-    week; None without enough history to say.
+    week, or, when the queue is busier than usual right now, how long the oldest
+    unclaimed ticket has waited; None without enough history to say.
     """
-    since = _now(now) - dt.timedelta(days=7)
+    now = _now(now)
+    since = now - dt.timedelta(days=7)
     rows = session.execute(
         select(Ticket.created_at, TicketEvent.created_at)
         .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
@@ -802,4 +814,13 @@ def estimated_wait(
     waits = sorted(claimed - created for created, claimed in rows if claimed >= created)
     if len(waits) < 3:
         return None
-    return waits[len(waits) // 2]
+    usual = waits[len(waits) // 2]
+    oldest = session.scalar(
+        select(func.min(Ticket.created_at)).where(
+            Ticket.status == S.NEW, Ticket.assigned_agent_id.is_(None)
+        )
+    )
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=dt.timezone.utc)  # SQLite's MIN() is raw text
+    backlog = now - oldest if oldest is not None and oldest <= now else None
+    return max(usual, backlog) if backlog is not None else usual

@@ -63,6 +63,10 @@ def _refuse_forgeries() -> ResponseReturnValue | None:
     return None
 
 
+def _has_surrogates(value: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in value)
+
+
 def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is None:
@@ -72,6 +76,8 @@ def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = value.strip()
     if not value:
         raise ValueError("Type a message before sending.")
+    if "\x00" in value or _has_surrogates(value):
+        raise ValueError("The message contains characters that can't be stored.")
     if len(value) > MAX_MESSAGE_LENGTH:
         raise ValueError(f"Messages can be at most {MAX_MESSAGE_LENGTH} characters.")
     return value

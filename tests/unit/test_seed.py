@@ -59,7 +59,7 @@ def test_python_m_bot_seed_says_where_the_password_is(
     out = capsys.readouterr().out
     assert f"their password is in {tmp_path / DEMO_AGENTS_FILE}" in out
     assert main(["seed", "--if-empty"]) == 0
-    assert "demo agents not added" in capsys.readouterr().out
+    assert "demo data not loaded" in capsys.readouterr().out
     engine = make_engine(url)
     try:
         with make_session_factory(engine)() as session:
@@ -67,3 +67,24 @@ def test_python_m_bot_seed_says_where_the_password_is(
     finally:
         engine.dispose()
     assert emails == ["ada@switchboard.test", "sam@switchboard.test"]
+
+
+def test_a_database_with_its_own_data_never_gets_demo_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 0
+    assert (
+        main(["customer", "--name", "Real Customer", "--email", "real@example.com"])
+        == 0
+    )
+    assert main(["seed", "--if-empty"]) == 0
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            assert list(session.scalars(select(Agent.email))) == []
+    finally:
+        engine.dispose()
+    assert not (tmp_path / DEMO_AGENTS_FILE).exists()

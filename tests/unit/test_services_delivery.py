@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -122,7 +123,10 @@ def reply_on(
                 channel=channel,
                 category=TicketCategory.HANDOFF,
                 subject="Conversation handed off to a person",
-                conversation_id="web-c1" if channel == Channel.WEB else "sms-c1",
+                # One web conversation per ticket: a conversation has one holder.
+                conversation_id=f"web-{uuid.uuid4().hex}"
+                if channel == Channel.WEB
+                else "sms-c1",
                 contact=contact,
                 handed_off=True,
             ),
@@ -164,16 +168,17 @@ def test_a_web_reply_becomes_a_widget_message(factory: sessionmaker[Session]) ->
     outcome = deliver(factory, message_id, FakeSms(), T0 + S)
     assert outcome == Outcome(message_id, Delivery.DELIVERED)
     [row] = chat_messages(factory)
+    with factory() as session:
+        message = session.get(TicketMessage, message_id)
+        assert message is not None and message.delivered_at == T0 + S
+        conversation = message.ticket.conversation_id
     assert (row.conversation_id, row.sender, row.text) == (
-        "web-c1",
+        conversation,
         Sender.AGENT,
         "Hi, Alice here.",
     )
     assert json.loads(row.payload or "") == {"agent_name": "Alice"}
     assert state(factory, message_id) == (Delivery.DELIVERED, 1, None, None)
-    with factory() as session:
-        message = session.get(TicketMessage, message_id)
-        assert message is not None and message.delivered_at == T0 + S
 
 
 def test_an_sms_reply_is_texted_with_the_agents_name(
@@ -418,3 +423,29 @@ def test_due_respects_the_batch_limit(factory: sessionmaker[Session]) -> None:
     with factory() as session:
         assert delivery.due(session, T0, limit=2) == ids[:2]
         assert delivery.due(session, T0 - S) == []
+
+
+def test_a_text_twilio_refuses_as_too_long_fails_for_good(
+    factory: sessionmaker[Session],
+) -> None:
+    message_id = reply_on(factory, Channel.SMS, contact=PHONE)
+    too_long = TwilioRestException(400, "/Messages.json", "Body too long", 21617)
+    outcome = deliver(factory, message_id, FakeSms(error=too_long), T0)
+    assert outcome is not None and outcome.delivery == Delivery.FAILED
+    assert "longer than Twilio accepts" in (outcome.error or "")
+
+
+def test_retry_now_revives_a_failed_message(factory: sessionmaker[Session]) -> None:
+    message_id = reply_on(factory, Channel.SMS, contact=PHONE)
+    with factory.begin() as session:
+        messaging.opt_out(session, PHONE)
+    assert deliver(factory, message_id, FakeSms(), T0) is not None
+    assert state(factory, message_id)[0] == Delivery.FAILED
+    # The customer texted START; the agent retries and it goes out.
+    with factory.begin() as session:
+        messaging.opt_in(session, PHONE)
+        assert delivery.retry_now(session, message_id, T0 + dt.timedelta(minutes=5))
+    sms = FakeSms()
+    outcome = deliver(factory, message_id, sms, T0 + dt.timedelta(minutes=5))
+    assert outcome is not None and outcome.delivery == Delivery.DELIVERED
+    assert len(sms.sent) == 1

@@ -240,15 +240,17 @@ def test_hold_release_and_held_ticket(session: Session) -> None:
     assert handoff.release(session, ticket) == 0
 
 
-def test_holding_again_moves_the_conversation_to_the_newer_ticket(
+def test_holding_again_keeps_one_holder_and_refuses_a_second_open_ticket(
     session: Session,
 ) -> None:
     first, second = handed_off(session), handed_off(session)
     handoff.hold(session, first, "web-conversation-1")
-    handoff.hold(session, second, "web-conversation-1")
+    handoff.hold(session, first, "web-conversation-1")  # again: no change
+    with pytest.raises(handoff.ConversationTaken, match=first.reference):
+        handoff.hold(session, second, "web-conversation-1")
     session.flush()
-    assert handoff.held_ticket(session, "web-conversation-1") == second
-    assert handoff.held_conversations(session, first) == []
+    assert handoff.held_ticket(session, "web-conversation-1") == first
+    assert handoff.held_conversations(session, second) == []
 
 
 def test_messages_of_a_conversation_that_is_not_held_go_to_the_bot(
@@ -544,3 +546,96 @@ def test_transcript_after_and_message_json(session: Session, team: Team) -> None
     }
     assert handoff.message_json(first)["delivery"] is None
     assert handoff.message_json(first)["agent_name"] is None
+
+
+# --- one holder per conversation (review fixes) -------------------------------------
+
+
+def test_another_open_ticket_never_takes_over_a_held_conversation(
+    session: Session, team: Team
+) -> None:
+    sms_ticket = handed_off(
+        session, Channel.SMS, conversation=sms_conversation_id(JANE_PHONE, SECRET),
+        contact=JANE_PHONE,
+    )  # fmt: skip
+    handoff.hold(session, sms_ticket, sms_ticket.conversation_id or "")
+    queue.claim(session, sms_ticket.id, team.alice, now=T0)
+    # A voice ticket of the same number: its SMS reply would go to that conversation.
+    call = handed_off(
+        session, Channel.VOICE, conversation="voice:CA1", contact=JANE_PHONE
+    )
+    with pytest.raises(handoff.ConversationTaken, match=sms_ticket.reference):
+        reply(session, call, team.bob)
+    # Nothing was changed: Bob's reply isn't stored, the ticket isn't claimed, and
+    # the customer's texts still reach Alice's ticket.
+    session.refresh(call)
+    assert call.status == S.NEW and call.messages[-1].sender == Sender.CUSTOMER
+    got = handoff.receive_customer_message(
+        session, sms_ticket.conversation_id or "", "still there?"
+    )
+    assert got is not None and got.id == sms_ticket.id
+
+
+def test_a_hold_left_by_a_resolved_ticket_is_taken_over(
+    session: Session, team: Team
+) -> None:
+    old = handed_off(session, conversation="web-x")
+    handoff.hold(session, old, "web-x")
+    queue.resolve(session, old, team.alice, now=T0)  # resolved without a hand-back
+    new = handed_off(session, conversation="web-x")
+    reply(session, new, team.bob)
+    assert handoff.held_ticket(session, "web-x") == new
+
+
+def test_an_sms_reply_with_the_agent_prefix_must_fit_twilio_limit(
+    session: Session, team: Team
+) -> None:
+    ticket = handed_off(session, Channel.SMS, conversation="sms-y", contact=JANE_PHONE)
+    limit = handoff.MAX_REPLY_LENGTH - len(handoff.sms_prefix(team.alice))
+    with pytest.raises(ReplyError, match=f"at most {limit} characters"):
+        reply(session, ticket, team.alice, "x" * (limit + 1))
+    assert reply(session, ticket, team.alice, "x" * limit).text == "x" * limit
+    # Web chat replies have no prefix: the full length is allowed.
+    web = handed_off(session, conversation="web-y")
+    assert len(
+        reply(session, web, team.alice, "y" * handoff.MAX_REPLY_LENGTH).text
+    ) == (handoff.MAX_REPLY_LENGTH)
+
+
+def test_a_caller_never_texted_gets_no_text_at_hand_back(
+    session: Session, team: Team
+) -> None:
+    call = handed_off(
+        session, Channel.VOICE, conversation="voice:CA2", contact=JANE_PHONE
+    )
+    queue.claim(session, call.id, team.alice, now=T0)
+    notice = handoff.hand_back(
+        session, call, team.alice, resolve=True, secret=SECRET, now=T0 + MIN
+    )
+    assert notice is None
+    assert call.status == S.RESOLVED
+
+
+def test_a_caller_the_agent_texted_is_told_at_hand_back(
+    session: Session, team: Team
+) -> None:
+    call = handed_off(
+        session, Channel.VOICE, conversation="voice:CA3", contact=JANE_PHONE
+    )
+    message = reply(session, call, team.alice)
+    message.delivery = Delivery.DELIVERED
+    session.flush()
+    notice = handoff.hand_back(
+        session, call, team.alice, resolve=True, secret=SECRET, now=T0 + MIN
+    )
+    assert notice is not None and "is resolved" in notice.text
+
+
+def test_nul_characters_are_dropped_from_held_customer_messages(
+    session: Session,
+) -> None:
+    ticket = handed_off(session, conversation="web-nul")
+    handoff.hold(session, ticket, "web-nul")
+    handoff.receive_customer_message(session, "web-nul", "hi\x00there")
+    session.flush()
+    assert ticket.messages[-1].text == "hithere"

@@ -567,3 +567,32 @@ def test_describe_duration() -> None:
         for d in (30 * dt.timedelta(seconds=1), 45 * MIN, 2 * H, 2 * H + 5 * MIN,
                   dt.timedelta(days=3, hours=4), dt.timedelta(days=2))
     ] == ["0 min", "45 min", "2 h", "2 h 5 min", "3 d 4 h", "2 d"]  # fmt: skip
+
+
+def test_an_agent_cannot_push_an_unassigned_ticket_onto_a_colleague(
+    session: Session, team: Team
+) -> None:
+    ticket = open_at(session)
+    with pytest.raises(queue.NotAllowed, match="not assigned yet"):
+        queue.reassign(session, ticket, team.bob, team.alice)
+    assert ticket.assigned_agent_id is None
+    queue.reassign(session, ticket, team.alice, team.alice)  # taking it is fine
+    assert ticket.assigned_agent_id == team.alice.id
+
+
+def test_estimated_wait_is_the_usual_wait_or_the_current_backlog(
+    session: Session, team: Team
+) -> None:
+    now = T0 + 10 * H
+    assert queue.estimated_wait(session, now) is None  # no history
+    for minutes in (10, 20, 30):
+        ticket = open_at(session, now - dt.timedelta(minutes=60 + minutes))
+        queue.claim(session, ticket.id, team.alice, now=now - dt.timedelta(hours=1))
+    session.flush()
+    # Claimed 10, 20 and 30 minutes after opening: usually 20 minutes.
+    assert queue.estimated_wait(session, now) == dt.timedelta(minutes=20)
+    # A busy queue right now: the oldest unclaimed ticket has waited 45 minutes.
+    open_at(session, now - dt.timedelta(minutes=45))
+    open_at(session, now - dt.timedelta(minutes=5))
+    session.flush()
+    assert queue.estimated_wait(session, now) == dt.timedelta(minutes=45)

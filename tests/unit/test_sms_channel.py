@@ -15,7 +15,7 @@ from bot.models import Channel, Sender, Ticket, TicketCategory, TicketMessage
 from bot.services import handoff, messaging
 from bot.services import tickets as ticket_service
 from bot.settings import Settings
-from channels.sms import SmsInput, sms_conversation_id
+from channels.sms import NO_TEXT_PLACEHOLDER, SmsInput, sms_conversation_id
 
 SECRET = "sms-test-secret"
 PHONE = "+14155550134"
@@ -138,3 +138,13 @@ async def test_the_assistant_answers_once_the_conversation_is_handed_back(
     replies = await channel._handle(assistant, PHONE, "SM1", "thanks")
     assert replies == ["Hello from the assistant."]
     assert assistant.received == ["thanks"]
+
+
+async def test_a_picture_without_text_reaches_the_agent_while_held(
+    channel: SmsInput, database_url: str
+) -> None:
+    ticket_id = hold_conversation(database_url)
+    assistant = FakeAssistant()
+    assert await channel._handle(assistant, PHONE, "MM1", "") == []
+    assert assistant.received == []
+    assert customer_lines(database_url, ticket_id) == [NO_TEXT_PLACEHOLDER]

@@ -365,6 +365,14 @@ def test_history_returns_rows_after_an_id(client: FlaskClient) -> None:
         ({}, "Type a message before sending."),
         ({"text": "x" * 2001}, "Messages can be at most 2000 characters."),
         ({"text": 42}, "'text' must be a string."),
+        (
+            {"text": "hi\u0000there"},
+            "The message contains characters that can't be stored.",
+        ),
+        (
+            {"text": "hi \ud800"},
+            "The message contains characters that can't be stored.",
+        ),
         (["hi"], 'Send a JSON object like {"text": "hi"}.'),
     ],
 )
