@@ -49,7 +49,7 @@ lint: install
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy bot actions knowledge_base channels benchmarks
 
-unit: install
+unit: install browser
 	@$(PY) -m pytest tests/unit -q
 
 stories: train

@@ -17,6 +17,7 @@ from tests.e2e.conftest import Stack
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 REFERENCE = re.compile(r"\bT-\d{6}\b")
+REPLY_KEY = re.compile(r'name="reply_key" value="([^"]+)"')
 
 T = TypeVar("T")
 
@@ -89,6 +90,11 @@ class Console:
         )
 
     def act(self, reference: str, action: str, **fields: Any) -> requests.Response:
+        if action == "reply":  # as the page sends it: with its one-time key
+            page = self.page(f"/console/tickets/{reference}")
+            key = REPLY_KEY.search(page.text)
+            assert key is not None, "the ticket page has no reply form"
+            fields.setdefault("reply_key", key.group(1))
         response = self.post(f"/console/tickets/{reference}/{action}", **fields)
         assert response.status_code == 303, (
             action,

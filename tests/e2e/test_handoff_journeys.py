@@ -25,7 +25,13 @@ from bot.models import (
 )
 from tests.e2e.browser import Widget, conversation_of
 from tests.e2e.conftest import Stack
-from tests.e2e.console import Console, eventually, new_agent, reference_in
+from tests.e2e.console import (
+    REPLY_KEY,
+    Console,
+    eventually,
+    new_agent,
+    reference_in,
+)
 from tests.e2e.test_sms import fresh_number, text
 
 SILENCE = 3.0  # how long to watch for a bot reply that must not come
@@ -126,9 +132,15 @@ def test_sms_customer_is_helped_by_an_agent_and_handed_back(stack: Stack) -> Non
 
     console.act(reference, "claim")
     reply = f"Sorry about that! Which order is it? ({uuid.uuid4().hex[:6]})"
-    console.act(reference, "reply", text=reply)
+    key = REPLY_KEY.search(console.page(f"/console/tickets/{reference}").text)
+    assert key is not None
+    console.act(reference, "reply", text=reply, reply_key=key.group(1))
     sent = eventually(lambda: [b for b in stack.twilio.bodies_to(number) if reply in b])
     assert sent[0].startswith(agent_name)
+    # The same form sent again (a double click) sends nothing more.
+    console.act(reference, "reply", text=reply, reply_key=key.group(1))
+    time.sleep(1)
+    assert len([b for b in stack.twilio.bodies_to(number) if reply in b]) == 1
 
     assert text(stack, "order 104257", number) == []
     console.customer_said(reference, "order 104257")

@@ -1,4 +1,5 @@
-"""Real concurrent claims over HTTP: eight signed-in agents click Claim at once.
+"""Real concurrent claims over HTTP: eight signed-in agents click Claim at once;
+and one agent's reply form sent several times at once (a double click).
 
 The console runs in a threaded Werkzeug server against the `engine` fixture's
 database (a SQLite file, and PostgreSQL); each agent has its own HTTP session and
@@ -20,23 +21,27 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
-from bot.models import TicketEventKind, TicketStatus
+from bot.models import Sender, TicketEventKind, TicketStatus
 from tests.unit.test_web_console import (
     PASSWORD,
     FakeSms,
     add_agent,
+    chat_messages,
     dispose,
     event_kinds,
     load,
     make_console_app,
     new_ticket,
     rows_removed_after,
+    transcript,
 )
 
 AGENTS = 8
 ROUNDS = 10
 TIMEOUT = 60
 TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+REPLY_KEY = re.compile(r'name="reply_key" value="([^"]+)"')
+CLICKS = 6
 
 
 @dataclass
@@ -167,3 +172,47 @@ def test_exactly_one_agent_wins_each_claim_over_http(
         f"{statistics.median(seconds) * 1000:.1f} ms, max "
         f"{max(seconds) * 1000:.1f} ms"
     )
+
+
+def test_a_reply_sent_several_times_at_once_is_stored_once(console: Console) -> None:
+    add_agent(console.app, "ada@support.example.com", name="Ada Agent")
+    signed_in = sign_in(console, "ada@support.example.com")
+    reference = new_ticket(console.app, conversation_id="web-double-click")
+    page = signed_in.get(f"{console.url}/console/tickets/{reference}", timeout=TIMEOUT)
+    key = REPLY_KEY.search(page.text)
+    assert key is not None
+    form = {"csrf_token": token_of(page), "reply_key": key[1], "text": "Just once"}
+    # The same browser (its cookies) sends the same form on several connections.
+    browsers = []
+    for _ in range(CLICKS):
+        http = requests.Session()
+        http.cookies.update(signed_in.cookies)
+        browsers.append(http)
+    barrier = threading.Barrier(CLICKS)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def click(http: requests.Session) -> None:
+        barrier.wait(timeout=TIMEOUT)
+        response = http.post(
+            f"{console.url}/console/tickets/{reference}/reply",
+            data=form,
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        with lock:
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=click, args=(b,)) for b in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT)
+    for http in (signed_in, *browsers):
+        http.close()
+    assert statuses == [303] * CLICKS
+    lines = transcript(console.app, reference)
+    assert [(m.sender, m.text) for m in lines] == [(Sender.AGENT, "Just once")]
+    assert [m.text for m in chat_messages(console.app, "web-double-click")] == [
+        "Just once"
+    ]

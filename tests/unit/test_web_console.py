@@ -465,6 +465,44 @@ def test_queue_api_shape(app: Flask, agent: FlaskClient) -> None:
     dt.datetime.fromisoformat(row["first_response_due_at"])
 
 
+def unread(client: FlaskClient, reference: str) -> int:
+    rows = client.get("/console/api/queue").get_json()["tickets"]
+    (row,) = (r for r in rows if r["reference"] == reference)
+    count: int = row["unread"]
+    return count
+
+
+def test_unread_counts_only_what_the_team_sent_the_customer(
+    app: Flask, agent: FlaskClient
+) -> None:
+    reference = new_ticket(
+        app, conversation_id="web-unread", lines=((Sender.CUSTOMER, "hello?"),)
+    )
+    assert unread(agent, reference) == 1
+    post(agent, f"/console/tickets/{reference}/reply", text="Hi, Ada here.")
+    assert unread(agent, reference) == 0
+    with factory(app).begin() as db:
+        assert handoff.receive_customer_message(db, "web-unread", "thanks") is not None
+    assert unread(agent, reference) == 1
+    assert post(agent, f"/console/tickets/{reference}/return").status_code == 303
+    assert unread(agent, reference) == 0  # the notice went to the customer
+    # The customer asks for a person again: the handoff action adds what was said
+    # since, and an internal SYSTEM line that nobody sent the customer.
+    with factory(app).begin() as db:
+        ticket = tickets.get_ticket(db, reference)
+        assert ticket is not None
+        tickets.add_transcript(
+            ticket,
+            [
+                tickets.TranscriptLine(Sender.CUSTOMER, "it broke again"),
+                tickets.TranscriptLine(Sender.BOT, "Let me get a person."),
+                tickets.TranscriptLine(Sender.SYSTEM, "Customer asked again."),
+            ],
+        )
+    assert unread(agent, reference) == 1
+    assert "1 new" in text_of(agent.get("/console/"))
+
+
 def test_breached_and_at_risk_tickets_stand_out(app: Flask, agent: FlaskClient) -> None:
     late = new_ticket(app, subject="late", age=dt.timedelta(hours=4, minutes=30))
     close_call = new_ticket(app, subject="close", age=dt.timedelta(hours=3, minutes=30))
@@ -513,8 +551,33 @@ def test_a_taken_ticket_cannot_be_claimed_again(
     late = other_agent(app)
     response = post(late, f"/console/tickets/{reference}/claim")
     assert response.status_code == 409
-    assert f"Ticket {reference} was already taken" in text_of(response)
+    assert f"{reference} was already claimed by Ada Agent." in text_of(response)
     assert load(app, reference).assigned_agent_id == ada
+
+
+def test_claiming_twice_is_not_an_error(app: Flask, agent: FlaskClient) -> None:
+    reference = new_ticket(app)
+    assert post(agent, f"/console/tickets/{reference}/claim").status_code == 303
+    again = post(agent, f"/console/tickets/{reference}/claim")  # a double click
+    assert again.status_code == 303
+    assert again.headers["Location"] == f"/console/tickets/{reference}"
+    assert f"You already have {reference}." in text_of(
+        agent.get(f"/console/tickets/{reference}")
+    )
+    assert event_kinds(app, reference).count(TicketEventKind.CLAIMED) == 1
+
+
+def test_claiming_a_ticket_nobody_holds_any_more(
+    app: Flask, agent: FlaskClient
+) -> None:
+    reference = new_ticket(app)
+    with factory(app).begin() as db:
+        ticket = tickets.get_ticket(db, reference)
+        assert ticket is not None
+        queue.resolve(db, ticket, None)
+    response = post(agent, f"/console/tickets/{reference}/claim")
+    assert response.status_code == 409
+    assert f"{reference} can no longer be claimed: it is resolved." in text_of(response)
 
 
 def test_next_ticket_claims_the_most_urgent(
@@ -654,6 +717,73 @@ def test_reply_on_web_chat_reaches_the_widget(
     assert "Ada Agent (agent)" in page and "delivered" in page
 
 
+REPLY_KEY = re.compile(r'name="reply_key" value="([^"]+)"')
+
+
+def reply_key(client: FlaskClient, reference: str) -> str:
+    """The one-time key of the reply form as the ticket page renders it now."""
+    match = REPLY_KEY.search(
+        client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    )
+    assert match is not None, "the reply form has no reply_key"
+    return match[1]
+
+
+def test_a_reply_form_is_sent_once(app: Flask, agent: FlaskClient) -> None:
+    reference = new_ticket(app, conversation_id="web-reply-once")
+    key = reply_key(agent, reference)
+    assert reply_key(agent, reference) != key  # a new key for each render
+    url = f"/console/tickets/{reference}/reply"
+    first = post(agent, url, text="Only once, please.", reply_key=key)
+    assert first.status_code == 303
+    agent.get(f"/console/tickets/{reference}")  # shows (and clears) the flash
+    again = post(agent, url, text="Only once, please.", reply_key=key)
+    assert again.status_code == 303
+    assert again.headers["Location"] == f"/console/tickets/{reference}"
+    page = text_of(agent.get(f"/console/tickets/{reference}"))
+    assert "That reply was already sent." in page
+    assert [m.text for m in transcript(app, reference)] == ["Only once, please."]
+    assert [m.text for m in chat_messages(app, "web-reply-once")] == [
+        "Only once, please."
+    ]
+    # The next render's form sends the next reply.
+    fresh = reply_key(agent, reference)
+    assert post(agent, url, text="Second reply", reply_key=fresh).status_code == 303
+    assert len(transcript(app, reference)) == 2
+
+
+def test_a_failed_reply_gives_its_key_back(app: Flask, agent: FlaskClient) -> None:
+    reference = new_ticket(app, conversation_id="web-reply-again")
+    key = reply_key(agent, reference)
+    url = f"/console/tickets/{reference}/reply"
+    assert post(agent, url, text="   ", reply_key=key).status_code == 400
+    # Corrected and sent again from the same form (the browser's Back button).
+    assert post(agent, url, text="Now with text", reply_key=key).status_code == 303
+    assert [m.text for m in transcript(app, reference)] == ["Now with text"]
+
+
+def test_a_reply_key_is_per_ticket(app: Flask, agent: FlaskClient) -> None:
+    one = new_ticket(app, conversation_id="web-key-one")
+    two = new_ticket(app, conversation_id="web-key-two")
+    key = reply_key(agent, one)
+    url = f"/console/tickets/{one}/reply"
+    assert post(agent, url, text="a", reply_key=key).status_code == 303
+    response = post(agent, f"/console/tickets/{two}/reply", text="b", reply_key=key)
+    assert response.status_code == 303
+    assert len(transcript(app, one)) == len(transcript(app, two)) == 1
+
+
+@pytest.mark.parametrize("key", ["", "short", "x" * 65, "not a key at all!!", "é" * 20])
+def test_a_malformed_reply_key_is_400(app: Flask, agent: FlaskClient, key: str) -> None:
+    reference = new_ticket(app, conversation_id="web-bad-key")
+    response = post(
+        agent, f"/console/tickets/{reference}/reply", text="Hello", reply_key=key
+    )
+    assert response.status_code == 400
+    assert "The form expired; reload the page and try again." in text_of(response)
+    assert transcript(app, reference) == []
+
+
 def test_reply_on_sms_goes_through_the_sms_sender(
     app: Flask, agent: FlaskClient, sms: FakeSms
 ) -> None:
@@ -726,7 +856,7 @@ def test_opted_out_customer_shows_failed(
         ("   ", "Type a reply before sending."),
         (
             "x" * (handoff.MAX_REPLY_LENGTH + 1),
-            "A reply can be at most 1600 characters",
+            "reply can be at most 1600 characters",
         ),
     ],
 )
@@ -952,7 +1082,7 @@ def test_ticket_api_sends_lines_after_an_id(app: Flask, agent: FlaskClient) -> N
         "held": False,
     }
     assert [m["text"] for m in data["messages"]] == ["one", "two"]
-    assert data["undelivered"] == []
+    assert data["undelivered"] == [] and data["deliveries"] == []
     first, last = data["messages"]
     assert set(first) == {
         "id",
@@ -979,6 +1109,94 @@ def test_ticket_api_sends_lines_after_an_id(app: Flask, agent: FlaskClient) -> N
     assert data["messages"][0]["delivery"] == "delivered"
     assert data["ticket"]["held"] is True
     assert data["ticket"]["assignee"] == "Ada Agent"
+
+
+def test_ticket_api_reports_every_delivery_state(
+    app: Flask, agent: FlaskClient, sms: FakeSms
+) -> None:
+    reference = new_ticket(
+        app, channel=Channel.SMS, contact=JANE_PHONE, lines=((Sender.CUSTOMER, "hi"),)
+    )
+    post(agent, f"/console/tickets/{reference}/reply", text="First")
+    sms.error = RuntimeError("Twilio answered 503")
+    post(agent, f"/console/tickets/{reference}/reply", text="Second")
+    _, first, second = transcript(app, reference)
+    data = agent.get(f"/console/api/tickets/{reference}?after={second.id}").get_json()
+    assert data["messages"] == []
+    assert data["deliveries"] == [
+        {"id": first.id, "delivery": "delivered", "attempts": 1, "last_error": None},
+        {
+            "id": second.id,
+            "delivery": "pending",
+            "attempts": 1,
+            "last_error": "Twilio answered 503",
+        },
+    ]
+    assert [m["id"] for m in data["undelivered"]] == [second.id]
+
+
+def _pending_reply(app: Flask, reference: str, text: str) -> int:
+    """A reply committed by another request, not delivered yet."""
+    with factory(app).begin() as db:
+        ticket = tickets.get_ticket(db, reference)
+        assert ticket is not None
+        line = TicketMessage(
+            sender=Sender.AGENT, text=text, delivery=Delivery.PENDING, attempts=0
+        )
+        ticket.messages.append(line)
+        db.flush()
+        return line.id
+
+
+def test_ticket_api_a_reply_committed_during_the_poll_is_not_delivered(
+    app: Flask, agent: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = new_ticket(app, conversation_id="web-poll-race")
+    real = handoff.transcript
+    committed: list[int] = []
+
+    def reply_lands_meanwhile(
+        db: Session, ticket: Ticket, after: int = 0
+    ) -> list[TicketMessage]:
+        if not committed:  # as if another agent's reply was committed right now
+            committed.append(_pending_reply(app, reference, "Sent meanwhile"))
+        return real(db, ticket, after)
+
+    monkeypatch.setattr(handoff, "transcript", reply_lands_meanwhile)
+    data = agent.get(f"/console/api/tickets/{reference}").get_json()
+    (line,) = data["messages"]
+    assert line["id"] == committed[0] and line["delivery"] == "pending"
+    # Every line sent to the customer is in `deliveries`, with its state.
+    assert [(d["id"], d["delivery"]) for d in data["deliveries"]] == [
+        (line["id"], "pending")
+    ]
+    assert [m["id"] for m in data["undelivered"]] == [line["id"]]
+
+
+def test_ticket_api_delivery_states_are_read_after_the_lines(
+    app: Flask, agent: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = new_ticket(app, conversation_id="web-poll-fresh")
+    line_id = _pending_reply(app, reference, "Going out")
+    real = handoff.transcript
+
+    def delivered_meanwhile(
+        db: Session, ticket: Ticket, after: int = 0
+    ) -> list[TicketMessage]:
+        lines = real(db, ticket, after)
+        with factory(app).begin() as other:  # the worker delivers it right now
+            message = other.get(TicketMessage, line_id)
+            assert message is not None
+            message.delivery = Delivery.DELIVERED
+        return lines
+
+    monkeypatch.setattr(handoff, "transcript", delivered_meanwhile)
+    data = agent.get(f"/console/api/tickets/{reference}").get_json()
+    assert [(d["id"], d["delivery"]) for d in data["deliveries"]] == [
+        (line_id, "delivered")
+    ]
+    assert data["undelivered"] == []
+    assert data["messages"][0]["delivery"] == "delivered"  # the same, fresh row
 
 
 @pytest.mark.parametrize("after", ["abc", "-1", "1.5", "", "99999999999999"])

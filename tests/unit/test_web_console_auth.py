@@ -6,21 +6,25 @@ The route tests walk the app's URL map, so a console route added later is tested
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from werkzeug.serving import make_server
 
 from bot.models import Agent, AgentRole, Channel, Sender, TicketEventKind, TicketStatus
 from bot.web import auth as shop_auth
 from bot.web import create_app
 from bot.web.console.auth import SIGNED_IN_AT_KEY
-from bot.web.console.throttle import LoginThrottle
+from bot.web.console.throttle import CLIENT, EMAIL, Attempt, LoginThrottle, Refused
 from bot.web.security import TOKEN_KEY
 from tests.unit.test_web_console import (
     PASSWORD,
@@ -41,6 +45,7 @@ from tests.unit.test_web_console import (
 )
 
 ADA = "ada@support.example.com"
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 SUE = "sue@support.example.com"
 EXPECTED_ENDPOINTS = {
     "console_auth.logout",
@@ -359,7 +364,10 @@ def test_failed_sign_ins_are_limited_per_email(
         assert sign_in(client, ADA, "wrong password!").status_code == 401
     response = sign_in(client, ADA)  # even the right password must wait now
     assert response.status_code == 429
-    assert "Too many failed sign-ins for this email" in text_of(response)
+    assert (
+        "Too many failed sign-ins for this email; try again in 15 minutes."
+        in text_of(response)
+    )
     assert "_user_id" not in session_of(client)
     assert sign_in(app.test_client(), "bo@support.example.com").status_code == 303
 
@@ -418,19 +426,126 @@ def test_every_page_carries_the_form_token(
 
 
 def test_login_throttle_window() -> None:
-    throttle = LoginThrottle(max_failures=3, window=60, max_emails=2)
+    throttle = LoginThrottle(per_email=3, per_client=100, window=60, max_keys=3)
     for second in (0, 1, 2):
-        assert throttle.wait("a", now=second) == 0
-        throttle.failed("a", now=second)
-    assert throttle.wait("a", now=10) == 50
-    assert throttle.wait("b", now=10) == 0
-    assert throttle.wait("a", now=60.5) == 0  # the first failure has expired
-    throttle.failed("a", now=61)
-    assert throttle.wait("a", now=61) == 60 - (61 - 1)
-    throttle.succeeded("a")
-    assert throttle.wait("a", now=61) == 0
-    for email in ("x", "y", "z"):  # only the most recent emails are remembered
+        assert isinstance(throttle.attempt("a", "ip", now=second), Attempt)
+    for _ in range(5):  # refused attempts are not counted
+        assert throttle.attempt("a", "ip", now=10) == Refused(EMAIL, 50)
+    assert throttle.wait(EMAIL, "b", now=10) == 0
+    assert isinstance(throttle.attempt("a", "ip", now=60), Attempt)  # 0 expired
+    assert throttle.wait(EMAIL, "a", now=60) == 1
+    for email in ("x", "y", "z"):  # only the 3 most recent keys (with "ip") are kept
         for _ in range(3):
-            throttle.failed(email, now=70)
-    assert throttle.wait("x", now=70) == 0
-    assert throttle.wait("z", now=70) == 60
+            throttle.attempt(email, "ip", now=70)
+    assert throttle.wait(EMAIL, "x", now=70) == 0
+    assert throttle.wait(EMAIL, "z", now=70) == 60
+
+
+def test_a_successful_attempt_is_taken_back() -> None:
+    throttle = LoginThrottle(per_email=3, per_client=3, window=60)
+    throttle.attempt("a", "ip", now=0)
+    throttle.attempt("a", "ip", now=1)
+    ok = throttle.attempt("a", "ip", now=2)
+    assert isinstance(ok, Attempt)
+    throttle.succeeded(ok)
+    # The email starts afresh; the address keeps its two earlier failures.
+    assert throttle.wait(EMAIL, "a", now=3) == 0
+    assert isinstance(throttle.attempt("b", "ip", now=3), Attempt)
+    assert throttle.attempt("c", "ip", now=4) == Refused(CLIENT, 56)
+    for _ in range(5):  # signing in again and again never counts against it
+        again = throttle.attempt("d", "other-ip", now=5)
+        assert isinstance(again, Attempt)
+        throttle.succeeded(again)
+    assert throttle.wait(CLIENT, "other-ip", now=5) == 0
+
+
+def test_attempts_are_counted_before_they_are_checked() -> None:
+    """Parallel guesses: however many arrive at once, only the limit get through."""
+    throttle = LoginThrottle(per_email=5, per_client=1000, window=60)
+    barrier = threading.Barrier(40)
+    results: list[Attempt | Refused] = []
+    lock = threading.Lock()
+
+    def guess() -> None:
+        barrier.wait(timeout=10)
+        result = throttle.attempt("ada", "ip")
+        time.sleep(0.01)  # hashing the password
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=guess) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sum(isinstance(r, Attempt) for r in results) == 5
+    assert sum(isinstance(r, Refused) for r in results) == 35
+
+
+def test_parallel_guesses_over_http_are_limited(app: Flask, ada: int) -> None:
+    """A burst of wrong passwords sent at once: `limit` are checked, the rest 429."""
+    limit = app.config["CONSOLE_LOGIN_MAX_FAILURES"]
+    burst = limit * 3
+    assert burst < app.config["CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT"]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/console/login"
+    browsers = []
+    for _ in range(burst):
+        http = requests.Session()
+        page = http.get(url, timeout=30)
+        browsers.append((http, CSRF_META.search(page.text)[1]))  # type: ignore[index]
+    barrier = threading.Barrier(burst)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def guess(http: requests.Session, token: str) -> None:
+        barrier.wait(timeout=30)
+        response = http.post(
+            url,
+            data={"email": ADA, "password": "wrong guess!", TOKEN_KEY: token},
+            allow_redirects=False,
+            timeout=60,
+        )
+        with lock:
+            statuses.append(response.status_code)
+
+    try:
+        guesses = [threading.Thread(target=guess, args=b) for b in browsers]
+        for guessing in guesses:
+            guessing.start()
+        for guessing in guesses:
+            guessing.join(timeout=60)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        for http, _ in browsers:
+            http.close()
+    assert sorted(statuses) == [401] * limit + [429] * (burst - limit)
+    # And the right password waits too.
+    assert sign_in(app.test_client(), ADA).status_code == 429
+
+
+def test_failed_sign_ins_are_limited_per_address(
+    app: Flask, client: FlaskClient, ada: int
+) -> None:
+    limit = app.config["CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT"]
+    per_email = app.config["CONSOLE_LOGIN_MAX_FAILURES"]
+    for n in range(limit):  # never the same email twice: the email limit is not hit
+        response = sign_in(client, f"guess{n}@support.example.com", "wrong!")
+        assert response.status_code == 401
+    assert limit > per_email
+    response = sign_in(client, "one.more@support.example.com", "wrong!")
+    assert response.status_code == 429
+    text = text_of(response)
+    assert "Too many failed sign-ins for your address; try again in 15 minutes." in (
+        text
+    )
+    assert 'name="email"' in response.get_data(as_text=True)  # still the form
+    assert sign_in(client, ADA).status_code == 429  # even a right password
+    # Another address is not affected, and Ada's email was never guessed at.
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert sign_in(elsewhere, ADA).status_code == 303

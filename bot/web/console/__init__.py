@@ -16,7 +16,7 @@ from flask import Flask
 from bot.services.queue import describe_duration
 from bot.settings import Settings
 from bot.twilio_client import TwilioClient
-from bot.web.console import actions, api, auth, supervisor, views
+from bot.web.console import actions, api, auth, once, supervisor, views
 from bot.web.console.common import SMS_SENDER, is_supervisor
 
 
@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
     app.extensions["console_priorities"] = views.PriorityRefresher(
         float(app.config["CONSOLE_PRIORITY_REFRESH_SECONDS"])
     )
+    app.extensions[actions.USED_KEYS] = once.OnceKeys()
     app.jinja_env.filters["local_time"] = _local_time_filter(settings)
     app.jinja_env.filters["duration"] = describe_duration
     app.jinja_env.globals["console_is_supervisor"] = is_supervisor

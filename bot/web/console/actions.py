@@ -9,14 +9,16 @@ cannot make, 403 when the agent may not, 409 when someone else was first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from bot.models import Agent, Delivery, Ticket, TicketMessage
-from bot.services import delivery, handoff, queue
+from bot.services import delivery, handoff, queue, tickets
+from bot.web.console import once
 from bot.web.console.common import (
     error,
     factory,
@@ -28,6 +30,8 @@ from bot.web.console.common import (
     sms_sender,
 )
 from bot.web.console.views import bp
+
+USED_KEYS = "console_used_keys"
 
 Action = Callable[[Session, Agent, Ticket], int | None]
 
@@ -71,27 +75,48 @@ def form_text(name: str) -> str:
     return text
 
 
+def used_keys() -> once.OnceKeys:
+    keys: once.OnceKeys = current_app.extensions[USED_KEYS]
+    return keys
+
+
 def _to_ticket(reference: str) -> ResponseReturnValue:
     return redirect(url_for("console.ticket", reference=reference), 303)
 
 
 def act(
-    reference: str, action: Action, done: str, sent: str = ""
+    reference: str,
+    action: Action,
+    done: str,
+    sent: str = "",
+    key: Hashable | None = None,
 ) -> ResponseReturnValue:
     """Run `action` in one transaction, deliver the message it returns (if any),
-    and go back to the ticket; service errors become error pages."""
+    and go back to the ticket; service errors become error pages.
+
+    With a one-time `key` (once.py), a second request with the same key changes
+    nothing; the key is given back if the action fails.
+    """
+    if key is not None and not used_keys().take(key):
+        flash("That reply was already sent.")
+        return _to_ticket(tickets.normalise_reference(reference) or reference)
+    committed = False
     try:
         with factory()() as db, db.begin():
             agent = me(db)
             ticket = find_ticket(db, reference)
             canonical = ticket.reference
             message_id = action(db, agent, ticket)
+        committed = True
     except queue.ConcurrentChange as exc:
         return error(409, sentence(exc))
     except queue.NotAllowed as exc:
         return error(403, sentence(exc))
     except (queue.QueueError, ValueError) as exc:
         return error(400, sentence(exc))
+    finally:
+        if key is not None and not committed:
+            used_keys().give_back(key)
     if message_id is not None:
         _flash_delivery(deliver(message_id), sent or done)
     else:
@@ -101,21 +126,34 @@ def act(
 
 @bp.post("/tickets/<reference>/claim")
 def claim(reference: str) -> ResponseReturnValue:
-    """Take a new ticket; 409 when someone else was first."""
+    """Take a new ticket; 409 (saying who has it) when someone else was first."""
     with factory()() as db, db.begin():
         agent = me(db)
         found = find_ticket(db, reference)
         canonical = found.reference
         won = queue.claim(db, found.id, agent)
-    if not won:
-        return error(409, f"Ticket {canonical} was already taken by someone else.")
-    flash(f"You have {canonical}.")
-    return _to_ticket(canonical)
+    if won:
+        flash(f"You have {canonical}.")
+        return _to_ticket(canonical)
+    with factory()() as db:  # a new transaction: it sees the winner's commit
+        found = find_ticket(db, canonical)
+        holder = found.assigned_agent
+        if holder is not None and holder.id == current_user.id:  # a double click
+            flash(f"You already have {canonical}.")
+            return _to_ticket(canonical)
+        if holder is not None:
+            return error(409, f"{canonical} was already claimed by {holder.name}.")
+        status = found.status.value.replace("_", " ")
+        return error(409, f"{canonical} can no longer be claimed: it is {status}.")
 
 
 @bp.post("/tickets/<reference>/reply")
 def reply(reference: str) -> ResponseReturnValue:
+    """Send a reply; a reply form's `reply_key` makes a resubmission a no-op."""
     config = settings()
+    sent_key = request.form.get(once.FIELD)
+    if sent_key is not None and not once.well_formed(sent_key):
+        return error(400, "The form expired; reload the page and try again.")
 
     def send(db: Session, agent: Agent, ticket: Ticket) -> int:
         message = handoff.reply(
@@ -128,7 +166,10 @@ def reply(reference: str) -> ResponseReturnValue:
         )
         return message.id
 
-    return act(reference, send, "Reply saved.", sent="Reply")
+    # A form without a key (a script, not the page) is not protected.
+    canonical = tickets.normalise_reference(reference) or reference
+    key = None if sent_key is None else ("reply", current_user.id, canonical, sent_key)
+    return act(reference, send, "Reply saved.", sent="Reply", key=key)
 
 
 @bp.post("/tickets/<reference>/note")

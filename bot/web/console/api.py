@@ -3,6 +3,8 @@ and a ticket's new transcript lines and delivery states (every 2 s)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -48,7 +50,15 @@ def queue() -> ResponseReturnValue:
 
 @bp.get("/tickets/<reference>")
 def ticket(reference: str) -> ResponseReturnValue:
-    """Transcript lines after `after`, the undelivered ones, and the ticket's state."""
+    """Transcript lines after `after`, the delivery state of every line sent to the
+    customer (`deliveries`; `undelivered` is its pending and failed part), and the
+    ticket's state.
+
+    The new lines are read first and the delivery states after them, with fresh
+    rows: a line in `messages` is always in `deliveries` (if it was sent anywhere)
+    with a state at least as recent, so a reply committed between the two reads is
+    never taken for delivered.
+    """
     raw = request.args.get("after", "0")
     try:
         after = 0 if raw == "0" else parse_id(raw, "after")
@@ -57,19 +67,35 @@ def ticket(reference: str) -> ResponseReturnValue:
     with factory()() as db:
         me(db)
         found = find_ticket(db, reference)
-        undelivered = db.scalars(
-            select(TicketMessage)
-            .where(
-                TicketMessage.ticket_id == found.id,
-                TicketMessage.delivery.in_(UNDELIVERED),
+        lines = handoff.transcript(db, found, after)
+        outgoing = list(
+            db.scalars(
+                select(TicketMessage)
+                .where(
+                    TicketMessage.ticket_id == found.id,
+                    TicketMessage.delivery.is_not(None),
+                )
+                .order_by(TicketMessage.id)
+                # Lines read above are in the identity map: refresh, don't reuse.
+                .execution_options(populate_existing=True)
             )
-            .order_by(TicketMessage.id)
         )
         held = bool(handoff.held_conversations(db, found))
         return jsonify(
             ticket=ticket_state(found, utcnow(), held),
-            messages=[
-                handoff.message_json(m) for m in handoff.transcript(db, found, after)
+            messages=[handoff.message_json(m) for m in lines],
+            deliveries=[delivery_json(m) for m in outgoing],
+            undelivered=[
+                handoff.message_json(m) for m in outgoing if m.delivery in UNDELIVERED
             ],
-            undelivered=[handoff.message_json(m) for m in undelivered],
         )
+
+
+def delivery_json(message: TicketMessage) -> dict[str, Any]:
+    """Where a line sent to the customer stands: what the live view updates."""
+    return {
+        "id": message.id,
+        "delivery": message.delivery.value if message.delivery is not None else None,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+    }

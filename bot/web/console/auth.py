@@ -10,8 +10,9 @@ shop customer in the same browser) and issues a new form token. Flask-Login's
 "strong" protection is set, but Flask-Login only applies it to non-permanent
 sessions and ours are permanent, so the guard enforces it: a session used from
 another address or browser than the one that signed in is signed out. A sign-in
-lasts at most PERMANENT_SESSION_LIFETIME. Failed sign-ins are counted per email in
-this process (`LoginThrottle`): too many and that email must wait.
+lasts at most PERMANENT_SESSION_LIFETIME. Sign-in attempts are counted per email and
+per client address in this process (`LoginThrottle`, throttle.py): after too many
+failures that email, or that address, must wait.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from werkzeug.exceptions import HTTPException
 from bot.models import Agent, AgentRole
 from bot.services import agents
 from bot.web.console.common import error, factory, wants_json
-from bot.web.console.throttle import LoginThrottle
+from bot.web.console.throttle import EMAIL, LoginThrottle, Refused
 from bot.web.security import check_form_token, new_csrf_token
 
 bp = Blueprint("console_auth", __name__, url_prefix="/console")
@@ -174,6 +175,17 @@ def _login_page(
     )
 
 
+def _too_many(refused: Refused, email: str) -> ResponseReturnValue:
+    minutes = max(1, round(refused.wait / 60))
+    who = "this email" if refused.kind == EMAIL else "your address"
+    return _login_page(
+        f"Too many failed sign-ins for {who}; try again in "
+        f"{minutes} minute{'' if minutes == 1 else 's'}.",
+        email=email,
+        status=429,
+    )
+
+
 protect(bp)
 
 
@@ -189,26 +201,21 @@ def login() -> ResponseReturnValue:
     if not email or not password:
         return _login_page("Enter your email and password.", email=email, status=400)
     throttle: LoginThrottle = current_app.extensions["console_login_throttle"]
-    key = email.lower()
-    wait = throttle.wait(key)
-    if wait > 0:
-        minutes = max(1, round(wait / 60))
-        return _login_page(
-            "Too many failed sign-ins for this email; try again in "
-            f"{minutes} minute{'' if minutes == 1 else 's'}.",
-            email=email,
-            status=429,
-        )
+    # Counted before the (slow, on purpose) password check: see throttle.py.
+    attempt = throttle.attempt(email.lower(), request.remote_addr or "unknown")
+    if isinstance(attempt, Refused):
+        return _too_many(attempt, email)
     agent = None
     plausible = "\x00" not in email + password  # PostgreSQL cannot compare NULs
     if plausible and len(password) <= agents.MAX_PASSWORD_LENGTH:
         with factory()() as db:
             agent = agents.authenticate(db, email, password)
     if agent is None:
-        throttle.failed(key)
-        current_app.logger.info("console sign-in failed for %r", email)
+        current_app.logger.info(
+            "console sign-in failed for %r from %s", email, request.remote_addr
+        )
         return _login_page(WRONG, email=email, status=401)
-    throttle.succeeded(key)
+    throttle.succeeded(attempt)
     _sign_in(agent)
     return redirect(safe_next(request.form.get("next")), 303)
 
@@ -221,6 +228,7 @@ def logout() -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("CONSOLE_LOGIN_MAX_FAILURES", 5)
+    app.config.setdefault("CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT", 20)
     app.config.setdefault("CONSOLE_LOGIN_WINDOW_SECONDS", 15 * 60)
     app.config.setdefault("CONSOLE_MAX_FORM_BYTES", 64 * 1024)
     manager = LoginManager()
@@ -229,7 +237,8 @@ def init_app(app: Flask) -> None:
     manager.unauthorized_handler(unauthorized)
     manager.init_app(app)
     app.extensions["console_login_throttle"] = LoginThrottle(
-        int(app.config["CONSOLE_LOGIN_MAX_FAILURES"]),
-        float(app.config["CONSOLE_LOGIN_WINDOW_SECONDS"]),
+        per_email=int(app.config["CONSOLE_LOGIN_MAX_FAILURES"]),
+        per_client=int(app.config["CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT"]),
+        window=float(app.config["CONSOLE_LOGIN_WINDOW_SECONDS"]),
     )
     app.register_blueprint(bp)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import (
@@ -31,7 +31,6 @@ STATUS_FILTERS: dict[str, tuple[TicketStatus, ...]] = {
     "all": tuple(TicketStatus),
 }
 QUEUE_LIMIT = 200
-TEAM = (Sender.AGENT, Sender.SYSTEM)
 
 
 def _choice(args: Mapping[str, str], name: str, allowed: Sequence[str]) -> str | None:
@@ -109,8 +108,21 @@ def status_counts(db: Session, filters: QueueFilters, agent_id: int) -> dict[str
     return {status.value: int(counts.get(status, 0)) for status in TicketStatus}
 
 
+def team_wrote() -> Any:
+    """Lines the team sent the customer: an agent's reply, or a notice that went
+    out (a delivery). Internal SYSTEM lines such as "Customer asked again." are not
+    the team answering."""
+    return or_(
+        TicketMessage.sender == Sender.AGENT,
+        and_(
+            TicketMessage.sender == Sender.SYSTEM, TicketMessage.delivery.is_not(None)
+        ),
+    )
+
+
 def unread_counts(db: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
-    """Customer messages since the team last wrote (all, if it has not written)."""
+    """Customer messages since the team last wrote to the customer (all, if it has
+    not written)."""
     if not ticket_ids:
         return {}
     last_team = (
@@ -118,7 +130,7 @@ def unread_counts(db: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
             TicketMessage.ticket_id.label("ticket_id"),
             func.max(TicketMessage.id).label("last_id"),
         )
-        .where(TicketMessage.ticket_id.in_(ticket_ids), TicketMessage.sender.in_(TEAM))
+        .where(TicketMessage.ticket_id.in_(ticket_ids), team_wrote())
         .group_by(TicketMessage.ticket_id)
         .subquery()
     )

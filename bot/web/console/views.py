@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import Agent, AgentRole, Ticket, utcnow
 from bot.services import handoff, queue
+from bot.web.console import once
 from bot.web.console.auth import protect
 from bot.web.console.common import error, factory, find_ticket, me, sentence, settings
 from bot.web.console.queries import (
@@ -165,5 +166,6 @@ def ticket(reference: str) -> ResponseReturnValue:
             agents=agents,
             may_reassign=may_reassign,
             max_reply=handoff.MAX_REPLY_LENGTH,
+            reply_key=once.new_key(),
             max_note=queue.MAX_NOTE_LENGTH,
         )

@@ -4,7 +4,8 @@
  * tickets appear without a reload. The ticket page asks for transcript lines after
  * the last one it shows every 2 s, appends them, and updates delivery states and
  * the ticket's status. Text is always set with textContent (never as HTML). Forms
- * built here carry the session's form token from <meta name="csrf-token">.
+ * built here carry the session's form token from <meta name="csrf-token">; every
+ * form is sent once (a second click does nothing).
  */
 (function () {
   "use strict";
@@ -164,9 +165,16 @@
 
   var WHO = { customer: "Customer", bot: "Assistant", system: "Switchboard notice" };
 
+  // What a delivery line shows, so that a poll only redraws a line that changed
+  // (and never the "Retry now" button the agent may be about to press).
+  function deliveryState(m) {
+    return (m.delivery || "") + ":" + (m.last_error || "");
+  }
+
   function deliveryNode(m) {
     var undelivered = m.delivery === "pending" && m.last_error;
     var node = el("div", "delivery delivery-" + m.delivery + (undelivered ? " undelivered" : ""));
+    node.dataset.state = deliveryState(m);
     if (m.delivery === "delivered") {
       node.textContent = "delivered";
     } else if (m.delivery === "failed") {
@@ -197,6 +205,7 @@
 
   function setDelivery(li, m) {
     var old = li.querySelector(".delivery");
+    if (old && old.dataset.state === deliveryState(m)) return;
     var fresh = deliveryNode(m);
     if (old) li.replaceChild(fresh, old); else li.appendChild(fresh);
   }
@@ -205,11 +214,6 @@
     var transcript = document.getElementById("transcript");
     var after = Number(body.dataset.after) || 0;
     var status = body.dataset.status;
-    var waiting = {}; // ids shown as not delivered yet
-    Array.prototype.forEach.call(
-      transcript.querySelectorAll(".delivery-pending, .delivery-failed"),
-      function (node) { waiting[node.parentNode.dataset.id] = true; }
-    );
     function find(id) { return transcript.querySelector('li[data-id="' + id + '"]'); }
 
     poll(
@@ -222,21 +226,14 @@
           var empty = transcript.querySelector("li.empty");
           if (empty) empty.remove();
           transcript.appendChild(line(m));
-          if (m.delivery && m.delivery !== "delivered") waiting[m.id] = true;
         });
-        var still = {};
-        data.undelivered.forEach(function (m) {
-          still[m.id] = true;
-          var li = find(m.id);
-          if (li) setDelivery(li, m);
+        // Each line shows the state the server reports for it: a line is marked
+        // delivered only when the server says so, never because it is missing
+        // from a list.
+        (data.deliveries || []).forEach(function (d) {
+          var li = find(d.id);
+          if (li && d.delivery) setDelivery(li, d);
         });
-        Object.keys(waiting).forEach(function (id) {
-          if (still[id]) return;
-          var li = find(id);
-          if (li) setDelivery(li, { id: id, delivery: "delivered" });
-          delete waiting[id];
-        });
-        Object.keys(still).forEach(function (id) { waiting[id] = true; });
 
         var t = data.ticket;
         var badge = document.getElementById("ticket-status");
@@ -260,6 +257,48 @@
       }
     );
   }
+
+  // --- forms -----------------------------------------------------------------------
+
+  // A form is sent once: a double click must not send a reply twice (the server
+  // refuses a reply form's key the second time too). The button is marked busy
+  // with aria-disabled rather than `disabled`, so it keeps the keyboard focus and
+  // screen readers say it is unavailable; a busy label says what is happening.
+  function busy(form, on) {
+    form.querySelectorAll("button").forEach(function (button) {
+      if (on) {
+        button.setAttribute("aria-disabled", "true");
+        if (button.dataset.busyLabel) {
+          button.dataset.label = button.textContent;
+          button.textContent = button.dataset.busyLabel;
+        }
+      } else {
+        button.removeAttribute("aria-disabled");
+        if (button.dataset.label) button.textContent = button.dataset.label;
+      }
+    });
+    if (on) form.setAttribute("aria-busy", "true"); else form.removeAttribute("aria-busy");
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.method !== "post") return;
+    if (form.dataset.sent) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.sent = "1";
+    busy(form, true);
+  });
+
+  // Back to this page from the browser's cache: its forms can be used again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-sent]").forEach(function (form) {
+      delete form.dataset.sent;
+      busy(form, false);
+    });
+  });
 
   if (page === "queue") startQueue();
   if (page === "ticket") startTicket();
