@@ -15,11 +15,8 @@ from bot.web.console.auth import protect
 from bot.web.console.common import error, factory, find_ticket, me, parse_id
 from bot.web.console.queries import (
     QueueFilters,
-    queue_row,
-    queue_tickets,
-    status_counts,
+    queue_listing,
     ticket_state,
-    unread_counts,
 )
 from bot.web.console.views import refresh_priorities
 
@@ -39,13 +36,8 @@ def queue() -> ResponseReturnValue:
     refresh_priorities()
     now = utcnow()
     with factory()() as db:
-        agent = me(db)
-        found = queue_tickets(db, filters, agent.id)
-        unread = unread_counts(db, [t.id for t in found])
-        return jsonify(
-            tickets=[queue_row(t, now, unread.get(t.id, 0)) for t in found],
-            counts=status_counts(db, filters, agent.id),
-        )
+        rows, counts = queue_listing(db, filters, me(db).id, now)
+    return jsonify(tickets=rows, counts=counts)
 
 
 @bp.get("/tickets/<reference>")

@@ -177,6 +177,17 @@ def queue_row(ticket: Ticket, now: dt.datetime, unread: int = 0) -> dict[str, An
     }
 
 
+def queue_listing(
+    db: Session, filters: QueueFilters, agent_id: int, now: dt.datetime
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The queue as the page and the API show it: rows in queue order, and counts
+    per status."""
+    found = queue_tickets(db, filters, agent_id)
+    unread = unread_counts(db, [t.id for t in found])
+    rows = [queue_row(t, now, unread.get(t.id, 0)) for t in found]
+    return rows, status_counts(db, filters, agent_id)
+
+
 def ticket_state(ticket: Ticket, now: dt.datetime, held: bool) -> dict[str, Any]:
     """The parts of a ticket the ticket view refreshes live."""
     return {

@@ -31,10 +31,7 @@ from bot.web.console.common import error, factory, find_ticket, me, sentence, se
 from bot.web.console.queries import (
     QUEUE_LIMIT,
     QueueFilters,
-    queue_row,
-    queue_tickets,
-    status_counts,
-    unread_counts,
+    queue_listing,
 )
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -88,11 +85,7 @@ def queue_view() -> ResponseReturnValue:
     refresh_priorities()
     now = utcnow()
     with factory()() as db:
-        agent = me(db)
-        found = queue_tickets(db, filters, agent.id)
-        unread = unread_counts(db, [t.id for t in found])
-        rows = [queue_row(t, now, unread.get(t.id, 0)) for t in found]
-        counts = status_counts(db, filters, agent.id)
+        rows, counts = queue_listing(db, filters, me(db).id, now)
     return render_template(
         "console/queue.html",
         rows=rows,
