@@ -99,7 +99,7 @@ class ValidateProblemForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        if value == NO_ORDER:
+        if value == NO_ORDER or validation.says_no(value):
             return {"problem_order_number": NO_ORDER}
         return {"problem_order_number": validation.order_number(value, dispatcher)}
 

@@ -22,6 +22,23 @@ def _first_entity(text: str, entity: str) -> str | None:
     return None
 
 
+NEGATIVE_WORDS = frozenset(
+    {"no", "not", "none", "nope", "nah", "nothing", "isn't", "isnt", "doesn't", "n't"}
+)
+
+
+def says_no(text: Any) -> bool:
+    """True for a free-text "no" without any number: "No, it's not about an order".
+
+    The intent classifier may call such an answer `inform`; a form question that
+    accepts "no" should still take it as one.
+    """
+    if not isinstance(text, str) or any(c.isdigit() for c in text):
+        return False
+    words = re.findall(r"[a-z']+", text.lower().replace("’", "'"))
+    return any(w in NEGATIVE_WORDS or w.endswith("n't") for w in words)
+
+
 def order_number(value: Any, dispatcher: CollectingDispatcher) -> str | None:
     """A 6-digit order number from a slot value or free text, else a reprompt."""
     text = str(value or "")

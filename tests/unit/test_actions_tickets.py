@@ -206,3 +206,27 @@ async def test_feedback_is_stored(connection: Connection) -> None:
     assert ticket.category == TicketCategory.FEEDBACK
     assert ticket.description == "your delivery drivers are always so friendly"
     assert responses(dispatcher) == ["utter_thanks_for_feedback"]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected", "reprompted"),
+    [("No, it's not about an order.", "none", False),
+     ("it isn’t about an order", "none", False),
+     ("nope", "none", False),
+     ("104257", "104257", False),
+     ("not sure, maybe 104257", "104257", False),
+     ("the blue one", None, True)],
+)  # fmt: skip
+async def test_the_order_question_takes_a_worded_no(
+    said: str, expected: str | None, reprompted: bool
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ValidateProblemForm().run(
+        dispatcher,
+        make_tracker(slots={"problem_description": "broken"}, intent="inform",
+                     candidates={"problem_order_number": said},
+                     active_loop="problem_form"),
+        DOMAIN,
+    )  # fmt: skip
+    assert slot_events(events)["problem_order_number"] == expected
+    assert bool(responses(dispatcher)) is reprompted
