@@ -790,6 +790,41 @@ def sla_state(ticket: Ticket, now: dt.datetime) -> SlaState:
     return "ok"
 
 
+def claim_waits(
+    session: Session,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    limit: int | None = None,
+) -> list[dt.timedelta]:
+    """How long tickets claimed since `since` (before `until`) waited to be claimed,
+    the most recent claims first (at most `limit`)."""
+    query = (
+        select(Ticket.created_at, TicketEvent.created_at)
+        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+        .where(
+            TicketEvent.kind == TicketEventKind.CLAIMED,
+            TicketEvent.created_at >= since,
+        )
+        .order_by(TicketEvent.created_at.desc())
+    )
+    if until is not None:
+        query = query.where(TicketEvent.created_at < until)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = session.execute(query).all()
+    return [claimed - created for created, claimed in rows if claimed >= created]
+
+
+def oldest_new_ticket(session: Session) -> Ticket | None:
+    """The unclaimed ticket that has waited longest."""
+    return session.scalars(
+        select(Ticket)
+        .where(Ticket.status == S.NEW)
+        .order_by(Ticket.created_at, Ticket.id)
+        .limit(1)
+    ).first()
+
+
 def estimated_wait(
     session: Session, now: dt.datetime | None = None, sample: int = 50
 ) -> dt.timedelta | None:
@@ -800,27 +835,11 @@ def estimated_wait(
     unclaimed ticket has waited; None without enough history to say.
     """
     now = _now(now)
-    since = now - dt.timedelta(days=7)
-    rows = session.execute(
-        select(Ticket.created_at, TicketEvent.created_at)
-        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
-        .where(
-            TicketEvent.kind == TicketEventKind.CLAIMED,
-            TicketEvent.created_at >= since,
-        )
-        .order_by(TicketEvent.created_at.desc())
-        .limit(sample)
-    ).all()
-    waits = sorted(claimed - created for created, claimed in rows if claimed >= created)
+    waits = sorted(claim_waits(session, now - dt.timedelta(days=7), limit=sample))
     if len(waits) < 3:
         return None
     usual = waits[len(waits) // 2]
-    oldest = session.scalar(
-        select(func.min(Ticket.created_at)).where(
-            Ticket.status == S.NEW, Ticket.assigned_agent_id.is_(None)
-        )
-    )
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=dt.timezone.utc)  # SQLite's MIN() is raw text
-    backlog = now - oldest if oldest is not None and oldest <= now else None
-    return max(usual, backlog) if backlog is not None else usual
+    oldest = oldest_new_ticket(session)
+    if oldest is None or oldest.created_at > now:
+        return usual
+    return max(usual, now - oldest.created_at)

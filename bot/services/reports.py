@@ -141,12 +141,7 @@ def queue_size(session: Session) -> QueueSize:
 
 def oldest_unclaimed(session: Session, now: dt.datetime) -> Waiting | None:
     """The new ticket that has waited longest, and for how long."""
-    ticket = session.scalars(
-        select(Ticket)
-        .where(Ticket.status == S.NEW)
-        .order_by(Ticket.created_at, Ticket.id)
-        .limit(1)
-    ).first()
+    ticket = queue.oldest_new_ticket(session)
     if ticket is None:
         return None
     return Waiting(ticket.reference, ticket.created_at, now - ticket.created_at)
@@ -156,16 +151,7 @@ def times_to_claim(
     session: Session, since: dt.datetime, until: dt.datetime
 ) -> list[dt.timedelta]:
     """How long each ticket claimed in [since, until) waited to be claimed."""
-    rows = session.execute(
-        select(Ticket.created_at, TicketEvent.created_at)
-        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
-        .where(
-            TicketEvent.kind == TicketEventKind.CLAIMED,
-            TicketEvent.created_at >= since,
-            TicketEvent.created_at < until,
-        )
-    ).all()
-    return [claimed - created for created, claimed in rows if claimed >= created]
+    return queue.claim_waits(session, since, until)
 
 
 def first_response_times(
