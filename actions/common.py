@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -20,6 +19,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.db import make_engine, make_session_factory
 from bot.identity import ChannelIdentity, verify_identity
 from bot.models import Channel, Sender
@@ -62,13 +62,13 @@ def use_session_scope(scope: SessionScope | None) -> None:
 
 
 def now() -> dt.datetime:
-    """The current time (UTC); tests replace it."""
-    return dt.datetime.now(dt.timezone.utc)
+    """The current time (UTC), from `bot.clock` (tests set it there)."""
+    return clock.now()
 
 
 def today() -> dt.date:
     """Today's date in the shop's time zone."""
-    return dt.datetime.now(ZoneInfo(settings().timezone)).date()
+    return clock.today(settings().timezone)
 
 
 def identity(tracker: Tracker) -> ChannelIdentity | None:

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeMeta, Mapped, registry, relationship
 
+from bot import clock
+
 # Stable constraint names so Alembic migrations behave the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,8 +50,8 @@ class Base(metaclass=DeclarativeMeta):
 
 
 def utcnow() -> dt.datetime:
-    """Timezone-aware current UTC time."""
-    return dt.datetime.now(dt.timezone.utc)
+    """Timezone-aware current UTC time, by the clock in use (`bot.clock`)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]

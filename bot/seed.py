@@ -8,11 +8,11 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.models import (
     Agent,
     AgentRole,
@@ -86,8 +86,8 @@ def is_empty(session: Session) -> bool:
 
 def seed_demo_data(session: Session, today: dt.date | None = None) -> int:
     """Insert (or refresh) the demo customers and orders; returns orders written."""
-    today = today or dt.datetime.now(ZoneInfo(Settings.from_env().timezone)).date()
-    now = dt.datetime.now(dt.timezone.utc)
+    today = today or clock.today(Settings.from_env().timezone)
+    now = clock.now()
     customers = {c.email: upsert_customer(session, c) for c in DEMO_CUSTOMERS}
     for demo in DEMO_ORDERS:
         order = session.scalars(

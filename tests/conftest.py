@@ -20,10 +20,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("SECRET_KEY", "test-secret")
 os.environ.setdefault("RASA_TOKEN", "test-token")
 
-from bot import migrate
+from bot import clock, migrate
 from bot.seed import seed_demo_data
 
 TODAY = dt.date(2026, 11, 20)  # a Friday
+# Tests never read the machine's date: the clock starts at noon on TODAY in the shop's
+# time zone (the suite once failed when the real date moved past the seeded orders).
+START = dt.datetime(2026, 11, 20, 17, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clock() -> Iterator[None]:
+    clock.use_clock(clock.ticking_from(START))
+    yield
+    clock.use_clock(None)
 
 
 def _sqlite_engine(path: Path) -> Engine:

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from actions import handoff
 from actions.account import ActionAccountHelp
 from actions.handoff import ActionFallback, ActionHandoff
 from actions.knowledge import ActionAnswerFaq
+from bot import clock
 from bot.models import Channel, Order, Sender, Ticket, TicketCategory
 from bot.services import handoff as handoff_service
 from bot.services import tickets as ticket_service
@@ -148,38 +148,33 @@ MONDAY_NOON = dt.datetime(2026, 11, 16, 12, 0, tzinfo=NY)
 SUNDAY_NOON = dt.datetime(2026, 11, 22, 12, 0, tzinfo=NY)
 
 
-async def handoff_says(monkeypatch: pytest.MonkeyPatch, moment: dt.datetime) -> str:
-    monkeypatch.setattr(handoff, "now", lambda: moment)
+async def handoff_says(moment: dt.datetime) -> str:
     dispatcher = CollectingDispatcher()
-    await ActionHandoff().run(
-        dispatcher, make_tracker(text="a person please", intent="request_human"), DOMAIN
-    )
+    with clock.frozen_at(moment):
+        await ActionHandoff().run(
+            dispatcher,
+            make_tracker(text="a person please", intent="request_human"),
+            DOMAIN,
+        )
     return str(dispatcher.messages[0]["when"])
 
 
-async def test_outside_opening_hours_the_customer_hears_when_agents_are_back(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    when = await handoff_says(monkeypatch, SUNDAY_NOON)
+async def test_outside_opening_hours_the_customer_hears_when_agents_are_back() -> None:
+    when = await handoff_says(SUNDAY_NOON)
     assert when.startswith("Our team is away right now and back tomorrow at 8 am")
 
 
-async def test_without_history_no_wait_is_promised(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert await handoff_says(monkeypatch, MONDAY_NOON) == (
+async def test_without_history_no_wait_is_promised() -> None:
+    assert await handoff_says(MONDAY_NOON) == (
         "A person will answer you as soon as possible."
     )
 
 
-async def test_the_wait_comes_from_recent_claims(
-    monkeypatch: pytest.MonkeyPatch, connection: Connection
-) -> None:
+async def test_the_wait_comes_from_recent_claims(connection: Connection) -> None:
     session = Session(bind=connection)
     agent = create_agent(
         session, "Maria", "maria@shop.example", "correct horse battery"
     )
-    real_now = dt.datetime.now(dt.timezone.utc)
     for minutes in (10, 20, 30):
         ticket = ticket_service.open_ticket(
             session,
@@ -187,11 +182,11 @@ async def test_the_wait_comes_from_recent_claims(
                 channel=Channel.WEB, category=TicketCategory.HANDOFF, subject="help"
             ),
         )
-        ticket.created_at = real_now - dt.timedelta(minutes=minutes)
+        ticket.created_at = MONDAY_NOON - dt.timedelta(minutes=minutes)
         session.flush()
-        assert claim(session, ticket.id, agent)
+        assert claim(session, ticket.id, agent, now=MONDAY_NOON)
     session.flush()
-    assert await handoff_says(monkeypatch, MONDAY_NOON) == (
+    assert await handoff_says(MONDAY_NOON) == (
         "People are usually answered within about 20 minutes."
     )
 
