@@ -143,3 +143,23 @@ def test_only_the_listed_old_leaks_are_excused(repo: Path) -> None:
         (True, True),
         (False, False),
     ]
+
+
+def test_the_benchmark_counts_fallbacks_as_rejections() -> None:
+    from benchmarks.nlu import Prediction, score
+
+    scores = score(
+        [
+            Prediction("weather?", "out_of_scope", "nlu_fallback", 0.45),
+            Prediction("order a pizza", "out_of_scope", "check_order_status", 0.9),
+            Prediction("tell me a joke", "out_of_scope", "out_of_scope", 0.9),
+            Prediction("refund?", "request_refund", "nlu_fallback", 0.45),
+            Prediction("money back pls", "request_refund", "request_refund", 0.9),
+        ]
+    )
+    assert scores.accuracy == 2 / 5
+    assert scores.rejection_rate == 2 / 3
+    assert scores.false_rejection_rate == 1 / 2
+    assert scores.per_intent["request_refund"] == (1.0, 0.5, 2 / 3, 2)
+    assert scores.macro_f1 == (2 / 3 + 1 / 2) / 2  # out_of_scope: p 1, r 1/3
+    assert scores.confusions[0] == ("out_of_scope", "nlu_fallback", 1)
