@@ -52,23 +52,35 @@ def local_secrets(var_dir: Path) -> dict[str, str]:
 
     Nothing secret has a default in the code: a fresh install gets its own random
     values, which every Switchboard process reads from this file. Processes start
-    together, so the file is read and completed under an exclusive lock: they all
-    agree on one set, also when an older file lacks a newer secret.
+    together, so the file is completed under an exclusive lock: they all agree on
+    one set, also when an older file lacks a newer secret. A complete file is only
+    read (it may be read-only).
     """
-    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = var_dir / "secrets.env"
+    if path.exists():
+        with path.open() as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)  # not while another process writes
+            values = _parse_secrets(handle.read())
+        if all(name in values for name in GENERATED_SECRETS):
+            return values
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "r+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
-        values = {}
-        for line in handle.read().splitlines():
-            name, _, value = line.partition("=")
-            if name and value:
-                values[name.strip()] = value.strip()
-        for name in GENERATED_SECRETS:
-            if name not in values:  # a new install, or a file from an older version
-                values[name] = secrets.token_urlsafe(32)
-                handle.write(f"{name}={values[name]}\n")
+        values = _parse_secrets(handle.read())
+        missing = [name for name in GENERATED_SECRETS if name not in values]
+        for name in missing:  # a new install, or a file from an older version
+            values[name] = secrets.token_urlsafe(32)
+        handle.write("".join(f"{name}={values[name]}\n" for name in missing))
+    return values
+
+
+def _parse_secrets(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition("=")
+        if name and value:
+            values[name.strip()] = value.strip()
     return values
 
 
