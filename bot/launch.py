@@ -185,11 +185,13 @@ def run_web(settings: Settings) -> None:
     # a thread runs the app, so a slow or stalled client holds a connection, never
     # a thread; connections idle for --channel-timeout seconds (a header that never
     # ends) are closed. Each open chat stream holds a thread (bot/web/stream.py
-    # keeps them below the thread count); --send-bytes=1 sends each event at once.
+    # keeps them below the thread count); --send-bytes=1 sends each event at once,
+    # and a request lookahead of 1 keeps reading the socket during a stream, so a
+    # closed tab is noticed and its stream ends at once.
     command = [
         _bin("waitress-serve"), f"--listen={settings.bind_host}:{settings.web_port}",
         "--threads=32", "--channel-timeout=30", "--connection-limit=1000",
-        "--asyncore-use-poll", "--send-bytes=1",
+        "--asyncore-use-poll", "--send-bytes=1", "--channel-request-lookahead=1",
         "--max-request-header-size=65536", "--max-request-body-size=1048576",
         "--ident=switchboard", "--call", "bot.web:create_app",
     ]  # fmt: skip

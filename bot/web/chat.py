@@ -43,6 +43,7 @@ UNAVAILABLE = (
     "We couldn't reach the assistant; your message is saved, please try again."
 )
 TOO_MANY_STREAMS = "Too many open chat streams; poll for messages and retry later."
+CLIENT_DISCONNECTED = "waitress.client_disconnected"
 
 
 def _factory() -> sessionmaker[Session]:
@@ -222,6 +223,8 @@ def stream() -> ResponseReturnValue:
         after,
         duration=float(current_app.config["CHAT_STREAM_SECONDS"]),
         interval=float(current_app.config["CHAT_POLL_SECONDS"]),
+        # waitress tells when the browser closed the connection (bot/launch.py).
+        gone=request.environ.get(CLIENT_DISCONNECTED),
     )
     response = Response(
         events,

@@ -96,11 +96,13 @@ def message_events(
     after: int,
     duration: float,
     interval: float,
+    gone: Callable[[], bool] | None = None,
 ) -> Iterator[str]:
     """Poll the database for `duration` seconds and yield each new message once.
 
     The stream then ends and the browser reconnects, so a worker thread is never
-    held for long by a tab that was closed.
+    held for long by a tab that was closed; it ends sooner once `gone()` says the
+    browser went away (the server's disconnect check), freeing its slot at once.
     """
     yield f"retry: {RETRY_MS}\n\n"
     deadline = time.monotonic() + duration
@@ -117,7 +119,7 @@ def message_events(
             yield format_event(row)
             last_write = time.monotonic()
         now = time.monotonic()
-        if now >= deadline:
+        if now >= deadline or (gone is not None and gone()):
             return
         if now - last_write >= KEEPALIVE_SECONDS:
             yield ": keep-alive\n\n"

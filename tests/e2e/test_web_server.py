@@ -194,6 +194,29 @@ def test_one_client_cannot_take_every_stream(web: Web) -> None:
         _close_all(held)
 
 
+def _cookieless_stream_within(web: Web, seconds: float) -> requests.Response:
+    """A cookieless stream (one per address) as soon as its slot is free."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = _open_stream(None, web)
+        if response.status_code == 200:
+            return response
+        response.close()
+        assert time.monotonic() < deadline, "no stream slot came free"
+        time.sleep(0.3)
+
+
+def test_a_closed_stream_frees_its_slot_at_once(web: Web) -> None:
+    """The server notices a closed tab within a poll, not at the next keep-alive
+    (15 s) or the end of the stream (25 s), so slots are not held by dead tabs."""
+    first = _cookieless_stream_within(web, 30)
+    refused = _open_stream(None, web)
+    assert refused.status_code == 429
+    refused.close()
+    first.close()
+    _cookieless_stream_within(web, 8).close()
+
+
 # --- Sign-out ---------------------------------------------------------------------
 
 
