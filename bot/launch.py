@@ -242,12 +242,20 @@ def run_actions(settings: Settings) -> None:
 
 
 def run_web(settings: Settings) -> None:
-    """Replace this process with the web app under gunicorn."""
-    # Each open chat panel holds a thread for its event stream (25 s at a time).
+    """Replace this process with the web app under waitress."""
+    # waitress reads each request whole (headers and body) in its event loop before
+    # a thread runs the app, so a slow or stalled client holds a connection, never
+    # a thread; connections idle for --channel-timeout seconds (a header that never
+    # ends) are closed. Each open chat stream holds a thread (bot/web/stream.py
+    # keeps them below the thread count); --send-bytes=1 sends each event at once,
+    # and a request lookahead of 1 keeps reading the socket during a stream, so a
+    # closed tab is noticed and its stream ends at once.
     command = [
-        _bin("gunicorn"), "--bind", f"{settings.bind_host}:{settings.web_port}",
-        "--workers", "1", "--threads", "32", "--access-logfile", "-",
-        "bot.web:create_app()",
+        _bin("waitress-serve"), f"--listen={settings.bind_host}:{settings.web_port}",
+        "--threads=32", "--channel-timeout=30", "--connection-limit=1000",
+        "--asyncore-use-poll", "--send-bytes=1", "--channel-request-lookahead=1",
+        "--max-request-header-size=65536", "--max-request-body-size=1048576",
+        "--ident=switchboard", "--call", "bot.web:create_app",
     ]  # fmt: skip
     print(f"Web app: http://{settings.bind_host}:{settings.web_port}", flush=True)
     os.chdir(PROJECT_ROOT)

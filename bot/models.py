@@ -174,6 +174,11 @@ class Customer(Base):
         server_default=func.now(),
         nullable=False,
     )
+    # Bumped when the customer signs out: a session cookie from before no longer
+    # signs anyone in (bot/web/session_version.py).
+    session_version: Mapped[int] = Column(
+        Integer, default=0, server_default="0", nullable=False
+    )
 
     orders: Mapped[list[Order]] = relationship("Order", back_populates="customer")
 
@@ -477,6 +482,11 @@ class Agent(Base):
     active: Mapped[bool] = Column(Boolean, default=True, nullable=False)
     created_at: Mapped[dt.datetime] = Column(
         UTCDateTime(), default=utcnow, nullable=False
+    )
+    # Bumped when the agent signs out: a session cookie from before no longer
+    # signs anyone in (bot/web/session_version.py).
+    session_version: Mapped[int] = Column(
+        Integer, default=0, server_default="0", nullable=False
     )
 
     def __repr__(self) -> str:

@@ -95,7 +95,8 @@ class Stack:
         return Session(self.engine)
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll `url` until it answers 200; fail if the process exits or takes too long."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -111,10 +112,8 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     )
 
 
-def start_service(
-    service: str, env: dict[str, str], log: Path
-) -> subprocess.Popen[bytes]:
-    """`python -m bot run <service>` with this environment, output into `log`."""
+def launch(service: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a service as the Procfile does (`python -m bot run SERVICE`)."""
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run", service],
         cwd=PROJECT_ROOT,
@@ -127,7 +126,7 @@ def start_service(
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """The delivery worker has no HTTP endpoint: up once it logged its start line
     and is still running a second later."""
-    process = start_service("worker", env, log)
+    process = launch("worker", env, log)
     started = time.monotonic()
     deadline = started + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -142,12 +141,8 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Rasa (REST channel, HTTP API with token) and the action server, running."""
-    if not MODEL.exists():
-        pytest.fail(f"no trained model at {MODEL}: run `make train` first")
-    var = tmp_path_factory.mktemp("var")
+def seeded_database(var: Path) -> tuple[str, Engine]:
+    """A migrated SQLite database in `var` with the demo data: its URL and engine."""
     database_url = f"sqlite:///{var / 'switchboard.db'}"
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
@@ -155,6 +150,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # The servers run on the machine's clock, not the suite's: date the demo
         # orders from the machine's today, as `make run` does.
         seed_demo_data(session, today=system_today())
+    return database_url, engine
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Rasa (REST channel, HTTP API with token) and the action server, running."""
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make train` first")
+    var = tmp_path_factory.mktemp("var")
+    database_url, engine = seeded_database(var)
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token, secret = secrets.token_hex(16), secrets.token_hex(16)
     # Rasa sends it (var/endpoints.yml), the action server requires it.
@@ -191,9 +196,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             ("web", f"http://127.0.0.1:{web_port}/healthz"),
         ):
             log = var / f"{service}.log"
-            process = start_service(service, env, log)
+            process = launch(service, env, log)
             processes.append(process)
-            _wait(ready, process, log)
+            wait_until_up(ready, process, log)
         processes.append(_start_worker(env, var / "worker.log"))
         yield Stack(
             rasa_url=f"http://127.0.0.1:{rasa_port}",

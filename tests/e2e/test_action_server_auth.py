@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from bot.services.orders import get_order
-from tests.e2e.conftest import Stack, _wait, free_port, start_service
+from tests.e2e.conftest import Stack, free_port, launch, wait_until_up
 
 pytestmark = pytest.mark.e2e
 
@@ -130,9 +130,9 @@ def test_the_action_server_binds_to_bind_host(tmp_path: Path) -> None:
         "RASA_TELEMETRY_ENABLED": "false",
     }
     log = tmp_path / "actions.log"
-    process = start_service("actions", env, log)
+    process = launch("actions", env, log)
     try:
-        _wait(f"http://127.0.0.2:{port}/health", process, log)
+        wait_until_up(f"http://127.0.0.2:{port}/health", process, log)
         with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
             sock.connect(("127.0.0.1", port))
     finally:
