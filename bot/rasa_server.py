@@ -66,6 +66,20 @@ class HoldGate:
         return gated
 
 
+def _processor() -> type[Any]:
+    with warnings.catch_warnings():
+        # Imported before rasa's CLI sets its warning filters: keep its libraries'
+        # deprecation notices out of the log, as `rasa run` does.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from rasa.core.processor import MessageProcessor  # loads TensorFlow
+    return MessageProcessor
+
+
+def installed() -> bool:
+    """Whether this process's Rasa handles every message behind a hold gate."""
+    return bool(getattr(_processor().handle_message, _GATED, False))
+
+
 def install(gate: HoldGate) -> None:
     """Put `gate` in front of every user message Rasa's dialogue handles.
 
@@ -73,16 +87,10 @@ def install(gate: HoldGate) -> None:
     conversation's lock and then calls `MessageProcessor.handle_message`: gated
     there, inside the lock, a hold made by the turn before is always seen.
     """
-    with warnings.catch_warnings():
-        # Imported before rasa's CLI sets its warning filters: keep its libraries'
-        # deprecation notices out of the log, as `rasa run` does.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from rasa.core.processor import MessageProcessor  # loads TensorFlow
-
-    handle = MessageProcessor.handle_message
-    if getattr(handle, _GATED, False):
+    if installed():
         raise RuntimeError("the hold gate is installed already")
-    setattr(MessageProcessor, "handle_message", gate.guard(handle))  # noqa: B010
+    processor = _processor()
+    setattr(processor, "handle_message", gate.guard(processor.handle_message))  # noqa: B010
 
 
 def rasa_arguments(args: Sequence[str], token: str) -> list[str]:

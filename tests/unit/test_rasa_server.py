@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from bot import launch, migrate
 from bot.db import make_engine, make_session_factory
-from bot.models import Channel, Sender, Ticket, TicketCategory, TicketMessage
+from bot.models import Ticket
 from bot.rasa_server import EMPTY_MESSAGE, HoldGate, install, rasa_arguments
 from bot.services import handoff
-from bot.services import tickets as ticket_service
 from bot.settings import Settings
+from channels.webchat import WebChatInput
+from tests.unit.holds import customer_lines, hold_for_a_person
 
 REPLIES = [{"recipient_id": "x", "text": "Hello from the assistant."}]
 
@@ -47,32 +47,12 @@ def held_conversation(sessions: sessionmaker) -> tuple[str, int]:
     """A new conversation that a person holds under a handoff ticket."""
     conversation = f"rest-{uuid.uuid4().hex}"
     with sessions.begin() as session:
-        ticket = ticket_service.open_ticket(
-            session,
-            ticket_service.TicketRequest(
-                channel=Channel.WEB,
-                category=TicketCategory.HANDOFF,
-                subject="handed off",
-                conversation_id=conversation,
-                handed_off=True,
-            ),
-        )
-        handoff.hold(session, ticket, conversation)
-        return conversation, ticket.id
+        return conversation, hold_for_a_person(session, conversation).id
 
 
-def customer_lines(sessions: sessionmaker, ticket_id: int) -> list[str]:
+def lines(sessions: sessionmaker, ticket_id: int) -> list[str]:
     with sessions() as session:
-        return list(
-            session.scalars(
-                select(TicketMessage.text)
-                .where(
-                    TicketMessage.ticket_id == ticket_id,
-                    TicketMessage.sender == Sender.CUSTOMER,
-                )
-                .order_by(TicketMessage.id)
-            )
-        )
+        return customer_lines(session, ticket_id)
 
 
 def message(conversation: str, text: str | None) -> UserMessage:
@@ -90,7 +70,7 @@ async def test_a_held_message_goes_to_the_ticket_and_gets_no_answer(
     assert await gated(processor, message(conversation, " Is anybody there? ")) is None
     assert await gated(processor, message(conversation, None)) is None
     assert processor.received == []
-    assert customer_lines(sessions, ticket_id) == ["Is anybody there?", EMPTY_MESSAGE]
+    assert lines(sessions, ticket_id) == ["Is anybody there?", EMPTY_MESSAGE]
 
 
 async def test_a_conversation_nobody_holds_is_answered(sessions: sessionmaker) -> None:
@@ -100,7 +80,7 @@ async def test_a_conversation_nobody_holds_is_answered(sessions: sessionmaker) -
     free = f"rest-{uuid.uuid4().hex}"
     assert await gated(processor, message(free, "hello")) == REPLIES
     assert processor.received == ["hello"]
-    assert customer_lines(sessions, ticket_id) == []  # nothing strays into a ticket
+    assert lines(sessions, ticket_id) == []  # nothing strays into a ticket
 
     # Handed back: the assistant answers the held conversation again.
     with sessions.begin() as session:
@@ -136,6 +116,19 @@ def test_the_gate_is_installed_once_in_front_of_rasas_processor(
     assert MessageProcessor.handle_message.__wrapped__ is original  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="installed already"):
         install(HoldGate(sessions.begin))
+
+
+def test_the_web_chat_channel_needs_the_gate(
+    sessions: sessionmaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor.handle_message
+    monkeypatch.setattr(MessageProcessor, "handle_message", original)  # restored after
+    with pytest.raises(ValueError, match="python -m bot run rasa"):
+        WebChatInput.from_credentials(None)  # plain `rasa run`
+    install(HoldGate(sessions.begin))
+    assert isinstance(WebChatInput.from_credentials(None), WebChatInput)
 
 
 def test_the_token_is_added_to_rasas_arguments_never_taken_from_them() -> None:
