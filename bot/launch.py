@@ -1,7 +1,9 @@
 """Start Switchboard's processes with settings from the environment.
 
 The Procfile calls these, so that defaults live in one place (bot.settings) and Rasa's
-endpoints file is generated from `RASA_TRACKER_STORE_URL` / `LOCK_STORE_URL`.
+endpoints file is generated from `RASA_TRACKER_STORE_URL` / `LOCK_STORE_URL`. Every
+process keeps what it writes private (`keep_files_private`): var/ holds customer data,
+password hashes and secrets.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -61,18 +64,73 @@ def lock_store_config(url: str | None) -> dict[str, Any] | None:
     return config
 
 
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for other databases, or in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+PRIVATE_UMASK = 0o077
+
+
+def keep_files_private(settings: Settings) -> None:
+    """Make files this process (and what it execs) creates owner-only; tighten var/.
+
+    Covers the SQLite databases (customers, agents' password hashes, conversations),
+    their WAL files, secrets and endpoints. Files made by older versions, or before
+    this ran, lose their group and other permissions.
+    """
+    os.umask(PRIVATE_UMASK)
+    paths = [settings.var_dir]
+    if settings.var_dir.is_dir():
+        paths += sorted(settings.var_dir.rglob("*"))
+    for url in (settings.database_url, settings.tracker_store_url):
+        database = sqlite_path(url)
+        if database is not None:  # maybe outside var/
+            paths += [database.with_name(database.name + s) for s in SQLITE_SUFFIXES]
+    for path in paths:
+        try:
+            mode = path.lstat().st_mode
+            if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+                path.chmod(stat.S_IMODE(mode) & ~PRIVATE_UMASK)
+        except (FileNotFoundError, PermissionError):
+            continue  # gone meanwhile, or another user's file: not ours to change
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner can read, whatever the umask."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode on open
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
 def write_endpoints(settings: Settings) -> Path:
-    """Write var/endpoints.yml for the Rasa server and return its path."""
+    """Write var/endpoints.yml for the Rasa server and return its path.
+
+    It holds the action server's token (and maybe the tracker store's password),
+    so only its owner can read it.
+    """
     endpoints: dict[str, Any] = {
-        "action_endpoint": {"url": settings.action_server_url},
+        "action_endpoint": {
+            "url": settings.action_server_url,
+            "headers": {"Authorization": f"Bearer {settings.action_server_token}"},
+        },
         "tracker_store": tracker_store_config(settings.tracker_store_url),
     }
     lock_store = lock_store_config(settings.lock_store_url)
     if lock_store:
         endpoints["lock_store"] = lock_store
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
     path = settings.var_dir / "endpoints.yml"
-    path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+    write_private(path, yaml.safe_dump(endpoints, sort_keys=False))
     return path
 
 
@@ -186,14 +244,18 @@ def run_shell(settings: Settings) -> None:
 
 
 def run_actions(settings: Settings) -> None:
-    """Replace this process with the Rasa action server."""
-    command = [
-        _bin("rasa"), "run", "actions", "--actions", "actions",
-        "--port", str(settings.action_port),
-    ]  # fmt: skip
-    print(f"Action server: http://127.0.0.1:{settings.action_port}", flush=True)
+    """Run the action server in this process (on BIND_HOST, token required)."""
+    from bot import action_server  # only this process needs rasa-sdk's server
+
+    print(
+        f"Action server: http://{settings.bind_host}:{settings.action_port}", flush=True
+    )
     os.chdir(PROJECT_ROOT)
-    os.execvpe(command[0], command, rasa_env())
+    for name, value in rasa_env().items():
+        os.environ.setdefault(name, value)
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))  # the `actions` package
+    action_server.run(settings)
 
 
 def run_web(settings: Settings) -> None:

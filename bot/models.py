@@ -382,6 +382,27 @@ class VerificationAttempt(Base):
     )
 
 
+class ConversationVerification(Base):
+    """What a conversation proved, recorded by the action that checked it.
+
+    Actions disclose an order or ticket, or link a customer, only when a row here
+    says this conversation verified it and it has not expired: the slots Rasa sends
+    along could have been written by anyone who reached the action server.
+    """
+
+    __tablename__ = "conversation_verifications"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = Column(String(255), nullable=False, index=True)
+    subject: Mapped[str] = Column(String(16), nullable=False)
+    key: Mapped[str] = Column(String(32), nullable=False)
+    identifier: Mapped[str] = Column(String(320), nullable=False)
+    verified_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )
+    expires_at: Mapped[dt.datetime] = Column(UTCDateTime(), nullable=False, index=True)
+
+
 class SmsOptOut(Base):
     """A phone number that texted STOP: Switchboard sends it nothing until START."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import socket
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -19,16 +21,21 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from bot import migrate
+from bot import clock, migrate
 from bot.db import make_engine
 from bot.seed import seed_demo_data
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, Settings
 from bot.worker import STARTED as WORKER_STARTED
 from tests.e2e.browser import browser  # noqa: F401  (a fixture for every e2e test)
 from tests.fakes.twilio import FakeTwilio
 
 MODEL = PROJECT_ROOT / "models" / "switchboard.tar.gz"
 STARTUP_TIMEOUT = 180
+
+
+def system_today() -> dt.date:
+    """The machine's date in the shop's time zone (what the servers see)."""
+    return clock.system_clock().astimezone(ZoneInfo(Settings().timezone)).date()
 
 
 def free_port() -> int:
@@ -46,6 +53,7 @@ class Stack:
     action_url: str
     web_url: str
     token: str
+    action_token: str
     secret: str
     twilio_token: str
     twilio: FakeTwilio
@@ -103,16 +111,23 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     )
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """The delivery worker has no HTTP endpoint: up once it logged its start line
-    and is still running a second later."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "worker"],
+def start_service(
+    service: str, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """`python -m bot run <service>` with this environment, output into `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", service],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The delivery worker has no HTTP endpoint: up once it logged its start line
+    and is still running a second later."""
+    process = start_service("worker", env, log)
     started = time.monotonic()
     deadline = started + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -137,9 +152,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
     with Session(engine) as session, session.begin():
-        seed_demo_data(session)
+        # The servers run on the machine's clock, not the suite's: date the demo
+        # orders from the machine's today, as `make run` does.
+        seed_demo_data(session, today=system_today())
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token, secret = secrets.token_hex(16), secrets.token_hex(16)
+    # Rasa sends it (var/endpoints.yml), the action server requires it.
+    action_token = secrets.token_hex(16)
     twilio_token = secrets.token_hex(16)
     twilio = FakeTwilio().start()
     env = {
@@ -151,6 +170,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "ACTION_PORT": str(action_port),
         "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
         "RASA_TOKEN": token,
+        "ACTION_SERVER_TOKEN": action_token,
         "SECRET_KEY": secret,
         "RASA_TELEMETRY_ENABLED": "false",
         "WEB_PORT": str(web_port),
@@ -171,13 +191,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             ("web", f"http://127.0.0.1:{web_port}/healthz"),
         ):
             log = var / f"{service}.log"
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", service],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
+            process = start_service(service, env, log)
             processes.append(process)
             _wait(ready, process, log)
         processes.append(_start_worker(env, var / "worker.log"))
@@ -186,6 +200,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             action_url=f"http://127.0.0.1:{action_port}",
             web_url=f"http://127.0.0.1:{web_port}",
             token=token,
+            action_token=action_token,
             secret=secret,
             twilio_token=twilio_token,
             twilio=twilio,
