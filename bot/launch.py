@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -197,31 +198,47 @@ def train(force: bool = False) -> bool:
     return True
 
 
+def _rasa_server(*args: str) -> list[str]:
+    """Our Rasa entry point (bot/rasa_server.py): the hold gate, the token from env."""
+    return [sys.executable, "-m", "bot.rasa_server", *args]
+
+
 def run_rasa(settings: Settings) -> None:
-    """Replace this process with the Rasa server (HTTP API on, token required)."""
+    """Replace this process with the Rasa server (HTTP API on, token required).
+
+    The token goes in the environment (RASA_TOKEN), which only this user can read;
+    the command line is shown to everyone by `ps`.
+    """
     endpoints = write_endpoints(settings)
-    command = [
-        _bin("rasa"), "run",
+    command = _rasa_server(
+        "run",
         "--model", str(model_path()),
         "--endpoints", str(endpoints),
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         "--interface", settings.bind_host,
         "--port", str(settings.rasa_port),
-        "--enable-api", "--auth-token", settings.rasa_token,
+        "--enable-api",
         "--cors", settings.web_origin,
-    ]  # fmt: skip
+    )  # fmt: skip
+    env = rasa_env()
+    env["RASA_TOKEN"] = settings.rasa_token
     print(f"Rasa server: http://{settings.bind_host}:{settings.rasa_port}", flush=True)
     os.chdir(PROJECT_ROOT)
-    os.execvpe(command[0], command, rasa_env())
+    os.execvpe(command[0], command, env)
 
 
 def run_shell(settings: Settings) -> None:
     """Replace this process with `rasa shell` (needs the action server running)."""
     endpoints = write_endpoints(settings)
-    command = [
-        _bin("rasa"), "shell", "--model", str(model_path()),
-        "--endpoints", str(endpoints),
-    ]  # fmt: skip
+    # The shell runs its own server, which its prompt calls on localhost: on a free
+    # port, so that it starts next to `make run`'s Rasa server (RASA_PORT).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = _rasa_server(
+        "shell", "--model", str(model_path()), "--endpoints", str(endpoints),
+        "--interface", "127.0.0.1", "--port", str(port),
+    )  # fmt: skip
     os.chdir(PROJECT_ROOT)
     os.execvpe(command[0], command, rasa_env())
 
