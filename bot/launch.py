@@ -26,6 +26,9 @@ from bot.settings import PROJECT_ROOT, Settings
 MODEL_DIR = PROJECT_ROOT / "models"
 MODEL_NAME = "switchboard"
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu")
+# What `rasa train` reads: not all of data/, because data/validation/ is the set for
+# choosing thresholds and must never be trained on.
+TRAINING_DATA = ("data/nlu", "data/rules.yml")
 
 
 def tracker_store_config(url: str) -> dict[str, Any]:
@@ -179,7 +182,7 @@ def train(force: bool = False) -> bool:
     MODEL_DIR.mkdir(exist_ok=True)
     command = [
         _bin("rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", str(MODEL_DIR),
-        "--force",
+        "--data", *TRAINING_DATA, "--force",
     ]  # fmt: skip
     log = MODEL_DIR / "train.log"
     print(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot import launch
+from bot.settings import PROJECT_ROOT
 from scripts.check_nlu_data import (
     ROOT,
     check,
@@ -163,3 +165,14 @@ def test_the_benchmark_counts_fallbacks_as_rejections() -> None:
     assert scores.per_intent["request_refund"] == (1.0, 0.5, 2 / 3, 2)
     assert scores.macro_f1 == (2 / 3 + 1 / 2) / 2  # out_of_scope: p 1, r 1/3
     assert scores.confusions[0] == ("out_of_scope", "nlu_fallback", 1)
+
+
+def test_training_reads_every_data_file_but_the_validation_set() -> None:
+    data = PROJECT_ROOT / "data"
+    validation = set((data / "validation").rglob("*.yml"))
+    trained: set[Path] = set()
+    for entry in launch.TRAINING_DATA:
+        path = PROJECT_ROOT / entry
+        trained |= set(path.rglob("*.yml")) if path.is_dir() else {path}
+    assert validation
+    assert trained == set(data.rglob("*.yml")) - validation
