@@ -1,8 +1,10 @@
 """Twilio Messaging (SMS) input channel: POST /webhooks/sms/webhook.
 
-Every request's X-Twilio-Signature is checked against the public URL; Twilio's
-retries are recognised by MessageSid; STOP/START/HELP behave as carriers require;
-replies are plain text with buttons turned into numbered choices.
+Every request's X-Twilio-Signature is checked against the public URL, and the fields
+used (AccountSid, MessageSid, From) against Twilio's exact formats; Twilio's retries
+and replayed requests are recognised by MessageSid and by the signature itself;
+STOP/START/HELP behave as carriers require; replies are plain text with buttons
+turned into numbered choices.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from channels.common import (
     run_through_rasa,
     valid_twilio_signature,
 )
+from channels.twilio_checks import ACCOUNT_SID, signature_id, sms_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +149,8 @@ class SmsInput(InputChannel):
             raise ValueError("TWILIO_AUTH_TOKEN is needed to validate Twilio webhooks")
         if not settings.public_base_url.startswith(("http://", "https://")):
             raise ValueError("PUBLIC_BASE_URL must be the http(s) URL Twilio calls")
+        if not ACCOUNT_SID.fullmatch(settings.twilio_account_sid):
+            raise ValueError("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
         self.settings = settings
 
     @cached_property
@@ -165,13 +170,22 @@ class SmsInput(InputChannel):
                 logger.warning("SMS webhook with a missing or invalid Twilio signature")
                 return response.text("invalid Twilio signature", status=403)
             params = form_params(request)
-            region = self.settings.default_phone_region
-            sender = try_normalise_phone(params.get("From"), region)
-            sid = params.get("MessageSid") or params.get("SmsSid")
-            if sender is None or not sid:
-                return response.text("From and MessageSid are required", status=400)
+            # Checked even though signed: a moved field boundary keeps the signature.
+            refusal = sms_refusal(params, self.settings.twilio_account_sid)
+            sender = try_normalise_phone(
+                params.get("From"), self.settings.default_phone_region
+            )
+            if refusal or sender is None:
+                logger.warning("SMS webhook refused: %s", refusal or "invalid From")
+                return response.text(
+                    refusal or "From is not a phone number", status=400
+                )
             bodies = await self._handle(
-                on_new_message, sender, sid, params.get("Body", "")
+                on_new_message,
+                sender,
+                params["MessageSid"],
+                params.get("Body", ""),
+                signature_id(request),
             )
             return response.text(
                 _build_messaging_response(bodies), content_type="text/xml"
@@ -180,13 +194,23 @@ class SmsInput(InputChannel):
         return sms
 
     async def _handle(
-        self, on_new_message: OnNewMessage, sender: str, sid: str, body: str
+        self,
+        on_new_message: OnNewMessage,
+        sender: str,
+        sid: str,
+        body: str,
+        signature: str | None = None,
     ) -> list[str]:
-        """Reply bodies for one inbound SMS (empty: reply nothing)."""
+        """Reply bodies for one inbound SMS (empty: reply nothing).
+
+        `signature` is the request's `signature_id`: a replay is recognised by it
+        even if it was changed in ways the signature does not see.
+        """
         conversation = sms_conversation_id(sender, self.settings.secret_key)
+        delivery_ids = [f"sms:{sid}", *([signature] if signature else [])]
         with self._sessions() as session:
-            if not messaging.first_delivery(session, f"sms:{sid}"):
-                return []  # Twilio retried a message we already handled
+            if not messaging.first_delivery(session, *delivery_ids):
+                return []  # Twilio's retry, or a replay, of a message we handled
             carrier_keyword = messaging.keyword(body)
             opted_out = messaging.is_opted_out(session, sender)
             if carrier_keyword == "stop":

@@ -14,8 +14,13 @@ by default when Twilio reports full STIR/SHAKEN attestation (``StirVerstat`` is
 ``TN-Validation-Passed-A``). Any other caller is asked for their email like a web
 visitor; a callback ticket still gets `From` as the number to call back.
 
-Twilio signs every request, so a captured one can be replayed: a call that ended
-(status callback) or began more than `MAX_CALL_SECONDS` ago is only hung up on.
+Twilio signs every request, so a captured one can be replayed, and a field boundary
+moved (``CallSid=CA…CallStatusringing``) without breaking the signature. So the
+fields used must have Twilio's exact formats (`channels.twilio_checks`); every URL
+we give Twilio carries a one-time ``step`` token, so no two genuine webhooks share a
+signature and a request whose signature was seen is answered without acting on it;
+and a call that ended (status callback) or began more than `MAX_CALL_SECONDS` ago is
+only hung up on.
 Consecutive failures are counted in the (signed) URLs of the error prompt; after
 `MAX_ERRORS` the caller is told to call back later and the call ends.
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -71,6 +77,7 @@ from channels.common import (
     run_through_rasa,
     valid_twilio_signature,
 )
+from channels.twilio_checks import ACCOUNT_SID, call_refusal, signature_id
 from channels.voice_speech import (
     HeardNumber,
     choices_prompt,
@@ -200,17 +207,24 @@ class CallUrls:
 
     `errors` counts the failures in a row so far; it travels in the query
     (``err=N``), which Twilio's signature covers, so it survives a database outage
-    and cannot be reset by the caller.
+    and cannot be reset by the caller. `step` is a one-time token (``step=…``) that
+    makes each webhook's URL, and so its signature, unlike any other's.
     """
 
     webhook: str
     errors: int = 0
+    step: str = ""
 
     def with_errors(self, errors: int) -> CallUrls:
         return replace(self, errors=errors)
 
+    def with_step(self, step: str) -> CallUrls:
+        return replace(self, step=step)
+
     def _with(self, *query: str) -> str:
         parts = [*query, f"err={self.errors}"] if self.errors else list(query)
+        if self.step:
+            parts.append(f"step={self.step}")
         return f"{self.webhook}?{'&'.join(parts)}" if parts else self.webhook
 
     @property
@@ -228,7 +242,7 @@ class CallUrls:
 
     @property
     def after_transfer(self) -> str:
-        return f"{self.webhook}?after=transfer"
+        return replace(self, errors=0)._with("after=transfer")
 
 
 def errors_in(args: Any) -> int:
@@ -680,6 +694,8 @@ def _validated(settings: Settings) -> Settings:
         )
     if settings.agent_queue_name and len(settings.agent_queue_name) > MAX_QUEUE_NAME:
         raise ValueError(f"AGENT_QUEUE_NAME must be at most {MAX_QUEUE_NAME} chars")
+    if not ACCOUNT_SID.fullmatch(settings.twilio_account_sid):
+        raise ValueError("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
     if settings.voice_trust_caller_id not in TRUST_MODES:
         raise ValueError(
             f"VOICE_TRUST_CALLER_ID must be one of {', '.join(TRUST_MODES)}, "
@@ -705,13 +721,15 @@ def _utcnow() -> dt.datetime:
 
 
 def _load(
-    session: Session, call_sid: str, idempotency_token: str | None
+    session: Session, call_sid: str, delivery_id: str
 ) -> tuple[CallState | None, PendingTurn | None, bool]:
-    """The call's state, its pending turn, and whether this is a first delivery."""
+    """The call's state, its pending turn, and whether this is a first delivery.
+
+    `delivery_id` comes from the request's signature (`signature_id`), never from
+    an unsigned header a replayer could change.
+    """
     state, pending = store.load_call(session, call_sid)
-    first = not idempotency_token or messaging.first_delivery(
-        session, f"voice:{idempotency_token}"
-    )
+    first = messaging.first_delivery(session, delivery_id)
     return state, pending, first
 
 
@@ -828,8 +846,11 @@ class VoiceInput(InputChannel):
                 logger.warning("voice webhook with a missing or invalid signature")
                 return response.text("invalid Twilio signature", status=403)
             params = form_params(request)
-            if not params.get("CallSid"):
-                return response.text("CallSid is required", status=400)
+            # Checked even though signed: a moved field boundary keeps the signature.
+            refusal = call_refusal(params, self.settings.twilio_account_sid)
+            if refusal:
+                logger.warning("voice webhook refused: %s", refusal)
+                return response.text(refusal, status=400)
             twiml = await self._answer_safely(on_new_message, request, params)
             return response.text(str(twiml), content_type="text/xml")
 
@@ -838,7 +859,12 @@ class VoiceInput(InputChannel):
             if not valid_twilio_signature(self.settings, request):
                 logger.warning("voice status callback with an invalid signature")
                 return response.text("invalid Twilio signature", status=403)
-            await self._record_status(form_params(request))
+            params = form_params(request)
+            refusal = call_refusal(params, self.settings.twilio_account_sid)
+            if refusal:
+                logger.warning("voice status callback refused: %s", refusal)
+                return response.text(refusal, status=400)
+            await self._record_status(params, signature_id(request))
             return response.empty(status=204)
 
         return voice
@@ -863,7 +889,11 @@ class VoiceInput(InputChannel):
 
     def _urls(self, call: Call) -> CallUrls:
         """The call's URLs, still counting the failures in a row."""
-        return self.urls.with_errors(call.errors)
+        return self._fresh_urls(call.errors)
+
+    def _fresh_urls(self, errors: int = 0) -> CallUrls:
+        """URLs for one TwiML answer, with a step token no other answer has."""
+        return self.urls.with_errors(errors).with_step(secrets.token_hex(8))
 
     async def _answer_safely(
         self, on_new_message: OnNewMessage, request: Request, params: dict[str, str]
@@ -879,37 +909,41 @@ class VoiceInput(InputChannel):
         """The apology for a failure, `errors` in a row; hang up after MAX_ERRORS."""
         if errors >= MAX_ERRORS:
             return _build_hangup_response((self.outage,))
-        return _build_error_response(self.urls.with_errors(errors))
+        return _build_error_response(self._fresh_urls(errors))
 
     async def _answer(
         self, on_new_message: OnNewMessage, request: Request, params: dict[str, str]
     ) -> VoiceResponse:
         sid = params["CallSid"]
-        token = request.headers.get("I-Twilio-Idempotency-Token")
-        state, pending, first = await self._db(lambda s: _load(s, sid, token))
+        delivery = signature_id(request)
+        state, pending, first = await self._db(lambda s: _load(s, sid, delivery))
         if state is not None and call_is_over(state, time.time()):
             logger.info("webhook for call %s after it ended: hanging up", sid)
             return _build_hangup_response(())
         call = self._call(params, state, errors_in(request.args))
+        if not first:  # Twilio's retry or a replay: ask again, change nothing
+            logger.info("repeated webhook for call %s", sid)
+            return self._ask_again(call, state) if state else _build_hangup_response(())
         if request.args.get("after") == "transfer":
             return await self._after_transfer(call, params)
         if state is None:
             greeting = greeting_state().evolve(caller_attested=attested(params))
             await self._db(lambda s: store.save_state(s, call.sid, greeting))
-            return _build_greeting_response(self.urls)
+            return _build_greeting_response(self._fresh_urls())
         if pending is not None:
             return await self._continue_turn(call, state, pending)
-        if not first or request.args.get("wait"):
-            prompt = _repeat(state)  # a retried or stray request: ask again
-            return _build_prompt_response(
-                prompt.speech, prompt.gather, self._urls(call)
-            )
+        if request.args.get("wait"):
+            return self._ask_again(call, state)  # the turn it waited for is over
         if call.silent or request.args.get("noinput"):
             return await self._apply(on_new_message, request, call, on_silence(state))
         state = state.evolve(silences=0)
         choice = await self._db(lambda s: self._choice(s, call))
         decision = interpret(state, call, choice, self.settings.default_phone_region)
         return await self._apply(on_new_message, request, call, decision)
+
+    def _ask_again(self, call: Call, state: CallState) -> VoiceResponse:
+        prompt = _repeat(state)
+        return _build_prompt_response(prompt.speech, prompt.gather, self._urls(call))
 
     def _choice(self, session: Session, call: Call) -> str | None:
         """The payload of the numbered choice the caller picked, if any."""
@@ -1112,7 +1146,7 @@ class VoiceInput(InputChannel):
             store.save_state(session, call.sid, state)
 
         await self._db(remember)
-        return _build_reply_response(reply, self.urls)
+        return _build_reply_response(reply, self._fresh_urls())
 
     async def _failed(self, call: Call, asked_for_agent: bool) -> VoiceResponse:
         """The assistant failed: a person if that was the request, else an apology.
@@ -1150,7 +1184,7 @@ class VoiceInput(InputChannel):
         """
         back = self._back_at()
         if self.route.live and back is None:
-            return _build_transfer_response(speech, self.route, self.urls)
+            return _build_transfer_response(speech, self.route, self._fresh_urls())
         return await self._callback(call, speech, back)
 
     def _back_at(self) -> str | None:
@@ -1197,9 +1231,19 @@ class VoiceInput(InputChannel):
         )
         return await self._callback(call, (NOBODY_FREE,))
 
-    async def _record_status(self, params: dict[str, str]) -> None:
-        sid, status = params.get("CallSid", ""), params.get("CallStatus", "")
-        if not sid or status not in FINAL_CALL_STATUSES:
+    async def _record_status(self, params: dict[str, str], delivery_id: str) -> None:
+        """Record a final CallStatus once; repeats of a status callback change nothing."""
+        sid, status = params["CallSid"], params["CallStatus"]
+        if status not in FINAL_CALL_STATUSES:
+            return
+
+        def record(session: Session) -> bool:
+            if not messaging.first_delivery(session, delivery_id):
+                return False
+            store.end_call(session, sid, f"{CHANNEL}:{sid}", status)
+            return True
+
+        if not await self._db(record):
             return
         logger.info(
             "call %s ended: %s after %s s", sid, status, params.get("CallDuration", "?")
@@ -1207,4 +1251,3 @@ class VoiceInput(InputChannel):
         self._tasks.pop(
             sid, None
         )  # a late turn finds no pending row and stores nothing
-        await self._db(lambda s: store.end_call(s, sid, f"{CHANNEL}:{sid}", status))

@@ -56,13 +56,22 @@ def is_opted_out(session: Session, phone: str) -> bool:
     return session.get(SmsOptOut, phone) is not None
 
 
-def first_delivery(session: Session, webhook_id: str) -> bool:
-    """True the first time a Twilio id is seen; False for Twilio's retries.
+def first_delivery(session: Session, *webhook_ids: str) -> bool:
+    """True the first time a Twilio request is seen; False for retries and replays.
 
-    One INSERT ... ON CONFLICT DO NOTHING, inside the caller's transaction: two
+    A request may have several ids (its Sid and its signature's digest): it is new
+    only if none was seen before, and all of them are recorded either way. Each is
+    one INSERT ... ON CONFLICT DO NOTHING inside the caller's transaction: two
     deliveries at the same moment get exactly one True, and if handling fails the
-    row is rolled back with everything else, so Twilio's retry is not lost.
+    rows are rolled back with everything else, so Twilio's retry is not lost.
     """
+    if not webhook_ids:
+        raise ValueError("a webhook needs at least one id to be de-duplicated")
+    fresh = [_record_webhook(session, webhook_id) for webhook_id in webhook_ids]
+    return all(fresh)
+
+
+def _record_webhook(session: Session, webhook_id: str) -> bool:
     key = (
         webhook_id
         if len(webhook_id) <= 64

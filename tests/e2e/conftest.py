@@ -91,6 +91,17 @@ class Stack:
     def texts(self, sender: str, text: str) -> list[str]:
         return [m.get("text", "") for m in self.say(sender, text)]
 
+    def user_texts(self, conversation_id: str) -> list[str]:
+        """What the customer said in a conversation, from Rasa's tracker."""
+        tracker = requests.get(
+            f"{self.rasa_url}/conversations/{conversation_id}/tracker",
+            params={"token": self.token},
+            timeout=10,
+        )
+        tracker.raise_for_status()
+        events = tracker.json()["events"]
+        return [str(e.get("text")) for e in events if e["event"] == "user"]
+
     def session(self) -> Session:
         return Session(self.engine)
 

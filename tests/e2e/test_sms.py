@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 from bot.models import Order, OrderStatus, SmsOptOut, Ticket, TicketCategory
 from channels.sms import sms_conversation_id
 from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
+from tests.fakes.twilio_webhooks import shifted
 
 WEBHOOK = "/webhooks/sms/webhook"
 JANE = "+14155550134"
@@ -102,6 +103,23 @@ def test_replayed_message_sid_is_not_processed_twice(stack: Stack) -> None:
             .where(Ticket.conversation_id == sms_conversation_id(number, stack.secret))
         )  # fmt: skip
     assert count == 1
+
+
+def test_a_boundary_shifted_replay_is_refused(stack: Stack) -> None:
+    """MessageSid=SM…NumMedia0 signs like the original: refused, not answered."""
+    number = fresh_number()
+    params = inbound("where is my order", number)
+    url = f"{stack.rasa_url}{WEBHOOK}"
+    validator = RequestValidator(stack.twilio_token)
+    signature = validator.compute_signature(url, params)
+    assert "order" in " ".join(replies(stack.twilio_post(WEBHOOK, params, signature)))
+    variant = shifted(params, "MessageSid")
+    assert "NumMedia" not in variant and validator.validate(url, variant, signature)
+    refused = stack.twilio_post(WEBHOOK, variant, signature)
+    assert refused.status_code == 400 and "MessageSid" in refused.text
+    assert replies(stack.twilio_post(WEBHOOK, params, signature)) == []  # a replay
+    conversation = sms_conversation_id(number, stack.secret)
+    assert stack.user_texts(conversation) == ["where is my order"]
 
 
 def test_buttons_become_numbered_choices_answered_with_a_digit(stack: Stack) -> None:

@@ -11,6 +11,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from bot.models import Channel, ChannelChoice, Ticket, TicketCategory
 from channels.voice_speech import speakable
 from knowledge_base import KnowledgeBase
 from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
+from tests.fakes.twilio_webhooks import shifted
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +66,11 @@ class Twiml:
 
     @property
     def is_delay(self) -> bool:
-        return bool(self.redirect and self.redirect.endswith("?wait=1"))
+        return bool(self.redirect and query(self.redirect).get("wait") == "1")
+
+
+def query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
 
 
 @dataclass
@@ -189,13 +195,16 @@ def test_greeting_offers_the_menu_by_keys_or_speech(stack: Stack) -> None:
     gather = twiml.gather
     assert gather is not None
     assert gather.attrib["input"] == "dtmf speech"
-    assert gather.attrib["action"] == f"{stack.rasa_url}{WEBHOOK}"
+    action = urlsplit(gather.attrib["action"])
+    assert action._replace(query="").geturl() == f"{stack.rasa_url}{WEBHOOK}"
+    assert query(gather.attrib["action"]).keys() == {"step"}  # a one-time URL
     assert gather.attrib["speechTimeout"] == "auto"
     assert gather.attrib["language"] == "en-US"
     assert gather.attrib["numDigits"] == "1"
     assert "Press 1 for order status, 2 to report a problem" in twiml.said
     assert "0 for an agent, or just tell me what you need" in twiml.said
-    assert twiml.redirect == f"{stack.rasa_url}{WEBHOOK}?noinput=1"
+    assert twiml.redirect is not None
+    assert twiml.redirect.startswith(f"{stack.rasa_url}{WEBHOOK}?noinput=1&step=")
     call.report("greeting")
 
 
@@ -361,3 +370,36 @@ def test_status_callback_records_the_end_of_the_call(stack: Stack) -> None:
         row = session.get(ChannelChoice, f"voice-call:{call.sid}")
         assert row is not None and '"ended": "completed"' in row.payloads
     call.report("status callback")
+
+
+def test_a_replayed_or_boundary_shifted_call_is_refused(stack: Stack) -> None:
+    """A captured call replayed, as is or as a "new" call: no turn, no new state."""
+    call = PhoneCall(stack, JANE)
+    validator = RequestValidator(stack.twilio_token)
+    ringing = call.params("ringing")
+    greeting_signature = validator.compute_signature(
+        f"{stack.rasa_url}{WEBHOOK}", ringing
+    )
+    call.start()
+    action = call._action()
+    spoken = {**call.params(), "SpeechResult": "where is my order", "Confidence": "1"}
+    signature = validator.compute_signature(action, spoken)
+    path = action.removeprefix(stack.rasa_url)
+    assert "order number" in call.say("where is my order", confidence="1").said
+    replay = stack.twilio_post(path, spoken, signature)  # the very same request
+    assert replay.status_code == 200 and "order number" in replay.text
+    variant = shifted(spoken, "CallSid")  # CallSid=CA…CallStatusin-progress
+    assert validator.validate(action, variant, signature)
+    assert stack.twilio_post(path, variant, signature).status_code == 400
+    assert stack.user_texts(call.conversation_id) == ["where is my order"]
+
+    assert stack.twilio_post(STATUS, call.params("completed")).status_code == 204
+    new_call = shifted(ringing, "CallSid")  # the greeting as a "new" attested call
+    assert validator.validate(
+        f"{stack.rasa_url}{WEBHOOK}", new_call, greeting_signature
+    )
+    refused = stack.twilio_post(WEBHOOK, new_call, greeting_signature)
+    assert refused.status_code == 400 and "CallSid" in refused.text
+    with stack.session() as session:
+        assert session.get(ChannelChoice, f"voice-call:{new_call['CallSid']}") is None
+    call.report("replays")

@@ -35,6 +35,18 @@ def test_twilio_retries_are_recognised(session: Session) -> None:
     assert messaging.first_delivery(session, long_id[:-1] + "y") is True
 
 
+def test_a_request_is_new_only_if_none_of_its_ids_was_seen(session: Session) -> None:
+    assert messaging.first_delivery(session, "sms:SM1", "twilio-signature:a") is True
+    # Same signature, another Sid (a variant of a seen request): a duplicate.
+    assert messaging.first_delivery(session, "sms:SM2", "twilio-signature:a") is False
+    # ...and its new Sid was recorded all the same.
+    assert messaging.first_delivery(session, "sms:SM2") is False
+    assert messaging.first_delivery(session, "sms:SM1", "twilio-signature:b") is False
+    assert messaging.first_delivery(session, "sms:SM3", "twilio-signature:c") is True
+    with pytest.raises(ValueError):
+        messaging.first_delivery(session)
+
+
 def test_numbered_choices(session: Session) -> None:
     messaging.remember_choices(session, "sms:+1", ["/affirm", "/deny"])
     assert messaging.resolve_choice(session, "sms:+1", " 2 ") == "/deny"

@@ -1,19 +1,27 @@
-"""The SMS channel while a person has the conversation: the assistant stays silent."""
+"""The SMS channel: held conversations, replays and the fields of a signed webhook."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from rasa.core.channels.channel import UserMessage
+from sanic.response import HTTPResponse
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import migrate
 from bot.db import make_engine
-from bot.models import Channel, Ticket
+from bot.models import (
+    Channel,
+    ProcessedWebhook,
+    Ticket,
+)
 from bot.services import handoff, messaging
 from bot.settings import Settings
 from channels.sms import NO_TEXT_PLACEHOLDER, SmsInput, sms_conversation_id
+from tests.fakes.twilio_webhooks import TwilioWebhooks, shifted
 from tests.unit.holds import customer_lines as lines_of
 from tests.unit.holds import hold_for_a_person
 
@@ -127,3 +135,139 @@ async def test_a_picture_without_text_reaches_the_agent_while_held(
     assert await channel._handle(assistant, PHONE, "MM1", "") == []
     assert assistant.received == []
     assert customer_lines(database_url, ticket_id) == [NO_TEXT_PLACEHOLDER]
+
+
+# --- replays: the webhook as Twilio signs it ------------------------------------------
+
+ACCOUNT = Settings().twilio_account_sid
+SID = "SM" + "5" * 32
+
+
+def inbound(body: str, sid: str = SID) -> dict[str, str]:
+    """The form fields Twilio posts for an inbound SMS."""
+    return {
+        "ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
+        "ToCity": "", "FromZip": "94107", "SmsSid": sid, "FromState": "CA",
+        "SmsStatus": "received", "FromCity": "SAN FRANCISCO", "Body": body,
+        "FromCountry": "US", "To": "+15005550006", "ToZip": "", "NumSegments": "1",
+        "MessageSid": sid, "AccountSid": ACCOUNT, "From": PHONE,
+        "ApiVersion": "2010-04-01",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def twilio(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
+    assistant = FakeAssistant()
+    webhooks = TwilioWebhooks(
+        channel.blueprint(assistant),
+        channel.settings.twilio_auth_token,
+        channel.settings.public_base_url,
+        "/webhooks/sms",
+    )
+    return webhooks, assistant
+
+
+def messages(reply: HTTPResponse) -> list[str]:
+    assert reply.status == 200, reply.body
+    return [m.text or "" for m in ET.fromstring(reply.body or b"<Response/>")]
+
+
+def processed_count(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return int(
+                session.scalar(select(func.count()).select_from(ProcessedWebhook)) or 0
+            )
+    finally:
+        engine.dispose()
+
+
+async def test_a_replayed_message_is_answered_once(
+    twilio: tuple[TwilioWebhooks, FakeAssistant],
+) -> None:
+    webhooks, assistant = twilio
+    params = inbound("where is my order")
+    signature = webhooks.sign("/webhook", params)
+    first = await webhooks.post("/webhook", params, signature)
+    assert messages(first) == ["Hello from the assistant."]
+    assert messages(await webhooks.post("/webhook", params, signature)) == []
+    assert assistant.received == ["where is my order"]
+
+
+# Each swallows the next field in Twilio's order: the signature stays valid.
+REFUSED_SHIFTS = [
+    "MessageSid",  # MessageSid=SM…NumMedia0: a new Sid, the message again
+    "SmsSid",  # SmsSid=SM…SmsStatusreceived
+    "SmsMessageSid",  # swallows SmsSid
+    "FromZip",  # swallows MessageSid itself
+    "From",  # From=+1…FromCitySAN FRANCISCO
+    "AccountSid",  # swallows ApiVersion
+]
+
+
+@pytest.mark.parametrize("field_name", REFUSED_SHIFTS)
+async def test_a_boundary_shifted_replay_is_refused(
+    twilio: tuple[TwilioWebhooks, FakeAssistant], database_url: str, field_name: str
+) -> None:
+    webhooks, assistant = twilio
+    params = inbound("yes")  # an old "yes" to a cancellation
+    signature = webhooks.sign("/webhook", params)
+    assert messages(await webhooks.post("/webhook", params, signature))
+    stored = processed_count(database_url)
+    variant = shifted(params, field_name)
+    assert webhooks.accepts("/webhook", variant, signature)
+    reply = await webhooks.post("/webhook", variant, signature)
+    assert reply.status == 400 and reply.body
+    assert assistant.received == ["yes"]
+    assert processed_count(database_url) == stored  # nothing stored either
+
+
+@pytest.mark.parametrize("field_name", ["ApiVersion", "SmsStatus", "NumSegments"])
+async def test_a_shift_the_checks_let_through_is_still_a_duplicate(
+    twilio: tuple[TwilioWebhooks, FakeAssistant], field_name: str
+) -> None:
+    """Fields we don't read may swallow others: the Sid and signature are the same."""
+    webhooks, assistant = twilio
+    params = inbound("where is my order")
+    signature = webhooks.sign("/webhook", params)
+    assert messages(await webhooks.post("/webhook", params, signature))
+    variant = shifted(params, field_name)
+    assert webhooks.accepts("/webhook", variant, signature)
+    assert messages(await webhooks.post("/webhook", variant, signature)) == []
+    assert assistant.received == ["where is my order"]
+
+
+async def test_a_signature_seen_with_another_sid_is_a_duplicate(
+    channel: SmsInput,
+) -> None:
+    """De-duplication reads the signature too, not only the (signed) Sid."""
+    assistant = FakeAssistant()
+    signature = "twilio-signature:" + "a" * 64
+    assert await channel._handle(assistant, PHONE, SID, "hi", signature)
+    other_sid = "SM" + "6" * 32
+    assert await channel._handle(assistant, PHONE, other_sid, "hi", signature) == []
+    assert assistant.received == ["hi"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"AccountSid": "AC" + "9" * 32}, "this shop's Twilio account"),
+        ({"MessageSid": "SM" + "5" * 31 + "X"}, "MessageSid"),
+        ({"MessageSid": "SM" + "5" * 32 + "\n"}, "MessageSid"),
+        ({"SmsSid": "SM" + "6" * 32}, "must equal MessageSid"),
+        ({"NumMedia": "1x"}, "NumMedia"),
+        ({"From": "4155550134"}, "E.164"),
+        ({"&step": "=1"}, "unexpected field name"),
+    ],
+)
+async def test_fields_must_have_twilios_formats_even_when_signed(
+    twilio: tuple[TwilioWebhooks, FakeAssistant],
+    changes: dict[str, str],
+    reason: str,
+) -> None:
+    webhooks, assistant = twilio
+    reply = await webhooks.post("/webhook", {**inbound("hello"), **changes})
+    assert reply.status == 400 and reason in (reply.body or b"").decode()
+    assert assistant.received == []

@@ -11,16 +11,18 @@ import asyncio
 import datetime as dt
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from rasa.core.channels.channel import UserMessage
+from sanic.response import HTTPResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
 
 from bot import migrate
 from bot.db import make_engine
@@ -30,6 +32,7 @@ from bot.services import tickets as ticket_service
 from bot.settings import Settings
 from channels import voice
 from channels import voice_state as store
+from channels.twilio_checks import SIGNATURE_HEADER
 from channels.voice import (
     DELAY,
     DIDNT_CATCH,
@@ -38,6 +41,7 @@ from channels.voice import (
     VoiceInput,
     ensure_handoff_ticket,
 )
+from tests.fakes.twilio_webhooks import TwilioWebhooks, shifted
 
 SECRET = "voice-test-secret"
 CALLER = "+14155550134"  # Jane's phone
@@ -101,10 +105,20 @@ class Caller:
         params = {"CallSid": self.sid, "From": self.caller, "CallStatus": "in-progress"}
         if self.verstat is not None:
             params["StirVerstat"] = self.verstat
+        # Twilio posts each webhook to a fresh URL the channel gave it (its step
+        # token), so no two are signed alike; a step is made up where a test has none.
+        args = {"step": uuid.uuid4().hex[:16], **(args or {})}
+        form = {**params, **fields}
+        url = f"{self.channel.urls.webhook}?{urlencode(args)}"
+        signature = RequestValidator(
+            self.channel.settings.twilio_auth_token
+        ).compute_signature(url, form)
         twiml = await self.channel._answer_safely(
             self.assistant,
-            FakeRequest(args or {}, headers or {}),  # type: ignore[arg-type]
-            {**params, **fields},
+            FakeRequest(  # type: ignore[arg-type]
+                args, {SIGNATURE_HEADER: signature, **(headers or {})}
+            ),
+            form,
         )
         return ET.fromstring(str(twiml))
 
@@ -135,6 +149,12 @@ class Caller:
 
 def query(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query))
+
+
+def end(channel: VoiceInput, call: Caller, **fields: str) -> Awaitable[None]:
+    """The call's status callback, as a first delivery."""
+    params = {"CallSid": call.sid, "CallStatus": "completed", **fields}
+    return channel._record_status(params, f"twilio-signature:{uuid.uuid4().hex}")
 
 
 def said(root: ET.Element) -> str:
@@ -326,7 +346,7 @@ async def test_a_slow_turn_is_spoken_at_the_next_webhook(channel: VoiceInput) ->
     delayed = await call.say("Where is my order?")
     assert said(delayed) == DELAY
     gather = delayed.find("Gather")
-    assert gather is not None and gather.attrib["action"].endswith("?wait=1")
+    assert gather is not None and query(gather.attrib["action"])["wait"] == "1"
     release.set()
     await asyncio.sleep(0.05)  # the turn finishes between two webhooks
     assert said(await call.wait()) == "Your order has shipped."
@@ -540,12 +560,17 @@ async def test_a_keyed_number_reaches_the_assistant_only_once_confirmed(
 
 
 async def test_a_retried_webhook_is_not_sent_twice(channel: VoiceInput) -> None:
+    """The same signed request is one delivery, whatever its unsigned headers say."""
     assistant = FakeAssistant([{"text": "What went wrong?"}])
     call = Caller(channel, assistant)
     await call.start()
-    token = {"I-Twilio-Idempotency-Token": uuid.uuid4().hex}
-    first = await call.post(headers=token, SpeechResult="My lamp is broken.")
-    retry = await call.post(headers=token, SpeechResult="My lamp is broken.")
+    step = {"step": "0123456789abcdef"}
+    first = await call.post(
+        step, {"I-Twilio-Idempotency-Token": "one"}, SpeechResult="My lamp is broken."
+    )
+    retry = await call.post(
+        step, {"I-Twilio-Idempotency-Token": "two"}, SpeechResult="My lamp is broken."
+    )
     assert assistant.texts == ["My lamp is broken."]
     assert said(first) == said(retry) == "What went wrong?"
 
@@ -553,9 +578,7 @@ async def test_a_retried_webhook_is_not_sent_twice(channel: VoiceInput) -> None:
 async def test_the_status_callback_records_the_end(channel: VoiceInput) -> None:
     call = Caller(channel, FakeAssistant())
     await call.start()
-    await channel._record_status(
-        {"CallSid": call.sid, "CallStatus": "completed", "CallDuration": "31"}
-    )
+    await end(channel, call, CallDuration="31")
     state, pending = await channel._db(lambda s: store.load_call(s, call.sid))
     assert state is not None and state.ended == "completed" and pending is None
 
@@ -567,9 +590,13 @@ async def test_two_failures_in_a_row_end_the_call(channel: VoiceInput) -> None:
     first = await call.say("Where is my order?")
     assert said(first) == ERROR
     gather, redirect = first.find("Gather"), first.find("Redirect")
-    assert gather is not None and gather.attrib["action"].endswith("/webhook?err=1")
+    assert gather is not None and query(gather.attrib["action"]).keys() == {
+        "err",
+        "step",
+    }
+    assert query(gather.attrib["action"])["err"] == "1"
     assert redirect is not None and redirect.text
-    assert redirect.text.endswith("?noinput=1&err=1")
+    assert query(redirect.text).items() >= {("noinput", "1"), ("err", "1")}
     second = await call.answer(first, SpeechResult="Where is my order?")
     assert tags(second) == ["Say", "Hangup"] and said(second) == OUTAGE
     assert len(assistant.received) == 2
@@ -624,7 +651,7 @@ async def test_a_webhook_replayed_after_the_call_ended_only_hangs_up(
     assistant = FakeAssistant([{"text": "Your order has shipped."}])
     call = Caller(channel, assistant)
     await call.start()
-    await channel._record_status({"CallSid": call.sid, "CallStatus": "completed"})
+    await end(channel, call)
     replay = await call.say("Where is my order?")
     assert tags(replay) == ["Hangup"] and said(replay) == ""
     missed = await call.post(args={"after": "transfer"}, DialCallStatus="no-answer")
@@ -650,7 +677,7 @@ async def test_a_later_save_keeps_the_end_of_the_call(channel: VoiceInput) -> No
     """A webhook in flight when the status callback came doesn't undo the end."""
     call = Caller(channel, FakeAssistant())
     await call.start()
-    await channel._record_status({"CallSid": call.sid, "CallStatus": "completed"})
+    await end(channel, call)
     await channel._db(lambda s: store.save_state(s, call.sid, voice.greeting_state()))
     state, _ = await channel._db(lambda s: store.load_call(s, call.sid))
     assert state is not None and state.ended == "completed"
@@ -716,3 +743,152 @@ async def test_an_unexpected_error_still_answers_with_twiml(
     monkeypatch.setattr(store, "load_call", broken)
     reply = await Caller(channel, FakeAssistant()).start()
     assert said(reply) == ERROR and reply.find("Gather") is not None
+
+
+# --- replays: webhooks as Twilio signs them ------------------------------------------
+
+ACCOUNT = Settings().twilio_account_sid
+SHOP = "+15005550006"
+
+
+def call_fields(sid: str, status: str = "in-progress", **extra: str) -> dict[str, str]:
+    """The form fields of a Twilio Voice webhook for an attested call from Jane."""
+    return {
+        "AccountSid": ACCOUNT, "ApiVersion": "2010-04-01", "CallSid": sid,
+        "CallStatus": status, "Called": SHOP, "Caller": CALLER, "Direction": "inbound",
+        "From": CALLER, "FromCity": "SAN FRANCISCO", "StirVerstat": ATTESTED,
+        "To": SHOP, **extra,
+    }  # fmt: skip
+
+
+@dataclass
+class Phone:
+    channel: VoiceInput
+    assistant: FakeAssistant
+    webhooks: TwilioWebhooks
+    sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
+
+    async def state(self, sid: str | None = None) -> store.CallState | None:
+        state, _ = await self.channel._db(lambda s: store.load_call(s, sid or self.sid))
+        return state
+
+    async def greeting(self) -> str:
+        """Start the call; the path its <Gather> posts to."""
+        reply = await self.webhooks.post("/webhook", call_fields(self.sid, "ringing"))
+        gather = ET.fromstring(reply.body or b"").find("Gather")
+        assert gather is not None
+        return gather.attrib["action"].removeprefix(self.webhooks.url(""))
+
+
+@pytest.fixture
+def phone(channel: VoiceInput) -> Phone:
+    assistant = FakeAssistant([{"text": "What's your order number?"}])
+    webhooks = TwilioWebhooks(
+        channel.blueprint(assistant),
+        channel.settings.twilio_auth_token,
+        channel.settings.public_base_url,
+        "/webhooks/voice",
+    )
+    return Phone(channel, assistant, webhooks)
+
+
+def twiml_of(reply: HTTPResponse) -> ET.Element:
+    assert reply.status == 200, reply.body
+    return ET.fromstring(reply.body or b"")
+
+
+async def test_a_replayed_call_does_not_become_a_new_attested_call(
+    phone: Phone,
+) -> None:
+    ringing = call_fields(phone.sid, "ringing")
+    signature = phone.webhooks.sign("/webhook", ringing)
+    assert twiml_of(await phone.webhooks.post("/webhook", ringing, signature))
+    ended = call_fields(phone.sid, "completed", CallDuration="40")
+    assert (await phone.webhooks.post("/status", ended)).status == 204
+    variant = shifted(ringing, "CallSid")  # CallSid=CA…CallStatusringing
+    assert phone.webhooks.accepts("/webhook", variant, signature)
+    reply = await phone.webhooks.post("/webhook", variant, signature)
+    assert reply.status == 400 and b"CallSid" in (reply.body or b"")
+    assert await phone.state(variant["CallSid"]) is None
+    replay = twiml_of(await phone.webhooks.post("/webhook", ringing, signature))
+    assert tags(replay) == ["Hangup"]  # the genuine one: the call is over
+
+
+async def test_a_replayed_webhook_is_not_a_second_turn(phone: Phone) -> None:
+    path = await phone.greeting()
+    spoken = call_fields(phone.sid, SpeechResult="Where is my order?", Confidence="1")
+    signature = phone.webhooks.sign(path, spoken)
+    token = "I-Twilio-Idempotency-Token"  # unsigned: a replayer picks any
+    first = await phone.webhooks.post(path, spoken, signature, {token: "a"})
+    assert said(twiml_of(first)) == "What's your order number?"
+    after_first = await phone.state()
+    again = await phone.webhooks.post(path, spoken, signature, {token: "b"})
+    assert said(twiml_of(again)) == "What's your order number?"  # asked again
+    assert phone.assistant.texts == ["Where is my order?"]  # not a second turn
+    variant = shifted(spoken, "CallSid")  # CallSid=CA…CallStatusin-progress
+    assert phone.webhooks.accepts(path, variant, signature)
+    assert (await phone.webhooks.post(path, variant, signature)).status == 400
+    # A shift among fields no check reads keeps the signature: a duplicate.
+    unread = shifted(spoken, "Called")
+    assert phone.webhooks.accepts(path, unread, signature)
+    assert said(twiml_of(await phone.webhooks.post(path, unread, signature)))
+    assert phone.assistant.texts == ["Where is my order?"]
+    assert await phone.state() == after_first
+    assert await phone.state(variant["CallSid"]) is None
+
+
+async def test_no_two_answers_send_twilio_to_the_same_url(phone: Phone) -> None:
+    """Identical genuine webhooks (silence twice) must not look like a replay."""
+    path = await phone.greeting()
+    fields = call_fields(phone.sid)
+    urls = {path}
+    for expected in (DIDNT_CATCH, DIDNT_CATCH, "I still can't hear you."):
+        reply = twiml_of(await phone.webhooks.post(path, fields))
+        assert said(reply).startswith(expected)
+        redirect, gather = reply.find("Redirect"), reply.find("Gather")
+        assert redirect is not None and redirect.text and gather is not None
+        path = redirect.text.removeprefix(phone.webhooks.url(""))
+        assert path not in urls and gather.attrib["action"] not in urls
+        urls |= {path, gather.attrib["action"]}
+    state = await phone.state()
+    assert state is not None and state.silences == 3
+
+
+async def test_a_replayed_status_callback_changes_nothing(phone: Phone) -> None:
+    await phone.greeting()
+    ended = call_fields(phone.sid, "completed", CallDuration="40")
+    signature = phone.webhooks.sign("/status", ended)
+    assert (await phone.webhooks.post("/status", ended, signature)).status == 204
+    recorded = await phone.state()
+    assert recorded is not None and recorded.ended == "completed"
+    for field_name in ("CallSid", "CallStatus"):
+        variant = shifted(ended, field_name)
+        assert phone.webhooks.accepts("/status", variant, signature)
+        reply = await phone.webhooks.post("/status", variant, signature)
+        assert reply.status == 400
+    assert await phone.state(shifted(ended, "CallSid")["CallSid"]) is None
+    assert (await phone.webhooks.post("/status", ended, signature)).status == 204
+    assert await phone.state() == recorded
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"AccountSid": "AC" + "9" * 32}, "this shop's Twilio account"),
+        ({"AccountSid": "AC" + "0" * 31}, "AccountSid"),
+        ({"CallSid": "CA" + "A" * 32}, "CallSid"),
+        ({"CallStatus": "ringingx"}, "CallStatus"),
+        ({"Digits": "1Direction"}, "Digits"),
+        ({"DialCallStatus": "done"}, "DialCallStatus"),
+        ({"QueueResult": "?"}, "QueueResult"),
+        ({"?noinput": "=1"}, "unexpected field name"),
+    ],
+)
+async def test_call_fields_must_have_twilios_formats_even_when_signed(
+    phone: Phone, changes: dict[str, str], reason: str
+) -> None:
+    for path in ("/webhook", "/status"):
+        fields = {**call_fields(phone.sid, "completed"), **changes}
+        reply = await phone.webhooks.post(path, fields)
+        assert reply.status == 400 and reason in (reply.body or b"").decode()
+    assert await phone.state() is None and phone.assistant.received == []

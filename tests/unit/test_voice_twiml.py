@@ -199,6 +199,17 @@ def test_urls_carry_the_error_count_only_when_there_is_one() -> None:
     assert failing.after_transfer == URLS.after_transfer
 
 
+def test_urls_carry_the_step_token_last() -> None:
+    """A one-time token per answer: no two webhooks Twilio sends are signed alike."""
+    step = URLS.with_errors(1).with_step("0f1e2d3c4b5a6978")
+    assert (step.action, step.noinput, step.wait, step.after_transfer) == (
+        f"{URLS.webhook}?err=1&step=0f1e2d3c4b5a6978",
+        f"{URLS.webhook}?noinput=1&err=1&step=0f1e2d3c4b5a6978",
+        f"{URLS.webhook}?wait=1&err=1&step=0f1e2d3c4b5a6978",
+        f"{URLS.webhook}?after=transfer&step=0f1e2d3c4b5a6978",
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "errors"),
     [({}, 0), ({"err": "1"}, 1), ({"err": "7"}, 2), ({"err": "²"}, 0),
