@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             wall, cpu = per_message_ms(encoder, args.rounds)
         print(f"  {threads} thread(s): wall p50 {statistics.median(wall):.1f} ms, "
               f"p95 {percentile(wall, 0.95):.1f} ms; CPU p50 "
-              f"{statistics.median(cpu):.1f} ms, p95 {percentile(cpu, 0.95):.1f} ms")  # fmt: skip
+              f"{statistics.median(cpu):.1f} ms, "
+              f"p95 {percentile(cpu, 0.95):.1f} ms")  # fmt: skip
         if threads == 1:
             print_by_length(cpu)
 

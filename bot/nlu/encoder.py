@@ -110,7 +110,7 @@ def load_encoder(model_dir: str | None = None) -> SentenceEncoder:
 
 @dataclass(frozen=True)
 class _Layer:
-    """One transformer layer's weights, transposed for ``x @ w``."""
+    """One transformer layer's weights, (out, in) as PyTorch keeps them."""
 
     qkv: np.ndarray
     qkv_bias: np.ndarray
@@ -128,7 +128,7 @@ class SentenceEncoder:
     """Encodes texts into normalised 384-dimensional all-MiniLM-L6-v2 embeddings."""
 
     def __init__(self, weights: dict[str, np.ndarray], tokenizer: Tokenizer) -> None:
-        """Prepares the weights (float32, fused and transposed) and the tokenizer.
+        """Prepares the weights (float32, query/key/value fused) and the tokenizer.
 
         Args:
             weights: The model's tensors by their BERT names.
@@ -159,7 +159,7 @@ class SentenceEncoder:
         """Collects one layer's weights; query, key and value in one matrix."""
 
         def dense(name: str) -> tuple[np.ndarray, np.ndarray]:
-            return get(f"{prefix}{name}.weight").T.copy(), get(f"{prefix}{name}.bias")
+            return get(f"{prefix}{name}.weight"), get(f"{prefix}{name}.bias")
 
         def norm(name: str) -> tuple[np.ndarray, np.ndarray]:
             return get(f"{prefix}{name}.weight"), get(f"{prefix}{name}.bias")
@@ -167,7 +167,7 @@ class SentenceEncoder:
         parts = [dense(f"attention.self.{part}") for part in ("query", "key", "value")]
         # Scaling the query by 1/sqrt(head size) here saves a pass over the scores.
         scale = np.float32(1.0 / np.sqrt(HEAD_SIZE))
-        qkv = np.concatenate([parts[0][0] * scale, parts[1][0], parts[2][0]], axis=1)
+        qkv = np.concatenate([parts[0][0] * scale, parts[1][0], parts[2][0]], axis=0)
         qkv_bias = np.concatenate([parts[0][1] * scale, parts[1][1], parts[2][1]])
         attention_out, attention_out_bias = dense("attention.output.dense")
         intermediate, intermediate_bias = dense("intermediate.dense")
@@ -257,7 +257,7 @@ class SentenceEncoder:
         # Padded keys get a large negative score: after softmax they weigh exactly 0.
         key_bias = ((mask - 1.0) * np.float32(1e9))[:, None, None, :]
         for layer in self._layers:
-            qkv = (x @ layer.qkv + layer.qkv_bias).reshape(
+            qkv = (_dense(x, layer.qkv) + layer.qkv_bias).reshape(
                 batch, length, 3, NUM_HEADS, HEAD_SIZE
             )
             query, key, value = qkv.transpose(2, 0, 3, 1, 4)
@@ -267,13 +267,23 @@ class SentenceEncoder:
             scores /= scores.sum(axis=-1, keepdims=True)
             context = (scores @ value).transpose(0, 2, 1, 3)
             context = context.reshape(batch * length, DIMENSION)
-            attended = context @ layer.attention_out + layer.attention_out_bias
+            attended = _dense(context, layer.attention_out) + layer.attention_out_bias
             x = _layer_norm(x + attended, *layer.attention_norm)
-            inner = _gelu(x @ layer.intermediate + layer.intermediate_bias)
+            inner = _gelu(_dense(x, layer.intermediate) + layer.intermediate_bias)
             x = _layer_norm(
-                x + inner @ layer.output + layer.output_bias, *layer.output_norm
+                x + _dense(inner, layer.output) + layer.output_bias, *layer.output_norm
             )
         return x.reshape(batch, length, DIMENSION), mask
+
+
+def _dense(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``x @ weight.T`` for a weight in PyTorch's (out, in) layout.
+
+    Computed as ``(weight @ x.T).T``: with the weight as the left operand OpenBLAS
+    multiplies the few rows of one message 30-50% faster while the weight is in
+    cache (per message, streaming the 42 MB of weights from memory still dominates).
+    """
+    return (weight @ x.T).T
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
