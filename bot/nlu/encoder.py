@@ -92,15 +92,27 @@ def read_verified(path: Path) -> bytes:
     return data
 
 
-@functools.lru_cache(maxsize=2)
 def load_encoder(model_dir: str | None = None) -> SentenceEncoder:
-    """Loads (once per directory and process) the checked encoder.
+    """The checked encoder, read once per directory and process.
 
     Args:
         model_dir: A directory holding the two model files; the installed package's
             by default.
+
+    Raises:
+        EncoderFilesError: If a file is missing or its checksum differs.
     """
     directory = Path(model_dir) if model_dir else default_model_dir()
+    return _cached_encoder(str(directory.resolve()))
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_encoder(directory: str) -> SentenceEncoder:
+    return read_encoder(Path(directory))
+
+
+def read_encoder(directory: Path) -> SentenceEncoder:
+    """Reads and checks the model files of ``directory`` (no caching)."""
     weights = load_safetensors(read_verified(directory / WEIGHTS_FILE))
     tokenizer = Tokenizer.from_str(
         read_verified(directory / TOKENIZER_FILE).decode("utf-8")

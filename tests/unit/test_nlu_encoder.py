@@ -100,7 +100,14 @@ def test_encoding_is_deterministic(model: SentenceEncoder) -> None:
 
     assert np.array_equal(first, model.encode(SENTENCES))
     # A fresh load (not the cached encoder) gives the same bits.
-    assert np.array_equal(first, load_encoder.__wrapped__().encode(SENTENCES))
+    assert np.array_equal(
+        first, encoder.read_encoder(encoder.default_model_dir()).encode(SENTENCES)
+    )
+
+
+def test_weights_are_loaded_once_per_process(model: SentenceEncoder) -> None:
+    assert load_encoder(None) is model
+    assert load_encoder(str(encoder.default_model_dir())) is model
 
 
 def test_batch_equals_single(model: SentenceEncoder) -> None:
