@@ -76,9 +76,10 @@ def test_old_sequential_references_still_resolve(session: Session) -> None:
     session.flush()
     canonical = tickets.normalise_reference("t-123")
     assert canonical == "T-000123"
-    assert tickets.find_verified_ticket(
-        session, canonical, email="visitor@example.com"
-    ) is ticket
+    assert (
+        tickets.find_verified_ticket(session, canonical, email="visitor@example.com")
+        is ticket
+    )
 
 
 def test_vip_customers_get_high_priority(session: Session) -> None:
