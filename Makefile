@@ -48,6 +48,7 @@ lint: install
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy bot actions knowledge_base channels benchmarks
+	@$(PY) scripts/check_nlu_data.py
 
 unit: install browser
 	@$(PY) -m pytest tests/unit -q

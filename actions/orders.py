@@ -106,17 +106,13 @@ class ActionSubmitOrderForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        number = tracker.get_slot("order_number")
         events = reset_flow_slots()
-        if (
-            verification_locked(tracker)
-            or not number
-            or tracker.get_slot("verified_order") != number
-        ):
-            dispatcher.utter_message(response="utter_verification_locked")
-            return [*events, FollowupAction("action_offer_human")]
         request = tracker.get_slot("order_request") or "status"
         with session_scope() as session:
+            number = ValidateOrderForm.proven(session, tracker)
+            if verification_locked(tracker) or number is None:
+                dispatcher.utter_message(response="utter_verification_locked")
+                return [*events, FollowupAction("action_offer_human")]
             order = order_service.get_order(session, number)
             if order is None:  # deleted since verification
                 dispatcher.utter_message(response="utter_order_number_not_verified")

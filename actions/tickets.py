@@ -17,6 +17,7 @@ from actions.common import (
     channel_of,
     channel_phone,
     identity,
+    now,
     reset_flow_slots,
     session_scope,
     settings,
@@ -26,6 +27,7 @@ from actions.common import (
 from actions.verification import VerifyingFormValidation
 from bot.models import Customer, TicketCategory
 from bot.services import tickets as ticket_service
+from bot.services import verification
 from bot.services.contact import InvalidContact, normalise_email, try_normalise_phone
 from bot.services.customers import find_by_email, find_by_phone
 from bot.services.orders import get_order
@@ -125,7 +127,8 @@ def verified_customer(session: Session, tracker: Tracker) -> Customer | None:
     """The customer, only if this conversation proved who they are.
 
     That is the phone the channel vouches for, or the email/phone that passed an
-    order or ticket verification. A contact merely typed in proves nothing.
+    order or ticket verification in this conversation (as recorded in the database).
+    A contact merely typed in proves nothing.
     """
     vouched = identity(tracker)
     if vouched and vouched.customer_id is not None:
@@ -138,8 +141,10 @@ def verified_customer(session: Session, tracker: Tracker) -> Customer | None:
         if customer:
             return customer
     contact = tracker.get_slot("verified_contact")
-    if not contact:
-        return None
+    if not contact or not verification.contact_verified(
+        session, tracker.sender_id, contact, now()
+    ):
+        return None  # a slot alone proves nothing: anyone could have set it
     return (
         find_by_email(session, contact)
         if "@" in contact
@@ -246,16 +251,12 @@ class ActionSubmitTicketStatusForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        reference = tracker.get_slot("ticket_reference")
         events = reset_flow_slots()
-        if (
-            verification_locked(tracker)
-            or not reference
-            or tracker.get_slot("verified_ticket") != reference
-        ):
-            dispatcher.utter_message(response="utter_verification_locked")
-            return [*events, FollowupAction("action_offer_human")]
         with session_scope() as session:
+            reference = ValidateTicketStatusForm.proven(session, tracker)
+            if verification_locked(tracker) or reference is None:
+                dispatcher.utter_message(response="utter_verification_locked")
+                return [*events, FollowupAction("action_offer_human")]
             ticket = ticket_service.get_ticket(session, reference)
             if ticket is not None:
                 dispatcher.utter_message(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import abstractmethod
 from typing import Any
 
@@ -16,7 +17,9 @@ from actions.common import (
     SafeFormValidation,
     identity,
     limits,
+    now,
     session_scope,
+    settings,
     verification_locked,
 )
 from bot.models import Customer
@@ -29,7 +32,9 @@ class VerifyingFormValidation(SafeFormValidation):
     The key is verified against the phone the customer is texting or calling from,
     or else the email on the account. Unknown keys and wrong pairs get the same
     answer. Failed attempts are counted in the database (per conversation, per key
-    and per identifier); once a limit is reached nothing more is checked.
+    and per identifier); once a limit is reached nothing more is checked. A success
+    is recorded in the database for this conversation, and only that record (not
+    the `verified_slot`, which any caller could set) lets an action disclose.
     """
 
     subject: str = ""
@@ -55,9 +60,24 @@ class VerifyingFormValidation(SafeFormValidation):
         """Extra slots to set once verified."""
         return {}
 
+    @classmethod
+    def proven(cls, session: Session, tracker: Tracker) -> str | None:
+        """The key this conversation verified, if its record in the database agrees."""
+        key = tracker.get_slot(cls.key_slot)
+        if not key or tracker.get_slot(cls.verified_slot) != key:
+            return None
+        if not attempts.is_verified(
+            session, tracker.sender_id, cls.subject, key, now()
+        ):
+            return None
+        return str(key)
+
     def verified(self, tracker: Tracker) -> bool:
         key = tracker.get_slot(self.key_slot)
-        return key is not None and tracker.get_slot(self.verified_slot) == key
+        if key is None or tracker.get_slot(self.verified_slot) != key:
+            return False  # the usual case, without a query
+        with session_scope() as session:
+            return self.proven(session, tracker) is not None
 
     async def required_slots(
         self,
@@ -111,7 +131,7 @@ class VerifyingFormValidation(SafeFormValidation):
             phone = vouched.phone if vouched else None
             if phone and self.is_verified(session, key, None, phone):
                 self._record(session, key, phone, conversation, succeeded=True)
-                return self._success(session, key, phone)
+                return self._success(session, key, phone, conversation)
             customer_id = vouched.customer_id if vouched else None
             if customer_id is not None and self.is_verified(
                 session, key, None, None, customer_id
@@ -119,7 +139,7 @@ class VerifyingFormValidation(SafeFormValidation):
                 customer = session.get(Customer, customer_id)
                 contact = customer.email if customer else f"customer:{customer_id}"
                 self._record(session, key, contact, conversation, succeeded=True)
-                return self._success(session, key, contact)
+                return self._success(session, key, contact, conversation)
             email = tracker.get_slot("email")
             if not email:
                 return []  # ask for the email next
@@ -139,7 +159,7 @@ class VerifyingFormValidation(SafeFormValidation):
                 throttled=refused,
             )
             if ok:
-                return self._success(session, key, email)
+                return self._success(session, key, email, conversation)
             failed = attempts.conversation_failures(session, conversation)
         if failed < limits().per_conversation:
             dispatcher.utter_message(response=f"utter_{self.key_slot}_not_verified")
@@ -177,10 +197,26 @@ class VerifyingFormValidation(SafeFormValidation):
             SlotSet("email", None),
         ]
 
-    def _success(self, session: Session, key: str, identifier: str) -> list[EventType]:
+    def _success(
+        self, session: Session, key: str, identifier: str, conversation: str
+    ) -> list[EventType]:
+        attempts.record_verification(
+            session,
+            conversation_id=conversation,
+            subject=self.subject,
+            key=key,
+            identifier=identifier,
+            valid_for=verified_for(),
+            now=now(),
+        )
         slots = {
             self.verified_slot: key,
             "verified_contact": identifier,
             **self.on_verified(session, key),
         }
         return [SlotSet(name, value) for name, value in slots.items()]
+
+
+def verified_for() -> dt.timedelta:
+    """How long a verification counts in its conversation (`VERIFICATION_TTL_MINUTES`)."""
+    return dt.timedelta(minutes=settings().verification_ttl_minutes)

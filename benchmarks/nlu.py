@@ -1,58 +1,176 @@
-"""NLU benchmark: intent accuracy and macro F1 of the trained model on the held-out set.
+"""NLU benchmark: the trained model on every held-out set in tests/nlu_holdout/.
 
-Run with `make benchmark-nlu`. The held-out set (tests/nlu_holdout/) was written
-independently of the training data, so these figures measure generalisation.
+Run with `make benchmark-nlu`. Per set: intent accuracy, macro F1, the most frequent
+confusions, how often off-topic messages are rejected (predicted out_of_scope, or
+nlu_fallback because the FallbackClassifier found no intent confident enough) and how
+often in-scope ones are wrongly rejected, and milliseconds per message. The held-out
+sets are never used for training or for choosing thresholds, so these figures measure
+generalisation; predictions are written to results/nlu_holdout/<set>.json.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import subprocess
+import logging
 import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bot.launch import model_path, rasa_env
+from bot.launch import model_path
 from bot.settings import PROJECT_ROOT
 
-HOLDOUT = PROJECT_ROOT / "tests" / "nlu_holdout" / "nlu.yml"
+HOLDOUT_DIR = PROJECT_ROOT / "tests" / "nlu_holdout"
 OUT = PROJECT_ROOT / "results" / "nlu_holdout"
+OUT_OF_SCOPE = "out_of_scope"
+FALLBACK = "nlu_fallback"
+# A model without an out_of_scope intent can still reject through the fallback.
+REJECTED = frozenset({OUT_OF_SCOPE, FALLBACK})
 
 
-def run_rasa_test() -> dict[str, dict[str, float]]:
-    """Evaluate the model on the held-out set; return Rasa's intent report."""
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one held-out example."""
+
+    text: str
+    intent: str
+    predicted: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class SetScores:
+    """The figures printed for one held-out set."""
+
+    examples: int
+    accuracy: float
+    macro_f1: float
+    rejection_rate: float | None  # share of out_of_scope examples rejected
+    false_rejection_rate: float | None  # share of in-scope examples rejected
+    confusions: list[tuple[str, str, int]]
+    per_intent: dict[str, tuple[float, float, float, int]]  # precision, recall, f1, n
+
+
+def load_examples(path: Path) -> list[tuple[str, str]]:
+    """(text, intent) pairs of a Rasa NLU YAML file, entity annotations removed."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(path))
+    return [(m.get("text"), m.get("intent")) for m in data.intent_examples]
+
+
+def _rate(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+def score(predictions: list[Prediction]) -> SetScores:
+    """Accuracy, macro F1 over the set's intents, rejections and confusions."""
+    true = Counter(p.intent for p in predictions)
+    predicted = Counter(p.predicted for p in predictions)
+    right = Counter(p.intent for p in predictions if p.predicted == p.intent)
+    per_intent = {}
+    for intent, n in true.items():
+        precision = right[intent] / predicted[intent] if predicted[intent] else 0.0
+        recall = right[intent] / n
+        f1 = 2 * precision * recall / (precision + recall) if right[intent] else 0.0
+        per_intent[intent] = (precision, recall, f1, n)
+    off_topic = [p for p in predictions if p.intent == OUT_OF_SCOPE]
+    in_scope = [p for p in predictions if p.intent != OUT_OF_SCOPE]
+    errors = Counter(
+        (p.intent, p.predicted) for p in predictions if p.predicted != p.intent
+    )
+    return SetScores(
+        examples=len(predictions),
+        accuracy=sum(right.values()) / len(predictions),
+        macro_f1=sum(row[2] for row in per_intent.values()) / len(per_intent),
+        rejection_rate=_rate(
+            sum(p.predicted in REJECTED for p in off_topic), len(off_topic)
+        ),
+        false_rejection_rate=_rate(
+            sum(p.predicted in REJECTED for p in in_scope), len(in_scope)
+        ),
+        confusions=[(t, p, n) for (t, p), n in errors.most_common(10)],
+        per_intent=per_intent,
+    )
+
+
+async def predict(agent: object, examples: list[tuple[str, str]]) -> list[Prediction]:
+    """The model's intent for each example, parsed one message at a time."""
+    predictions = []
+    for text, intent in examples:
+        result = await agent.parse_message(text)  # type: ignore[attr-defined]
+        best = result.get("intent") or {}
+        predictions.append(
+            Prediction(
+                text,
+                intent,
+                str(best.get("name")),
+                float(best.get("confidence") or 0.0),
+            )
+        )
+    return predictions
+
+
+def report(name: str, scores: SetScores, ms_per_message: float) -> None:
+    """Print one set's figures."""
+    print(f"\n=== {name}: {scores.examples} examples ===")
+    if len(scores.per_intent) > 1:
+        print(f"{'intent':<22}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>5}")
+        for intent, (p, r, f1, n) in sorted(
+            scores.per_intent.items(), key=lambda item: item[1][2]
+        ):
+            print(f"{intent:<22}{p:>10.3f}{r:>8.3f}{f1:>8.3f}{n:>5}")
+    print(f"intent accuracy:      {scores.accuracy:.3f}")
+    print(f"macro F1:             {scores.macro_f1:.3f}")
+    if scores.rejection_rate is not None:
+        print(
+            f"rejection rate:       {scores.rejection_rate:.3f}  (off-topic examples "
+            f"predicted {' or '.join(sorted(REJECTED))})"
+        )
+    if scores.false_rejection_rate is not None:
+        print(
+            f"false rejection rate: {scores.false_rejection_rate:.3f}  (in-scope "
+            "examples rejected)"
+        )
+    print(f"ms per message:       {ms_per_message:.1f}")
+    print("most frequent confusions (true -> predicted):")
+    for true, predicted, n in scores.confusions:
+        print(f"  {true} -> {predicted}: {n}")
+
+
+async def run(paths: list[Path]) -> None:
+    """Load the model once and benchmark every held-out set."""
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model_path()))
+    print(f"Model: {model_path()}")
     OUT.mkdir(parents=True, exist_ok=True)
-    command = [
-        str(Path(sys.executable).parent / "rasa"), "test", "nlu",
-        "--model", str(model_path()), "--nlu", str(HOLDOUT), "--out", str(OUT),
-        "--no-plot",
-    ]  # fmt: skip
-    subprocess.run(command, check=True, cwd=PROJECT_ROOT, env=rasa_env(),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    return dict(json.loads((OUT / "intent_report.json").read_text()))
+    for path in paths:
+        examples = load_examples(path)
+        started = time.perf_counter()
+        predictions = await predict(agent, examples)
+        elapsed = time.perf_counter() - started
+        report(
+            str(path.relative_to(PROJECT_ROOT)),
+            score(predictions),
+            1000 * elapsed / max(len(examples), 1),
+        )
+        (OUT / f"{path.stem}.json").write_text(
+            json.dumps([asdict(p) for p in predictions], indent=1)
+        )
 
 
 def main() -> int:
-    report = run_rasa_test()
-    intents = {k: v for k, v in report.items() if isinstance(v, dict) and "support" in v
-               and k not in ("macro avg", "weighted avg", "micro avg")}  # fmt: skip
-    print(f"Held-out NLU test set: {HOLDOUT.relative_to(PROJECT_ROOT)}")
-    print(f"{'intent':<22}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>5}")
-    for name, row in sorted(intents.items(), key=lambda item: item[1]["f1-score"]):
-        print(f"{name:<22}{row['precision']:>10.3f}{row['recall']:>8.3f}"
-              f"{row['f1-score']:>8.3f}{int(row['support']):>5}")  # fmt: skip
-    total = sum(int(r["support"]) for r in intents.values())
-    print(f"\nexamples: {total}")
-    print(f"intent accuracy: {report['accuracy']:.3f}")
-    print(f"macro F1:        {report['macro avg']['f1-score']:.3f}")
-    print(f"weighted F1:     {report['weighted avg']['f1-score']:.3f}")
-    errors = json.loads((OUT / "intent_errors.json").read_text())
-    pairs: dict[tuple[str, str], int] = {}
-    for error in errors:
-        key = (error["intent"], error["intent_prediction"]["name"])
-        pairs[key] = pairs.get(key, 0) + 1
-    print("\nmost frequent confusions (true -> predicted):")
-    for (true, predicted), n in sorted(pairs.items(), key=lambda i: -i[1])[:8]:
-        print(f"  {true} -> {predicted}: {n}")
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)  # Rasa logs every parse at debug level
+    paths = sorted(HOLDOUT_DIR.glob("*.yml"))
+    if not model_path().exists():
+        print(f"No trained model at {model_path()}: run `make train` first.")
+        return 1
+    asyncio.run(run(paths))
     return 0
 
 

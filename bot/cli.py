@@ -358,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
+    # Before anything is written: var/ holds customer data and secrets, and the
+    # processes `run` starts (Rasa, gunicorn) inherit the umask.
+    launch.keep_files_private(settings)
     try:
         args.func(args, settings)
     except (CommandError, InvalidContact, CustomerExists) as exc:

@@ -3,8 +3,8 @@
 Channels that have verified something (the `From` number of a signed Twilio request,
 a signed-in shop customer) put a signed record into the message metadata. Actions only
 trust a record whose signature checks out, that was issued for this conversation and
-that is recent, so a client-controlled channel (REST, socket.io) cannot claim to be
-someone else, nor replay a record from another conversation.
+that is recent, so a client-controlled channel (Rasa's REST channel) cannot claim to
+be someone else, nor replay a record from another conversation.
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
 """Start Switchboard's processes with settings from the environment.
 
 The Procfile calls these, so that defaults live in one place (bot.settings) and Rasa's
-endpoints file is generated from `RASA_TRACKER_STORE_URL` / `LOCK_STORE_URL`.
+endpoints file is generated from `RASA_TRACKER_STORE_URL` / `LOCK_STORE_URL`. Every
+process keeps what it writes private (`keep_files_private`): var/ holds customer data,
+password hashes and secrets.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import stat
 import subprocess
 import sys
 import time
@@ -22,6 +26,9 @@ from bot.settings import PROJECT_ROOT, Settings
 MODEL_DIR = PROJECT_ROOT / "models"
 MODEL_NAME = "switchboard"
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu")
+# What `rasa train` reads: not all of data/, because data/validation/ is the set for
+# choosing thresholds and must never be trained on.
+TRAINING_DATA = ("data/nlu", "data/rules.yml")
 
 
 def tracker_store_config(url: str) -> dict[str, Any]:
@@ -60,18 +67,73 @@ def lock_store_config(url: str | None) -> dict[str, Any] | None:
     return config
 
 
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for other databases, or in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+PRIVATE_UMASK = 0o077
+
+
+def keep_files_private(settings: Settings) -> None:
+    """Make files this process (and what it execs) creates owner-only; tighten var/.
+
+    Covers the SQLite databases (customers, agents' password hashes, conversations),
+    their WAL files, secrets and endpoints. Files made by older versions, or before
+    this ran, lose their group and other permissions.
+    """
+    os.umask(PRIVATE_UMASK)
+    paths = [settings.var_dir]
+    if settings.var_dir.is_dir():
+        paths += sorted(settings.var_dir.rglob("*"))
+    for url in (settings.database_url, settings.tracker_store_url):
+        database = sqlite_path(url)
+        if database is not None:  # maybe outside var/
+            paths += [database.with_name(database.name + s) for s in SQLITE_SUFFIXES]
+    for path in paths:
+        try:
+            mode = path.lstat().st_mode
+            if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+                path.chmod(stat.S_IMODE(mode) & ~PRIVATE_UMASK)
+        except (FileNotFoundError, PermissionError):
+            continue  # gone meanwhile, or another user's file: not ours to change
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner can read, whatever the umask."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode on open
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
 def write_endpoints(settings: Settings) -> Path:
-    """Write var/endpoints.yml for the Rasa server and return its path."""
+    """Write var/endpoints.yml for the Rasa server and return its path.
+
+    It holds the action server's token (and maybe the tracker store's password),
+    so only its owner can read it.
+    """
     endpoints: dict[str, Any] = {
-        "action_endpoint": {"url": settings.action_server_url},
+        "action_endpoint": {
+            "url": settings.action_server_url,
+            "headers": {"Authorization": f"Bearer {settings.action_server_token}"},
+        },
         "tracker_store": tracker_store_config(settings.tracker_store_url),
     }
     lock_store = lock_store_config(settings.lock_store_url)
     if lock_store:
         endpoints["lock_store"] = lock_store
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
     path = settings.var_dir / "endpoints.yml"
-    path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+    write_private(path, yaml.safe_dump(endpoints, sort_keys=False))
     return path
 
 
@@ -120,7 +182,7 @@ def train(force: bool = False) -> bool:
     MODEL_DIR.mkdir(exist_ok=True)
     command = [
         _bin("rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", str(MODEL_DIR),
-        "--force",
+        "--data", *TRAINING_DATA, "--force",
     ]  # fmt: skip
     log = MODEL_DIR / "train.log"
     print(
@@ -139,53 +201,81 @@ def train(force: bool = False) -> bool:
     return True
 
 
+def _rasa_server(*args: str) -> list[str]:
+    """Our Rasa entry point (bot/rasa_server.py): the hold gate, the token from env."""
+    return [sys.executable, "-m", "bot.rasa_server", *args]
+
+
 def run_rasa(settings: Settings) -> None:
-    """Replace this process with the Rasa server (HTTP API on, token required)."""
+    """Replace this process with the Rasa server (HTTP API on, token required).
+
+    The token goes in the environment (RASA_TOKEN), which only this user can read;
+    the command line is shown to everyone by `ps`.
+    """
     endpoints = write_endpoints(settings)
-    command = [
-        _bin("rasa"), "run",
+    command = _rasa_server(
+        "run",
         "--model", str(model_path()),
         "--endpoints", str(endpoints),
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         "--interface", settings.bind_host,
         "--port", str(settings.rasa_port),
-        "--enable-api", "--auth-token", settings.rasa_token,
+        "--enable-api",
         "--cors", settings.web_origin,
-    ]  # fmt: skip
+    )  # fmt: skip
+    env = rasa_env()
+    env["RASA_TOKEN"] = settings.rasa_token
     print(f"Rasa server: http://{settings.bind_host}:{settings.rasa_port}", flush=True)
     os.chdir(PROJECT_ROOT)
-    os.execvpe(command[0], command, rasa_env())
+    os.execvpe(command[0], command, env)
 
 
 def run_shell(settings: Settings) -> None:
     """Replace this process with `rasa shell` (needs the action server running)."""
     endpoints = write_endpoints(settings)
-    command = [
-        _bin("rasa"), "shell", "--model", str(model_path()),
-        "--endpoints", str(endpoints),
-    ]  # fmt: skip
+    # The shell runs its own server, which its prompt calls on localhost: on a free
+    # port, so that it starts next to `make run`'s Rasa server (RASA_PORT).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = _rasa_server(
+        "shell", "--model", str(model_path()), "--endpoints", str(endpoints),
+        "--interface", "127.0.0.1", "--port", str(port),
+    )  # fmt: skip
     os.chdir(PROJECT_ROOT)
     os.execvpe(command[0], command, rasa_env())
 
 
 def run_actions(settings: Settings) -> None:
-    """Replace this process with the Rasa action server."""
-    command = [
-        _bin("rasa"), "run", "actions", "--actions", "actions",
-        "--port", str(settings.action_port),
-    ]  # fmt: skip
-    print(f"Action server: http://127.0.0.1:{settings.action_port}", flush=True)
+    """Run the action server in this process (on BIND_HOST, token required)."""
+    from bot import action_server  # only this process needs rasa-sdk's server
+
+    print(
+        f"Action server: http://{settings.bind_host}:{settings.action_port}", flush=True
+    )
     os.chdir(PROJECT_ROOT)
-    os.execvpe(command[0], command, rasa_env())
+    for name, value in rasa_env().items():
+        os.environ.setdefault(name, value)
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))  # the `actions` package
+    action_server.run(settings)
 
 
 def run_web(settings: Settings) -> None:
-    """Replace this process with the web app under gunicorn."""
-    # Each open chat panel holds a thread for its event stream (25 s at a time).
+    """Replace this process with the web app under waitress."""
+    # waitress reads each request whole (headers and body) in its event loop before
+    # a thread runs the app, so a slow or stalled client holds a connection, never
+    # a thread; connections idle for --channel-timeout seconds (a header that never
+    # ends) are closed. Each open chat stream holds a thread (bot/web/stream.py
+    # keeps them below the thread count); --send-bytes=1 sends each event at once,
+    # and a request lookahead of 1 keeps reading the socket during a stream, so a
+    # closed tab is noticed and its stream ends at once.
     command = [
-        _bin("gunicorn"), "--bind", f"{settings.bind_host}:{settings.web_port}",
-        "--workers", "1", "--threads", "32", "--access-logfile", "-",
-        "bot.web:create_app()",
+        _bin("waitress-serve"), f"--listen={settings.bind_host}:{settings.web_port}",
+        "--threads=32", "--channel-timeout=30", "--connection-limit=1000",
+        "--asyncore-use-poll", "--send-bytes=1", "--channel-request-lookahead=1",
+        "--max-request-header-size=65536", "--max-request-body-size=1048576",
+        "--ident=switchboard", "--call", "bot.web:create_app",
     ]  # fmt: skip
     print(f"Web app: http://{settings.bind_host}:{settings.web_port}", flush=True)
     os.chdir(PROJECT_ROOT)

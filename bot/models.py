@@ -175,6 +175,11 @@ class Customer(Base):
         server_default=func.now(),
         nullable=False,
     )
+    # Bumped when the customer signs out: a session cookie from before no longer
+    # signs anyone in (bot/web/session_version.py).
+    session_version: Mapped[int] = Column(
+        Integer, default=0, server_default="0", nullable=False
+    )
 
     orders: Mapped[list[Order]] = relationship("Order", back_populates="customer")
 
@@ -390,6 +395,27 @@ class VerificationAttempt(Base):
     )
 
 
+class ConversationVerification(Base):
+    """What a conversation proved, recorded by the action that checked it.
+
+    Actions disclose an order or ticket, or link a customer, only when a row here
+    says this conversation verified it and it has not expired: the slots Rasa sends
+    along could have been written by anyone who reached the action server.
+    """
+
+    __tablename__ = "conversation_verifications"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = Column(String(255), nullable=False, index=True)
+    subject: Mapped[str] = Column(String(16), nullable=False)
+    key: Mapped[str] = Column(String(32), nullable=False)
+    identifier: Mapped[str] = Column(String(320), nullable=False)
+    verified_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )
+    expires_at: Mapped[dt.datetime] = Column(UTCDateTime(), nullable=False, index=True)
+
+
 class SmsOptOut(Base):
     """A phone number that texted STOP: Switchboard sends it nothing until START."""
 
@@ -464,6 +490,11 @@ class Agent(Base):
     active: Mapped[bool] = Column(Boolean, default=True, nullable=False)
     created_at: Mapped[dt.datetime] = Column(
         UTCDateTime(), default=utcnow, nullable=False
+    )
+    # Bumped when the agent signs out: a session cookie from before no longer
+    # signs anyone in (bot/web/session_version.py).
+    session_version: Mapped[int] = Column(
+        Integer, default=0, server_default="0", nullable=False
     )
 
     def __repr__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 from dataclasses import dataclass
@@ -41,40 +42,45 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
-GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN")
+GENERATED_SECRETS = (
+    "SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN", "ACTION_SERVER_TOKEN",
+)  # fmt: skip
 
 
 def local_secrets(var_dir: Path) -> dict[str, str]:
     """Secrets generated once per installation in `var/secrets.env` (git-ignored).
 
     Nothing secret has a default in the code: a fresh install gets its own random
-    values, which every Switchboard process reads from this file. Created with
-    O_EXCL so processes starting together agree on one set.
+    values, which every Switchboard process reads from this file. Processes start
+    together, so the file is completed under an exclusive lock: they all agree on
+    one set, also when an older file lacks a newer secret. A complete file is only
+    read (it may be read-only).
     """
     path = var_dir / "secrets.env"
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        content = "".join(
-            f"{k}={secrets.token_urlsafe(32)}\n" for k in GENERATED_SECRETS
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(content)
+    if path.exists():
+        with path.open() as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)  # not while another process writes
+            values = _parse_secrets(handle.read())
+        if all(name in values for name in GENERATED_SECRETS):
+            return values
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "r+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        values = _parse_secrets(handle.read())
+        missing = [name for name in GENERATED_SECRETS if name not in values]
+        for name in missing:  # a new install, or a file from an older version
+            values[name] = secrets.token_urlsafe(32)
+        handle.write("".join(f"{name}={values[name]}\n" for name in missing))
+    return values
+
+
+def _parse_secrets(text: str) -> dict[str, str]:
     values = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         name, _, value = line.partition("=")
         if name and value:
             values[name.strip()] = value.strip()
-    missing = [name for name in GENERATED_SECRETS if name not in values]
-    if missing:  # a file from an older version: add the new secrets
-        with path.open("a") as handle:
-            for name in missing:
-                values[name] = secrets.token_urlsafe(32)
-                handle.write(f"{name}={values[name]}\n")
     return values
 
 
@@ -106,6 +112,10 @@ class Settings:
     secret_key: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = ""
+    # Sent by Rasa with every action call; the action server refuses calls without it.
+    action_server_token: str = ""
+    # How long a verification made in a conversation counts (Rasa's session length).
+    verification_ttl_minutes: int = 60
     timezone: str = "America/New_York"
     password_reset_url: str = "http://127.0.0.1:8000/account/reset"
     opening_hours: str = "mon-fri 08:00-20:00; sat 09:00-17:00"
@@ -171,6 +181,9 @@ class Settings:
                 "RASA_URL", f"http://127.0.0.1:{_env_int('RASA_PORT', 5005)}"
             ),
             rasa_token=os.environ.get("RASA_TOKEN") or generated()["RASA_TOKEN"],
+            action_server_token=os.environ.get("ACTION_SERVER_TOKEN")
+            or generated()["ACTION_SERVER_TOKEN"],
+            verification_ttl_minutes=_env_int("VERIFICATION_TTL_MINUTES", 60),
             timezone=_env("SWITCHBOARD_TIMEZONE", "America/New_York"),
             password_reset_url=_env(
                 "PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset"

@@ -20,6 +20,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import rasa_server
 from bot.identity import ChannelIdentity
 from bot.settings import Settings
 from bot.signing import (
@@ -83,6 +84,12 @@ class WebChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        # Plain `rasa run` would let the bot answer conversations a person holds.
+        if not rasa_server.installed():
+            raise ValueError(
+                "start Rasa with `python -m bot run rasa` (bot/rasa_server.py): "
+                "without its hold gate the bot answers held conversations"
+            )
         # The shared secret comes from the environment, never from credentials.yml.
         return cls(Settings.from_env())
 

@@ -21,8 +21,8 @@ HELP_WORDS = {"help", "info"}
 def sms_conversation_id(phone: str, secret: str) -> str:
     """The conversation of a texting number: keyed, so it cannot be guessed.
 
-    Rasa's REST and socket.io channels let clients choose a conversation id; a
-    guessable "sms:+1..." id would let anyone write into a customer's conversation.
+    Rasa's REST channel lets clients choose a conversation id; a guessable
+    "sms:+1..." id would let anyone write into a customer's conversation.
     """
     digest = hmac.new(secret.encode(), f"sms:{phone}".encode(), hashlib.sha256)
     return f"sms-{digest.hexdigest()[:32]}"

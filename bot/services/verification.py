@@ -1,4 +1,4 @@
-"""Counting verification attempts so that guessing is bounded.
+"""Counting verification attempts so that guessing is bounded; recording what passed.
 
 Attempts are stored in the database, so a new conversation, a `/restart` or a
 session timeout does not reset them. The limits (all configurable):
@@ -16,6 +16,10 @@ hammering it. Conversations are free on the REST channel, so an attacker with se
 conversations still counts as several requesters; what keeps the customer in then is
 that proofs an attacker cannot forge (a phone vouched by the SMS or voice channel, a
 signed-in shop customer) are checked whatever these limits say.
+
+A verification that passes is recorded for its conversation (`record_verification`)
+and checked before anything is disclosed (`is_verified`, `contact_verified`): the
+slots that travel with each action call prove nothing on their own.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.models import VerificationAttempt, utcnow
+from bot.models import ConversationVerification, VerificationAttempt, utcnow
 
 
 @dataclass(frozen=True)
@@ -148,3 +152,84 @@ def record_attempt(
         )
     )
     session.flush()
+
+
+# --- What a conversation verified ---------------------------------------------------
+
+
+def record_verification(
+    session: Session,
+    *,
+    conversation_id: str,
+    subject: str,
+    key: str,
+    identifier: str,
+    valid_for: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> None:
+    """Record that `conversation_id` proved `key` with `identifier`, for `valid_for`."""
+    moment = now or utcnow()
+    # Expired records prove nothing any more; keep the table small.
+    session.execute(
+        delete(ConversationVerification).where(
+            ConversationVerification.expires_at <= moment
+        )
+    )
+    session.add(
+        ConversationVerification(
+            conversation_id=conversation_id,
+            subject=subject,
+            key=key,
+            identifier=identifier.strip().lower(),
+            verified_at=moment,
+            expires_at=moment + valid_for,
+        )
+    )
+    session.flush()
+
+
+def _verified(
+    session: Session, conversation_id: str, now: dt.datetime | None, *conditions: object
+) -> bool:
+    query = (
+        select(ConversationVerification.id)
+        .where(
+            ConversationVerification.conversation_id == conversation_id,
+            ConversationVerification.expires_at > (now or utcnow()),
+            *conditions,
+        )
+        .limit(1)
+    )
+    return session.scalar(query) is not None
+
+
+def is_verified(
+    session: Session,
+    conversation_id: str,
+    subject: str,
+    key: str,
+    now: dt.datetime | None = None,
+) -> bool:
+    """True when this conversation verified `key` (an order number, a ticket) lately."""
+    return _verified(
+        session,
+        conversation_id,
+        now,
+        ConversationVerification.subject == subject,
+        ConversationVerification.key == key,
+    )
+
+
+def contact_verified(
+    session: Session,
+    conversation_id: str,
+    identifier: str,
+    now: dt.datetime | None = None,
+) -> bool:
+    """True when this conversation proved something lately with this email or phone."""
+    return _verified(
+        session,
+        conversation_id,
+        now,
+        ConversationVerification.identifier == identifier.strip().lower(),
+    )

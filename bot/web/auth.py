@@ -7,6 +7,8 @@ Signing in starts a new session: everything from before (the anonymous conversat
 the form token) is dropped and issued afresh, so a cookie copied or planted before
 sign-in (session fixation) never reaches the signed-in customer's conversation. A
 sign-in lasts at most PERMANENT_SESSION_LIFETIME, however active the session is.
+Signing out ends the sign-in on the server too (session_version.py): a cookie saved
+before sign-out no longer signs anyone in.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ import time
 
 from flask import Flask, current_app, session
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.models import Customer
 from bot.seed import DEMO_CUSTOMERS
 from bot.web.conversation import new_conversation_id
 from bot.web.security import new_csrf_token
+from bot.web.session_version import end_sessions, stamp
 
 CUSTOMER_KEY = "customer_id"
 SIGNED_IN_AT_KEY = "signed_in_at"
+VERSION_KEY = "customer_session"
 DEMO_PASSWORD = "demo"
 # Only the demo customers: imported real customers can never be signed in as "demo".
 DEMO_EMAILS = frozenset(c.email.lower() for c in DEMO_CUSTOMERS)
@@ -44,13 +48,24 @@ def sign_in(customer: Customer) -> None:
     session.clear()
     session[CUSTOMER_KEY] = customer.id
     session[SIGNED_IN_AT_KEY] = int(time.time())
+    session[VERSION_KEY] = stamp(customer)
     new_conversation_id()
     new_csrf_token()
     session.permanent = True
 
 
+def _factory() -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
+    return factory
+
+
 def sign_out() -> None:
-    """Forget everything, the conversation too: the next person starts afresh."""
+    """End the customer's sessions on the server, then forget everything here (the
+    conversation too): the next person starts afresh."""
+    customer_id = signed_in_customer_id()
+    if customer_id is not None:
+        with _factory()() as db:
+            end_sessions(db, Customer, customer_id)
     session.clear()
 
 
@@ -64,15 +79,21 @@ def signed_in_customer(db: Session) -> Customer | None:
     return db.get(Customer, customer_id) if customer_id is not None else None
 
 
-def _end_expired_sign_in() -> None:
-    """Sign out (and forget the conversation) once the sign-in is too old."""
-    if CUSTOMER_KEY not in session:
-        return
+def _sign_in_still_valid() -> bool:
     signed_in_at = session.get(SIGNED_IN_AT_KEY)
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     if not isinstance(signed_in_at, int) or time.time() - signed_in_at > lifetime:
-        sign_out()
+        return False
+    with _factory()() as db:
+        customer = signed_in_customer(db)
+        return customer is not None and session.get(VERSION_KEY) == stamp(customer)
+
+
+def _end_stale_sign_in() -> None:
+    """Forget a sign-in (and its conversation) that is too old or was signed out."""
+    if CUSTOMER_KEY in session and not _sign_in_still_valid():
+        session.clear()
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_end_expired_sign_in)
+    app.before_request(_end_stale_sign_in)

@@ -25,10 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.services import handoff
 from bot.web import chat_store
 from bot.web.auth import signed_in_customer_id
-from bot.web.conversation import CONVERSATION_KEY, conversation_id
+from bot.web.conversation import (
+    CONVERSATION_KEY,
+    conversation_id,
+    has_conversation,
+)
 from bot.web.rasa_client import AssistantUnavailable, WebChatClient
 from bot.web.security import same_origin
-from bot.web.stream import StreamSlots, TooManyStreams, message_events
+from bot.web.stream import Quota, StreamSlots, TooManyStreams, message_events
 
 bp = Blueprint("chat", __name__, url_prefix="/chat/api")
 
@@ -39,6 +43,7 @@ UNAVAILABLE = (
     "We couldn't reach the assistant; your message is saved, please try again."
 )
 TOO_MANY_STREAMS = "Too many open chat streams; poll for messages and retry later."
+CLIENT_DISCONNECTED = "waitress.client_disconnected"
 
 
 def _factory() -> sessionmaker[Session]:
@@ -159,22 +164,48 @@ def history() -> ResponseReturnValue:
         return jsonify(messages=[chat_store.to_json(row) for row in rows])
 
 
+def _stream_quotas(conversation: str, had_conversation: bool) -> list[Quota]:
+    """The limits a new stream counts against: its session, and its client (the
+    signed-in customer, else the client address). A request that came without a
+    conversation starts a new one each time, so the session limit does not hold it:
+    such streams have a strict limit of their own per address."""
+    config = current_app.config
+    address = request.remote_addr or "unknown"
+    quotas = [
+        Quota(
+            "session",
+            f"session:{conversation}",
+            int(config["CHAT_MAX_STREAMS_PER_SESSION"]),
+        )
+    ]
+    customer_id = signed_in_customer_id()
+    if customer_id is not None:
+        limit = int(config["CHAT_MAX_STREAMS_PER_CUSTOMER"])
+        return [*quotas, Quota("client", f"customer:{customer_id}", limit)]
+    limit = int(config["CHAT_MAX_ANONYMOUS_STREAMS_PER_ADDRESS"])
+    quotas.append(Quota("client", f"address:{address}", limit))
+    if not had_conversation:
+        limit = int(config["CHAT_MAX_COOKIELESS_STREAMS_PER_ADDRESS"])
+        quotas.append(Quota("client", f"cookieless:{address}", limit))
+    return quotas
+
+
 @bp.get("/stream")
 def stream() -> ResponseReturnValue:
     """Server-Sent Events with every new message of this conversation.
 
-    Each stream holds a thread: beyond CHAT_MAX_STREAMS_PER_SESSION open streams for
-    this session, or CHAT_MAX_STREAMS in all, the answer is 429 with Retry-After
-    (the widget polls meanwhile).
+    Each stream holds a thread: beyond the limits of `_stream_quotas` the answer is
+    429 with Retry-After (the widget polls meanwhile).
     """
     try:
         after = _after()
     except ValueError as exc:
         return _error(400, "invalid_after", str(exc))
+    had_conversation = has_conversation()
     conversation = conversation_id()
     slots: StreamSlots = current_app.extensions["chat_stream_slots"]
     try:
-        release = slots.acquire(conversation)
+        release = slots.acquire(_stream_quotas(conversation, had_conversation))
     except TooManyStreams as exc:
         retry_after = max(1, math.ceil(current_app.config["CHAT_STREAM_RETRY_AFTER"]))
         refusal = jsonify(
@@ -192,6 +223,8 @@ def stream() -> ResponseReturnValue:
         after,
         duration=float(current_app.config["CHAT_STREAM_SECONDS"]),
         interval=float(current_app.config["CHAT_POLL_SECONDS"]),
+        # waitress tells when the browser closed the connection (bot/launch.py).
+        gone=request.environ.get(CLIENT_DISCONNECTED),
     )
     response = Response(
         events,
@@ -208,13 +241,19 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("CHAT_STREAM_SECONDS", 25.0)
     app.config.setdefault("CHAT_POLL_SECONDS", 1.0)
     app.config.setdefault("RASA_TIMEOUT", 30.0)
-    # Below gunicorn's 32 threads (bot/launch.py), so streams never take them all.
+    # Below the server's 32 threads (bot/launch.py), so streams never take them all.
     app.config.setdefault("CHAT_MAX_STREAMS", 16)
     app.config.setdefault("CHAT_MAX_STREAMS_PER_SESSION", 2)
+    app.config.setdefault("CHAT_MAX_STREAMS_PER_CUSTOMER", 4)
+    # Visitors who are not signed in, counted by client address (one office behind
+    # one address shares these; beyond them the widget polls).
+    app.config.setdefault("CHAT_MAX_ANONYMOUS_STREAMS_PER_ADDRESS", 4)
+    # The widget always has a conversation (the page issues it): streams without one
+    # are scripts, not visitors.
+    app.config.setdefault("CHAT_MAX_COOKIELESS_STREAMS_PER_ADDRESS", 1)
     app.config.setdefault("CHAT_STREAM_RETRY_AFTER", 30)
     app.extensions["chat_stream_slots"] = StreamSlots(
-        per_session=int(app.config["CHAT_MAX_STREAMS_PER_SESSION"]),
-        total=int(app.config["CHAT_MAX_STREAMS"]),
+        total=int(app.config["CHAT_MAX_STREAMS"])
     )
     app.extensions["webchat_client"] = WebChatClient(
         app.config["RASA_URL"], app.config["SECRET_KEY"], app.config["RASA_TIMEOUT"]

@@ -16,7 +16,11 @@ def new_conversation_id() -> str:
     return current
 
 
+def has_conversation() -> bool:
+    """True when the request's session already had a conversation."""
+    return isinstance(session.get(CONVERSATION_KEY), str)
+
+
 def conversation_id() -> str:
     """This browser's conversation, issued on first use."""
-    current = session.get(CONVERSATION_KEY)
-    return current if isinstance(current, str) else new_conversation_id()
+    return session[CONVERSATION_KEY] if has_conversation() else new_conversation_id()

@@ -1,8 +1,10 @@
 """Server-Sent Events: new chat messages pushed to the widget as they are stored.
 
 Each open stream holds one of the web app's threads, so they are rationed
-(StreamSlots): a few per session and a total well below the thread count, so the
-shop and the chat API always have threads left.
+(StreamSlots): a few per session, per signed-in customer and per client address,
+fewer still for requests without a session cookie, and a total well below the thread
+count, so the shop and the chat API always have threads left and one client cannot
+take every slot.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,37 +24,48 @@ KEEPALIVE_SECONDS = 15.0
 
 
 class TooManyStreams(Exception):
-    """No stream slot free; `scope` is "session" or "total"."""
+    """No stream slot free; `scope` is "session", "client" or "total"."""
 
     def __init__(self, scope: str) -> None:
         super().__init__(f"too many open streams ({scope})")
         self.scope = scope
 
 
-class StreamSlots:
-    """Counts open streams per session key and in all (this process's threads)."""
+@dataclass(frozen=True)
+class Quota:
+    """At most `limit` open streams share `key` ("session:..", "address:.."...)."""
 
-    def __init__(self, per_session: int, total: int) -> None:
-        self.per_session = per_session
+    scope: str
+    key: str
+    limit: int
+
+
+class StreamSlots:
+    """Counts open streams per key and in all (this process's threads)."""
+
+    def __init__(self, total: int) -> None:
         self.total = total
         self._open: dict[str, int] = {}
+        self._in_all = 0
         self._lock = threading.Lock()
 
     def open_count(self, key: str | None = None) -> int:
         with self._lock:
-            return sum(self._open.values()) if key is None else self._open.get(key, 0)
+            return self._in_all if key is None else self._open.get(key, 0)
 
-    def acquire(self, key: str) -> Callable[[], None]:
-        """Take a slot for `key`; the returned function frees it (once).
-
-        Raises TooManyStreams when the session or the whole app is at its limit.
-        """
+    def acquire(self, quotas: Sequence[Quota]) -> Callable[[], None]:
+        """Take a slot under every quota at once; the returned function frees it
+        (once). Raises TooManyStreams, naming the first quota that is full."""
+        keys = [quota.key for quota in quotas]
         with self._lock:
-            if self._open.get(key, 0) >= self.per_session:
-                raise TooManyStreams("session")
-            if sum(self._open.values()) >= self.total:
+            for quota in quotas:
+                if self._open.get(quota.key, 0) >= quota.limit:
+                    raise TooManyStreams(quota.scope)
+            if self._in_all >= self.total:
                 raise TooManyStreams("total")
-            self._open[key] = self._open.get(key, 0) + 1
+            for key in keys:
+                self._open[key] = self._open.get(key, 0) + 1
+            self._in_all += 1
         released = False
 
         def release() -> None:
@@ -60,11 +74,13 @@ class StreamSlots:
                 if released:
                     return
                 released = True
-                left = self._open.get(key, 0) - 1
-                if left > 0:
-                    self._open[key] = left
-                else:
-                    self._open.pop(key, None)
+                self._in_all -= 1
+                for key in keys:
+                    left = self._open.get(key, 0) - 1
+                    if left > 0:
+                        self._open[key] = left
+                    else:
+                        self._open.pop(key, None)
 
         return release
 
@@ -80,11 +96,13 @@ def message_events(
     after: int,
     duration: float,
     interval: float,
+    gone: Callable[[], bool] | None = None,
 ) -> Iterator[str]:
     """Poll the database for `duration` seconds and yield each new message once.
 
     The stream then ends and the browser reconnects, so a worker thread is never
-    held for long by a tab that was closed.
+    held for long by a tab that was closed; it ends sooner once `gone()` says the
+    browser went away (the server's disconnect check), freeing its slot at once.
     """
     yield f"retry: {RETRY_MS}\n\n"
     deadline = time.monotonic() + duration
@@ -101,7 +119,7 @@ def message_events(
             yield format_event(row)
             last_write = time.monotonic()
         now = time.monotonic()
-        if now >= deadline:
+        if now >= deadline or (gone is not None and gone()):
             return
         if now - last_write >= KEEPALIVE_SECONDS:
             yield ": keep-alive\n\n"

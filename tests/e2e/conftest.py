@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import socket
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -19,16 +21,21 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from bot import migrate
+from bot import clock, migrate
 from bot.db import make_engine
 from bot.seed import seed_demo_data
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, Settings
 from bot.worker import STARTED as WORKER_STARTED
 from tests.e2e.browser import browser  # noqa: F401  (a fixture for every e2e test)
 from tests.fakes.twilio import FakeTwilio
 
 MODEL = PROJECT_ROOT / "models" / "switchboard.tar.gz"
 STARTUP_TIMEOUT = 180
+
+
+def system_today() -> dt.date:
+    """The machine's date in the shop's time zone (what the servers see)."""
+    return clock.system_clock().astimezone(ZoneInfo(Settings().timezone)).date()
 
 
 def free_port() -> int:
@@ -46,6 +53,7 @@ class Stack:
     action_url: str
     web_url: str
     token: str
+    action_token: str
     secret: str
     twilio_token: str
     twilio: FakeTwilio
@@ -87,7 +95,8 @@ class Stack:
         return Session(self.engine)
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll `url` until it answers 200; fail if the process exits or takes too long."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -103,16 +112,21 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     )
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """The delivery worker has no HTTP endpoint: up once it logged its start line
-    and is still running a second later."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "worker"],
+def launch(service: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a service as the Procfile does (`python -m bot run SERVICE`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", service],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The delivery worker has no HTTP endpoint: up once it logged its start line
+    and is still running a second later."""
+    process = launch("worker", env, log)
     started = time.monotonic()
     deadline = started + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -127,19 +141,29 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def seeded_database(var: Path) -> tuple[str, Engine]:
+    """A migrated SQLite database in `var` with the demo data: its URL and engine."""
+    database_url = f"sqlite:///{var / 'switchboard.db'}"
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        # The servers run on the machine's clock, not the suite's: date the demo
+        # orders from the machine's today, as `make run` does.
+        seed_demo_data(session, today=system_today())
+    return database_url, engine
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Rasa (REST channel, HTTP API with token) and the action server, running."""
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` first")
     var = tmp_path_factory.mktemp("var")
-    database_url = f"sqlite:///{var / 'switchboard.db'}"
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
-    with Session(engine) as session, session.begin():
-        seed_demo_data(session)
+    database_url, engine = seeded_database(var)
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token, secret = secrets.token_hex(16), secrets.token_hex(16)
+    # Rasa sends it (var/endpoints.yml), the action server requires it.
+    action_token = secrets.token_hex(16)
     twilio_token = secrets.token_hex(16)
     twilio = FakeTwilio().start()
     env = {
@@ -151,6 +175,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "ACTION_PORT": str(action_port),
         "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
         "RASA_TOKEN": token,
+        "ACTION_SERVER_TOKEN": action_token,
         "SECRET_KEY": secret,
         "RASA_TELEMETRY_ENABLED": "false",
         "WEB_PORT": str(web_port),
@@ -171,21 +196,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             ("web", f"http://127.0.0.1:{web_port}/healthz"),
         ):
             log = var / f"{service}.log"
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", service],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
+            process = launch(service, env, log)
             processes.append(process)
-            _wait(ready, process, log)
+            wait_until_up(ready, process, log)
         processes.append(_start_worker(env, var / "worker.log"))
         yield Stack(
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             action_url=f"http://127.0.0.1:{action_port}",
             web_url=f"http://127.0.0.1:{web_port}",
             token=token,
+            action_token=action_token,
             secret=secret,
             twilio_token=twilio_token,
             twilio=twilio,

@@ -1,3 +1,4 @@
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -8,9 +9,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from actions.orders import ActionSubmitOrderForm, ValidateOrderForm
+from bot import clock
 from bot.models import OrderStatus, Ticket, TicketCategory
 from bot.services.orders import get_order
-from tests.unit.trackers import load_domain, make_tracker, responses, slot_events
+from tests.unit.trackers import (
+    load_domain,
+    make_tracker,
+    responses,
+    slot_events,
+    verify_order,
+)
 
 pytestmark = pytest.mark.usefixtures("db_scope")
 DOMAIN = load_domain()
@@ -140,11 +148,25 @@ async def test_unsigned_phone_metadata_is_not_trusted() -> None:
     assert "verified_order" not in slot_events(events)
 
 
-async def submit(slots: dict[str, Any]) -> tuple[CollectingDispatcher, list[Any]]:
+EMAILS = {"104257": "jane.doe@example.com", "112233": "sam.lee@example.com",
+          "113377": "tom.obrien@example.com"}  # fmt: skip
+
+
+async def submit(
+    slots: dict[str, Any], *, verify: bool = True, sender_id: str = "conversation-1"
+) -> tuple[CollectingDispatcher, list[Any]]:
+    """Run the submit action; a `verified_order` slot was first earned by the form.
+
+    With verify=False the slot is forged: sent without any verification.
+    """
+    number = slots.get("verified_order")
+    if number and verify:
+        await verify_order(number, EMAILS[number], sender_id)
     dispatcher = CollectingDispatcher()
-    events = await ActionSubmitOrderForm().run(
-        dispatcher, make_tracker(slots=slots, text="yes", intent="affirm"), DOMAIN
+    tracker = make_tracker(
+        slots=slots, text="yes", intent="affirm", sender_id=sender_id
     )
+    events = await ActionSubmitOrderForm().run(dispatcher, tracker, DOMAIN)
     return dispatcher, events
 
 
@@ -296,3 +318,70 @@ async def test_a_locked_order_still_verifies_the_customers_own_phone() -> None:
         phone="+14155550134",
     )
     assert slots["verified_order"] == "104257"
+
+
+# --- A verified_order slot proves nothing without the form's record (issue 8, 1) ---
+
+
+def disclosed(dispatcher: CollectingDispatcher) -> str:
+    return " ".join(str(message) for message in dispatcher.messages)
+
+
+@pytest.mark.parametrize("request_kind", ["status", "refund_status", "change"])
+async def test_a_forged_verified_order_discloses_nothing(
+    connection: Connection, request_kind: str
+) -> None:
+    dispatcher, events = await submit(
+        {"order_number": "104257", "verified_order": "104257",
+         "order_request": request_kind, "request_details": "to my office please"},
+        verify=False,
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_verification_locked"]
+    assert events[-1] == FollowupAction("action_offer_human")
+    assert "1Z999AA10123456784" not in disclosed(dispatcher)
+    assert "UPS" not in disclosed(dispatcher)
+    with Session(bind=connection) as session:
+        assert session.scalars(select(Ticket)).all() == []  # no ticket filed either
+
+
+async def test_a_forged_verified_order_cancels_nothing(session: Session) -> None:
+    dispatcher, _ = await submit(
+        {"order_number": "112233", "verified_order": "112233",
+         "order_request": "cancel", "cancel_confirmed": True},
+        verify=False,
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_verification_locked"]
+    order = get_order(session, "112233")
+    assert order is not None and order.status == OrderStatus.PLACED
+
+
+async def test_a_verification_counts_only_in_its_own_conversation() -> None:
+    await verify_order("104257", "jane.doe@example.com", sender_id="jane")
+    dispatcher, _ = await submit(
+        {"order_number": "104257", "verified_order": "104257",
+         "order_request": "status"},
+        verify=False,
+        sender_id="someone-else",
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_verification_locked"]
+
+
+async def test_a_verification_expires() -> None:
+    await verify_order("104257", "jane.doe@example.com")
+    slots = {"order_number": "104257", "verified_order": "104257",
+             "order_request": "status"}  # fmt: skip
+    # VERIFICATION_TTL_MINUTES is 60, like Rasa's session.
+    with clock.frozen_at(clock.now() + dt.timedelta(minutes=59)):
+        dispatcher, _ = await submit(slots, verify=False)
+    assert responses(dispatcher) == ["utter_order_status", "utter_tracking_link"]
+    with clock.frozen_at(clock.now() + dt.timedelta(minutes=61)):
+        dispatcher, _ = await submit(slots, verify=False)
+    assert responses(dispatcher) == ["utter_verification_locked"]
+
+
+async def test_the_form_asks_for_the_email_when_the_slot_is_forged() -> None:
+    dispatcher, slots = await validate(
+        slots={"order_number": "104257", "verified_order": "104257"}
+    )
+    assert slots["requested_slot"] == "email"
+    assert responses(dispatcher) == []

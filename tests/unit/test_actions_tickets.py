@@ -19,6 +19,7 @@ from tests.unit.trackers import (
     next_slot,
     responses,
     slot_events,
+    verify_order,
 )
 
 pytestmark = pytest.mark.usefixtures("db_scope")
@@ -83,6 +84,7 @@ async def test_problem_ticket_has_reference_order_contact_and_transcript(
 ) -> None:
     dispatcher = CollectingDispatcher()
     # Jane proved who she is earlier in the conversation (an order verification).
+    await verify_order("104257", "jane.doe@example.com")
     slots = {"problem_description": "The shade is cracked", "order_number": "104257",
              "verified_contact": "jane.doe@example.com"}  # fmt: skip
     await ActionSubmitProblemForm().run(
@@ -140,6 +142,8 @@ async def test_sms_ticket_records_channel_and_caller(connection: Connection) -> 
 
 
 async def make_ticket(connection: Connection) -> str:
+    """Jane's problem ticket, opened after she verified an order."""
+    await verify_order("104257", "jane.doe@example.com")
     dispatcher = CollectingDispatcher()
     await ActionSubmitProblemForm().run(
         dispatcher,
@@ -230,3 +234,36 @@ async def test_the_order_question_takes_a_worded_no(
     )  # fmt: skip
     assert slot_events(events)["problem_order_number"] == expected
     assert bool(responses(dispatcher)) is reprompted
+
+
+# --- Verified slots prove nothing without the form's record (issue 8, item 1) ---
+
+
+async def test_a_forged_verified_ticket_discloses_nothing(
+    connection: Connection,
+) -> None:
+    reference = await make_ticket(connection)
+    dispatcher = CollectingDispatcher()
+    result = await ActionSubmitTicketStatusForm().run(
+        dispatcher,
+        make_tracker(slots={"ticket_reference": reference, "verified_ticket": reference},
+                     sender_id="attacker"),
+        DOMAIN,
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_verification_locked"]
+    assert FollowupAction("action_offer_human") in result
+    assert "Wrong size" not in str(dispatcher.messages)
+
+
+async def test_a_forged_verified_contact_links_no_customer(
+    connection: Connection,
+) -> None:
+    await ActionSubmitProblemForm().run(
+        CollectingDispatcher(),
+        make_tracker(slots={"problem_description": "Broken lamp", "order_number": "104257",
+                            "verified_contact": "jane.doe@example.com"}),
+        DOMAIN,
+    )  # fmt: skip
+    ticket = latest_ticket(connection)
+    assert ticket.customer is None and ticket.order is None
+    assert "Order number given (not verified): 104257" in ticket.description

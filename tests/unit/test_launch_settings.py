@@ -1,9 +1,14 @@
+import os
+import stat
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bot import launch
+from bot.cli import main
 from bot.settings import Settings, local_secrets
 
 
@@ -33,8 +38,13 @@ def test_endpoints_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("ACTION_PORT", "6055")
     monkeypatch.delenv("ACTION_SERVER_URL", raising=False)
     monkeypatch.setenv("LOCK_STORE_URL", "redis://localhost:6379/0")
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "t0ken")
     endpoints = yaml.safe_load(launch.write_endpoints(Settings.from_env()).read_text())
-    assert endpoints["action_endpoint"] == {"url": "http://127.0.0.1:6055/webhook"}
+    # Rasa sends the action server's token with every call (issue 8, item 1).
+    assert endpoints["action_endpoint"] == {
+        "url": "http://127.0.0.1:6055/webhook",
+        "headers": {"Authorization": "Bearer t0ken"},
+    }
     assert endpoints["tracker_store"]["db"] == str(tmp_path / "rasa_tracker.db")
     assert endpoints["lock_store"]["type"] == "redis"
 
@@ -52,7 +62,9 @@ def test_fingerprint_changes_with_training_data(tmp_path: Path) -> None:
 
 def test_secrets_are_generated_once_per_install(tmp_path: Path) -> None:
     first = local_secrets(tmp_path)
-    assert set(first) == {"SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN"}
+    assert set(first) == {
+        "SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN", "ACTION_SERVER_TOKEN",
+    }  # fmt: skip
     assert all(len(value) >= 32 for value in first.values())
     assert local_secrets(tmp_path) == first
     assert (tmp_path / "secrets.env").stat().st_mode & 0o077 == 0
@@ -83,4 +95,85 @@ def test_secrets_file_from_an_older_version_gets_the_new_secrets(
     values = local_secrets(tmp_path)
     assert values["SECRET_KEY"] == "abc" and values["RASA_TOKEN"] == "def"
     assert len(values["TWILIO_AUTH_TOKEN"]) >= 32
+    assert len(values["ACTION_SERVER_TOKEN"]) >= 32
     assert local_secrets(tmp_path) == values
+
+
+def test_processes_starting_together_agree_on_new_secrets(tmp_path: Path) -> None:
+    # An install from before ACTION_SERVER_TOKEN: Rasa and the action server both
+    # add it at their first start, and must end up with the same value.
+    (tmp_path / "secrets.env").write_text("SECRET_KEY=abc\nRASA_TOKEN=def\n")
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(local_secrets, [tmp_path] * 8))
+    assert len({r["ACTION_SERVER_TOKEN"] for r in results}) == 1
+    assert len({r["TWILIO_AUTH_TOKEN"] for r in results}) == 1
+    assert local_secrets(tmp_path) == results[0]
+
+
+# --- var/ files are private (issue 8, item 7) ----------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def umask() -> Iterator[None]:
+    """Restore this process's umask after a test that sets it."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("umask")
+def test_existing_var_files_are_made_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    (var / "switchboard.db").write_text("customers")
+    (var / "switchboard.db-wal").write_text("")
+    (var / "endpoints.yml").write_text("")
+    elsewhere = tmp_path / "data" / "tracker.db"  # a tracker database outside var/
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("conversations")
+    for path in (var, *var.iterdir(), elsewhere):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(var))
+    monkeypatch.setenv("RASA_TRACKER_STORE_URL", f"sqlite:///{elsewhere}")
+    launch.keep_files_private(Settings.from_env())
+    assert mode(var) == 0o700
+    assert {p.name: mode(p) for p in var.iterdir()} == {
+        "switchboard.db": 0o600, "switchboard.db-wal": 0o600,
+        "endpoints.yml": 0o600, "secrets.env": 0o600,
+    }  # fmt: skip
+    assert mode(elsewhere) == 0o600
+    (var / "new.log").write_text("")  # what this process creates from now on
+    assert mode(var / "new.log") == 0o600
+
+
+@pytest.mark.usefixtures("umask")
+def test_the_command_line_creates_private_databases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    var = tmp_path / "var"
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(var))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{var / 'switchboard.db'}")
+    assert main(["db", "upgrade"]) == 0
+    assert main(["seed"]) == 0  # customers, and agents' password hashes
+    assert mode(var) == 0o700
+    files = {p.name: mode(p) for p in var.iterdir()}
+    assert "switchboard.db" in files and "demo-agents.txt" in files
+    assert set(files.values()) == {0o600}
+
+
+def test_the_endpoints_file_stays_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    (tmp_path / "endpoints.yml").write_text("old")
+    (tmp_path / "endpoints.yml").chmod(0o644)
+    path = launch.write_endpoints(Settings.from_env())
+    assert mode(path) == 0o600

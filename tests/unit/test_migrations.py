@@ -17,7 +17,8 @@ from tests.conftest import _postgres_database
 TABLES = {
     "customers", "orders", "order_items", "tickets", "ticket_messages",
     "verification_attempts", "sms_opt_outs", "processed_webhooks", "channel_choices",
-    "chat_messages", "agents", "ticket_events", "registrations", "outbox",
+    "chat_messages", "agents", "ticket_events", "conversation_verifications",
+    "registrations", "outbox",
 }  # fmt: skip
 
 

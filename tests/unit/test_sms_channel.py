@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 from rasa.core.channels.channel import UserMessage
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import migrate
 from bot.db import make_engine
-from bot.models import Channel, Sender, Ticket, TicketCategory, TicketMessage
+from bot.models import Channel, Ticket
 from bot.services import handoff, messaging
-from bot.services import tickets as ticket_service
 from bot.settings import Settings
 from channels.sms import NO_TEXT_PLACEHOLDER, SmsInput, sms_conversation_id
+from tests.unit.holds import customer_lines as lines_of
+from tests.unit.holds import hold_for_a_person
 
 SECRET = "sms-test-secret"
 PHONE = "+14155550134"
@@ -56,19 +56,7 @@ def hold_conversation(database_url: str) -> int:
     try:
         with Session(engine) as session, session.begin():
             conversation = sms_conversation_id(PHONE, SECRET)
-            ticket = ticket_service.open_ticket(
-                session,
-                ticket_service.TicketRequest(
-                    channel=Channel.SMS,
-                    category=TicketCategory.HANDOFF,
-                    subject="handed off",
-                    conversation_id=conversation,
-                    contact=PHONE,
-                    handed_off=True,
-                ),
-            )
-            handoff.hold(session, ticket, conversation)
-            return ticket.id
+            return hold_for_a_person(session, conversation, Channel.SMS, PHONE).id
     finally:
         engine.dispose()
 
@@ -77,16 +65,7 @@ def customer_lines(database_url: str, ticket_id: int) -> list[str]:
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
-            return list(
-                session.scalars(
-                    select(TicketMessage.text)
-                    .where(
-                        TicketMessage.ticket_id == ticket_id,
-                        TicketMessage.sender == Sender.CUSTOMER,
-                    )
-                    .order_by(TicketMessage.id)
-                )
-            )
+            return lines_of(session, ticket_id)
     finally:
         engine.dispose()
 

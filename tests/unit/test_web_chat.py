@@ -37,7 +37,7 @@ from bot.web import create_app
 from bot.web.auth import SIGNED_IN_AT_KEY
 from bot.web.chat import CONVERSATION_KEY, UNAVAILABLE
 from bot.web.security import TOKEN_KEY
-from bot.web.stream import StreamSlots, TooManyStreams
+from bot.web.stream import Quota, StreamSlots, TooManyStreams
 from tests.fakes.rasa_webchat import FakeRasaWebChat
 
 ORIGIN = {"Origin": "http://localhost"}
@@ -508,7 +508,9 @@ def test_open_streams_per_session_are_limited(app: Flask, client: FlaskClient) -
     assert refused.get_json()["error"] == "too_many_streams"
     assert refused.get_json()["scope"] == "session"
     # Another session still gets one.
-    with app.test_client().get(STREAM) as other:
+    other_client = app.test_client()
+    other_client.get("/")
+    with other_client.get(STREAM) as other:
         assert other.status_code == 200
     # A stream that ends (or whose browser goes away) frees its slot.
     first.close()
@@ -524,14 +526,14 @@ def test_open_streams_in_all_are_limited(
     app = make_app(
         database_url, rasa.url, CHAT_MAX_STREAMS=3, CHAT_STREAM_RETRY_AFTER=7.5
     )
-    held = [app.test_client().get(STREAM) for _ in range(3)]
+    held = [with_session(app).get(STREAM) for _ in range(3)]
     assert [r.status_code for r in held] == [200, 200, 200]
-    refused = app.test_client().get(STREAM)
+    refused = with_session(app).get(STREAM)
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "8"
     assert refused.get_json()["scope"] == "total"
     held[0].close()
-    with app.test_client().get(STREAM) as response:
+    with with_session(app).get(STREAM) as response:
         assert response.status_code == 200
     for response in held[1:]:
         response.close()
@@ -545,20 +547,82 @@ def test_finished_streams_free_their_slots(app: Flask, client: FlaskClient) -> N
     assert app.extensions["chat_stream_slots"].open_count() == 0
 
 
-def test_stream_slots_release_once() -> None:
-    slots = StreamSlots(per_session=1, total=2)
-    release = slots.acquire("a")
+def with_session(app: Flask) -> FlaskClient:
+    """A browser that loaded the shop page, so it has a conversation."""
+    client = app.test_client()
+    client.get("/")
+    return client
+
+
+def test_cookieless_streams_are_limited_strictly(app: Flask) -> None:
+    """Each cookieless request is a new conversation: without a per-client limit,
+    one client could open every stream."""
+    first = app.test_client().get(STREAM)
+    assert first.status_code == 200
+    refused = [app.test_client().get(STREAM) for _ in range(15)]
+    assert {r.status_code for r in refused} == {429}
+    assert {r.get_json()["scope"] for r in refused} == {"client"}
+    first.close()
+    assert app.extensions["chat_stream_slots"].open_count() == 0
+
+
+def test_anonymous_streams_are_limited_per_address(app: Flask) -> None:
+    held = [with_session(app).get(STREAM) for _ in range(4)]
+    assert [r.status_code for r in held] == [200] * 4
+    refused = with_session(app).get(STREAM)
+    assert refused.status_code == 429
+    assert refused.get_json()["scope"] == "client"
+    # Another address still gets one.
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    other.get("/")
+    with other.get(STREAM) as response:
+        assert response.status_code == 200
+    for response in held:
+        response.close()
+
+
+def test_signed_in_customers_are_counted_apart(app: Flask) -> None:
+    """A customer on an address whose anonymous streams are all open gets a
+    stream; their own limit is per customer."""
+    held = [with_session(app).get(STREAM) for _ in range(4)]
+    held += [app.test_client().get(STREAM)]
+    customer = app.test_client()
+    login(customer, "jane.doe@example.com", "demo")
+    mine = [customer.get(STREAM) for _ in range(2)]
+    assert [r.status_code for r in mine] == [200, 200]
+    for _ in range(2):  # two more browsers signed in as the same customer
+        other = app.test_client()
+        login(other, "jane.doe@example.com", "demo")
+        mine += [other.get(STREAM) for _ in range(2)]
+    assert [r.status_code for r in mine] == [200] * 4 + [429] * 2
+    assert mine[-1].get_json()["scope"] == "client"
+    for response in held + mine:
+        response.close()
+    assert app.extensions["chat_stream_slots"].open_count() == 0
+
+
+def test_stream_slots_count_every_quota_and_release_once() -> None:
+    slots = StreamSlots(total=3)
+    session_a = Quota("session", "session:a", 1)
+    client = Quota("client", "address:x", 2)
+    release = slots.acquire([session_a, client])
     with pytest.raises(TooManyStreams) as refused:
-        slots.acquire("a")
+        slots.acquire([session_a, client])
     assert refused.value.scope == "session"
-    other = slots.acquire("b")
+    other = slots.acquire([Quota("session", "session:b", 1), client])
+    with pytest.raises(TooManyStreams, match="client"):
+        slots.acquire([Quota("session", "session:c", 1), client])
+    third = slots.acquire([Quota("session", "session:c", 1)])
     with pytest.raises(TooManyStreams, match="total"):
-        slots.acquire("c")
+        slots.acquire([Quota("session", "session:d", 1)])
     release()
     release()  # a second close changes nothing
-    assert slots.open_count("a") == 0 and slots.open_count() == 1
+    assert slots.open_count("session:a") == 0
+    assert slots.open_count("address:x") == 1 and slots.open_count() == 2
     other()
-    assert slots.open_count() == 0
+    third()
+    assert slots.open_count() == 0 and slots.open_count("address:x") == 0
 
 
 def test_signed_in_customer_is_vouched_for(
@@ -703,6 +767,32 @@ def test_sign_out_forgets_customer_and_conversation(
     say(client, {"text": "hi"})
     assert rasa.received[1].json["customer_id"] is None
     assert rasa.received[1].json["sender"] != rasa.received[0].json["sender"]
+
+
+def test_a_cookie_saved_before_sign_out_is_signed_out(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    """Sign-out ends the sign-in on the server: the same cookie replayed later
+    (same browser, or copied to another) no longer speaks for the customer."""
+    login(client, "jane.doe@example.com", "demo")
+    saved = client.get_cookie("session")
+    assert saved is not None
+    other_device = app.test_client()
+    login(other_device, "jane.doe@example.com", "demo")
+    token = session_of(client)[TOKEN_KEY]
+    assert client.post("/shop/logout", data={"csrf_token": token}).status_code == 302
+
+    replay = app.test_client()
+    replay.set_cookie("session", saved.value)
+    assert "Signed in as" not in replay.get("/").get_data(as_text=True)
+    assert "customer_id" not in session_of(replay)
+    say(replay, {"text": "where is my order 104257"})
+    assert rasa.received[-1].json["customer_id"] is None
+    # Signing out ends the customer's other sessions too.
+    assert "Signed in as" not in other_device.get("/").get_data(as_text=True)
+    # Signing in again works, with a new session.
+    login(client, "jane.doe@example.com", "demo")
+    assert "Signed in as" in client.get("/").get_data(as_text=True)
 
 
 def test_shop_page_has_products_widget_and_cookie_flags(client: FlaskClient) -> None:

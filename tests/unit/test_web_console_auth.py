@@ -20,12 +20,22 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
-from bot.models import Agent, AgentRole, Channel, Sender, TicketEventKind, TicketStatus
+from bot.models import (
+    Agent,
+    AgentRole,
+    Channel,
+    Customer,
+    Sender,
+    TicketEventKind,
+    TicketStatus,
+)
+from bot.services import agents
 from bot.web import auth as shop_auth
 from bot.web import create_app
 from bot.web.console.auth import SIGNED_IN_AT_KEY
 from bot.web.console.throttle import CLIENT, EMAIL, Attempt, LoginThrottle, Refused
 from bot.web.security import TOKEN_KEY
+from bot.web.session_version import stamp
 from tests.unit.test_web_console import (
     PASSWORD,
     FakeSms,
@@ -292,13 +302,21 @@ def test_email_is_not_case_sensitive(client: FlaskClient, ada: int) -> None:
     assert sign_in(client, "  Ada@Support.Example.com ").status_code == 303
 
 
-def test_sign_in_starts_a_new_session(client: FlaskClient, ada: int) -> None:
+def test_sign_in_starts_a_new_session(
+    app: Flask, client: FlaskClient, ada: int
+) -> None:
+    with factory(app).begin() as db:
+        customer = Customer(name="Shop Customer", email="shopper@example.com")
+        db.add(customer)
+        db.flush()
+        customer_id, customer_stamp = customer.id, stamp(customer)
     client.get("/console/login")
     with client.session_transaction() as session:
         session[TOKEN_KEY] = "planted-token"
         # A demo shop customer signed in in the same browser.
-        session[shop_auth.CUSTOMER_KEY] = 1
+        session[shop_auth.CUSTOMER_KEY] = customer_id
         session[shop_auth.SIGNED_IN_AT_KEY] = int(time.time())
+        session[shop_auth.VERSION_KEY] = customer_stamp
         session["planted"] = "by an attacker"
     response = client.post(
         "/console/login",
@@ -328,6 +346,42 @@ def test_deactivation_ends_a_sign_in(app: Flask, client: FlaskClient, ada: int) 
         db.execute(update(Agent).where(Agent.id == ada).values(active=False))
     assert client.get("/console/").status_code == 302
     assert client.get("/console/api/queue").status_code == 401
+
+
+def test_a_cookie_saved_before_sign_out_is_signed_out(
+    app: Flask, client: FlaskClient, ada: int
+) -> None:
+    """Sign-out ends the sign-in on the server: the cookie replayed afterwards (same
+    browser) is signed out, and so is the agent's sign-in in another browser."""
+    sign_in(client, ADA)
+    saved = client.get_cookie("session")
+    assert saved is not None
+    elsewhere = app.test_client()
+    sign_in(elsewhere, ADA)
+    assert post(client, "/console/logout").status_code == 303
+
+    replay = app.test_client()
+    replay.set_cookie("session", saved.value)
+    assert replay.get("/console/").status_code == 302
+    assert replay.get("/console/api/queue").status_code == 401
+    assert "_user_id" not in session_of(replay)
+    assert elsewhere.get("/console/").status_code == 302
+    # Signing in again works.
+    sign_in(client, ADA)
+    assert client.get("/console/").status_code == 200
+
+
+def test_a_new_password_ends_sign_ins(
+    app: Flask, client: FlaskClient, ada: int
+) -> None:
+    sign_in(client, ADA)
+    assert client.get("/console/").status_code == 200
+    with factory(app).begin() as db:
+        agent = db.get(Agent, ada)
+        assert agent is not None
+        agents.set_password(agent, "a brand new passphrase")
+    assert client.get("/console/").status_code == 302
+    assert sign_in(client, ADA, "a brand new passphrase").status_code == 303
 
 
 @pytest.mark.parametrize(

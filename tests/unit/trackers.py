@@ -55,6 +55,31 @@ def make_tracker(
     return Tracker(sender_id, merged, latest, all_events, False, None, loop, None)
 
 
+async def verify_order(
+    number: str, email: str, sender_id: str = "conversation-1"
+) -> dict[str, Any]:
+    """Verify `number` with `email` through the order form, as a customer would.
+
+    The form records the verification for `sender_id` in the database; the slots it
+    returns are what Rasa would send along afterwards.
+    """
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.orders import ValidateOrderForm
+
+    tracker = make_tracker(
+        candidates={"order_number": number, "email": email},
+        active_loop="order_form",
+        sender_id=sender_id,
+    )
+    events = await ValidateOrderForm().run(
+        CollectingDispatcher(), tracker, load_domain()
+    )
+    slots = slot_events(events)
+    assert slots["verified_order"] == number
+    return slots
+
+
 def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     """{slot: value} of the SlotSet events in an action's result."""
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}

@@ -1,7 +1,7 @@
 """registrations confirmed by email, an outbox for mail, requesters of verifications
 
 Revision ID: registration_0005
-Revises: 0004
+Revises: web_session_version
 Create Date: 2026-11-30 03:15:08
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "registration_0005"
-down_revision = "0004"
+down_revision = "web_session_version"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,9 @@ shop customer in the same browser) and issues a new form token. Flask-Login's
 "strong" protection is set, but Flask-Login only applies it to non-permanent
 sessions and ours are permanent, so the guard enforces it: a session used from
 another address or browser than the one that signed in is signed out. A sign-in
-lasts at most PERMANENT_SESSION_LIFETIME. Sign-in attempts are counted per email and
+lasts at most PERMANENT_SESSION_LIFETIME. Signing out (or a new password) ends the
+agent's sessions on the server too (session_version.py), so a cookie saved before
+no longer works. Sign-in attempts are counted per email and
 per client address in this process (`LoginThrottle`, throttle.py): after too many
 failures that email, or that address, must wait.
 """
@@ -41,11 +43,13 @@ from bot.services import agents
 from bot.web.console.common import error, factory, wants_json
 from bot.web.console.throttle import EMAIL, LoginThrottle, Refused
 from bot.web.security import check_form_token, new_csrf_token
+from bot.web.session_version import end_sessions, stamp
 
 bp = Blueprint("console_auth", __name__, url_prefix="/console")
 
 SIGNED_IN_AT_KEY = "console_signed_in_at"
 CLIENT_KEY = "console_client"
+VERSION_KEY = "console_session"
 MAX_EMAIL_LENGTH = 320
 WRONG = "Wrong email or password."
 NOT_SIGNED_IN = "Sign in to the agent console first."
@@ -60,6 +64,8 @@ class ConsoleUser(UserMixin):  # type: ignore[misc]
     name: str
     email: str
     role: AgentRole
+    # The account's current session stamp, to compare with the session's.
+    session_stamp: str
 
     @property
     def is_supervisor(self) -> bool:
@@ -67,7 +73,7 @@ class ConsoleUser(UserMixin):  # type: ignore[misc]
 
     @classmethod
     def of(cls, agent: Agent) -> ConsoleUser:
-        return cls(agent.id, agent.name, agent.email, agent.role)
+        return cls(agent.id, agent.name, agent.email, agent.role, stamp(agent))
 
 
 def load_user(user_id: str) -> ConsoleUser | None:
@@ -89,6 +95,7 @@ def _sign_in(agent: Agent) -> None:
     login_user(ConsoleUser.of(agent))
     session[SIGNED_IN_AT_KEY] = int(time.time())
     session[CLIENT_KEY] = _client_fingerprint()
+    session[VERSION_KEY] = stamp(agent)
     new_csrf_token()
     session.permanent = True
 
@@ -98,6 +105,14 @@ def _sign_out() -> None:
     session.clear()
 
 
+def _end_sessions() -> None:
+    """Sign out here and end every other session of this agent on the server."""
+    if current_user.is_authenticated:
+        with factory()() as db:
+            end_sessions(db, Agent, current_user.id)
+    _sign_out()
+
+
 def _sign_in_still_valid() -> bool:
     signed_in_at = session.get(SIGNED_IN_AT_KEY)
     lifetime = current_app.permanent_session_lifetime.total_seconds()
@@ -105,6 +120,7 @@ def _sign_in_still_valid() -> bool:
         isinstance(signed_in_at, int)
         and time.time() - signed_in_at <= lifetime
         and session.get(CLIENT_KEY) == _client_fingerprint()
+        and session.get(VERSION_KEY) == current_user.session_stamp
     )
 
 
@@ -222,7 +238,7 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    _sign_out()
+    _end_sessions()
     return redirect(url_for("console_auth.login"), 303)
 
 

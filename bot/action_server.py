@@ -1,0 +1,73 @@
+"""The action server: rasa-sdk's app, answering only the Rasa server.
+
+rasa-sdk's own server listens on every interface (`SANIC_HOST`, 0.0.0.0) and runs
+any action for anyone who can reach it, with whatever tracker they send. This one
+binds to `BIND_HOST` and answers only requests carrying
+`Authorization: Bearer <ACTION_SERVER_TOKEN>`, the header Rasa sends from
+`var/endpoints.yml` (bot.launch.write_endpoints). Only `/health` is open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from rasa_sdk import endpoint, utils
+from rasa_sdk.plugin import plugin_manager
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ACTIONS_PACKAGE = "actions"
+OPEN_PATHS = frozenset({"/health"})
+
+
+def authorized(header: str | None, token: str) -> bool:
+    """True when an Authorization header carries exactly `token` as a bearer token."""
+    if not token or not header:
+        return False
+    scheme, _, value = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    )
+
+
+def create_app(token: str, actions: str = ACTIONS_PACKAGE) -> Sanic:
+    """rasa-sdk's app with every route but `/health` behind the bearer token."""
+    if not token:
+        raise ValueError("the action server needs ACTION_SERVER_TOKEN")
+    # No CORS: only the Rasa server calls this, never a browser.
+    app = endpoint.create_app(actions, cors_origins="")
+
+    @app.middleware("request")
+    async def require_token(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        if authorized(request.headers.get("authorization"), token):
+            return None
+        logger.warning("refused %s %s: no valid token", request.method, request.path)
+        return response.json(
+            {"error": "unauthorized"},
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    return app
+
+
+def run(settings: Settings) -> None:
+    """Serve the actions on BIND_HOST:ACTION_PORT until stopped."""
+    utils.configure_colored_logging(logging.INFO)
+    utils.update_sanic_log_level()
+    app = create_app(settings.action_server_token)
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    app.run(
+        settings.bind_host,
+        settings.action_port,
+        workers=utils.number_of_sanic_workers(),
+        access_log=False,
+    )

@@ -1,0 +1,126 @@
+"""The Rasa server as Switchboard runs it: `python -m bot.rasa_server run ...`.
+
+Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `rasa`:
+
+- The HTTP API's token comes from the environment (`RASA_TOKEN`, else the generated
+  var/secrets.env), never from the command line, which `ps` shows to every user.
+- Holds are enforced in one place that every input channel passes (REST, web chat,
+  SMS, voice, `rasa shell`): a message in a conversation a person holds goes to the
+  ticket's transcript and gets no answer from the assistant (bot.services.handoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy.orm import Session
+
+from bot.db import make_engine, make_session_factory
+from bot.services import handoff
+from bot.settings import Settings
+
+TOKEN_OPTION = "--auth-token"
+# Stored for the agent when a held customer sends nothing readable.
+EMPTY_MESSAGE = "[an empty message]"
+_GATED = "_switchboard_hold_gate"
+
+Replies = list[dict[str, Any]] | None
+HandleMessage = Callable[[Any, UserMessage], Awaitable[Replies]]
+SessionScope = Callable[[], AbstractContextManager[Session]]
+
+
+class HoldGate:
+    """Keeps the assistant silent in conversations a person has taken over."""
+
+    def __init__(self, sessions: SessionScope) -> None:
+        self._sessions = sessions  # one transaction per call
+
+    async def divert(self, message: UserMessage) -> bool:
+        """True when a person holds the conversation: the message is now theirs."""
+        text = (message.text or "").strip() or EMPTY_MESSAGE
+        # The database is not asyncio's: keep the event loop free for other turns.
+        return await asyncio.to_thread(self._divert, message.sender_id, text)
+
+    def _divert(self, conversation_id: str, text: str) -> bool:
+        with self._sessions() as session:
+            ticket = handoff.receive_customer_message(session, conversation_id, text)
+            return ticket is not None
+
+    def guard(self, handle: HandleMessage) -> HandleMessage:
+        """`handle` (a processor's handle_message) behind the gate."""
+
+        @functools.wraps(handle)
+        async def gated(processor: Any, message: UserMessage) -> Replies:
+            if await self.divert(message):
+                return None
+            return await handle(processor, message)
+
+        setattr(gated, _GATED, True)
+        return gated
+
+
+def _processor() -> type[Any]:
+    with warnings.catch_warnings():
+        # Imported before rasa's CLI sets its warning filters: keep its libraries'
+        # deprecation notices out of the log, as `rasa run` does.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from rasa.core.processor import MessageProcessor  # loads TensorFlow
+    return MessageProcessor
+
+
+def installed() -> bool:
+    """Whether this process's Rasa handles every message behind a hold gate."""
+    return bool(getattr(_processor().handle_message, _GATED, False))
+
+
+def install(gate: HoldGate) -> None:
+    """Put `gate` in front of every user message Rasa's dialogue handles.
+
+    Every input channel's handler calls `Agent.handle_message`, which takes the
+    conversation's lock and then calls `MessageProcessor.handle_message`: gated
+    there, inside the lock, a hold made by the turn before is always seen.
+    """
+    if installed():
+        raise RuntimeError("the hold gate is installed already")
+    processor = _processor()
+    setattr(processor, "handle_message", gate.guard(processor.handle_message))  # noqa: B010
+
+
+def rasa_arguments(args: Sequence[str], token: str) -> list[str]:
+    """Rasa's arguments for `args`: the API gets the token, which args must not carry."""
+    if any(arg.split("=", 1)[0] == TOKEN_OPTION for arg in args):
+        raise SystemExit(
+            f"{TOKEN_OPTION} is refused: `ps` would show the token; set RASA_TOKEN"
+        )
+    if "--enable-api" not in args:
+        return list(args)
+    if not token:
+        raise SystemExit("RASA_TOKEN is empty: Rasa's HTTP API runs only with a token")
+    return [*args, TOKEN_OPTION, token]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run `rasa <argv>` in this process, behind the hold gate."""
+    settings = Settings.from_env()
+    arguments = rasa_arguments(
+        sys.argv[1:] if argv is None else argv, settings.rasa_token
+    )
+    sessions = make_session_factory(make_engine(settings.database_url))
+    install(HoldGate(sessions.begin))
+    from rasa.__main__ import main as rasa_main
+
+    # Only this copy of the arguments has the token; /proc/<pid>/cmdline keeps the
+    # ones the process was started with.
+    sys.argv = ["rasa", *arguments]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
