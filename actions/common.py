@@ -137,7 +137,7 @@ def limits() -> Limits:
 FLOW_SLOTS = (
     "order_number", "email", "request_details", "cancel_confirmed",
     "order_cancellable", "verified_order", "ticket_reference", "verified_ticket",
-    "name", "reg_email", "phone", "registration_confirmed", "registration_blocked",
+    "name", "reg_email", "phone", "registration_confirmed",
     "problem_description", "problem_order_number", "contact",
 )  # fmt: skip
 

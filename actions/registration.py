@@ -1,4 +1,8 @@
-"""Registering a new customer: name, email, optional phone, confirmation."""
+"""Registering a new customer: name, email, optional phone, then a link by email.
+
+The answer is the same whether or not the email already has an account; the
+account exists only once the mailed link is opened (bot/services/registration.py).
+"""
 
 from __future__ import annotations
 
@@ -25,11 +29,11 @@ from actions.common import (
 )
 from bot.models import Channel
 from bot.services.contact import InvalidContact
-from bot.services.customers import (
-    CustomerExists,
-    NewCustomer,
-    conflict_field,
-    register_customer,
+from bot.services.customers import NewCustomer
+from bot.services.registration import (
+    Links,
+    RegistrationThrottled,
+    start_registration,
 )
 from bot.twilio_client import OptedOut, TwilioClient
 
@@ -49,7 +53,7 @@ class ValidateRegistrationForm(SafeFormValidation):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if tracker.get_slot("registration_blocked") or by_phone_call(tracker):
+        if by_phone_call(tracker):
             return []  # callers get a link by SMS instead of spelling an email aloud
         return ["name", "reg_email", "phone", "registration_confirmed"]
 
@@ -69,10 +73,8 @@ class ValidateRegistrationForm(SafeFormValidation):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        email = validation.email(value, dispatcher)
-        if email is None:
-            return {"reg_email": None}
-        return self._refuse_if_taken(dispatcher, "reg_email", email, email=email)
+        # Whether the address has an account is never said: the mail tells its owner.
+        return {"reg_email": validation.email(value, dispatcher)}
 
     def validate_phone(
         self,
@@ -83,29 +85,7 @@ class ValidateRegistrationForm(SafeFormValidation):
     ) -> dict[str, Any]:
         if str(value).strip().lower() in {SKIP, "none", "no", "skip it", "n/a"}:
             return {"phone": SKIP}
-        phone = validation.phone(value, dispatcher)
-        if phone is None:
-            return {"phone": None}
-        return self._refuse_if_taken(dispatcher, "phone", phone, phone=phone)
-
-    def _refuse_if_taken(
-        self,
-        dispatcher: CollectingDispatcher,
-        slot: str,
-        value: str,
-        email: str | None = None,
-        phone: str | None = None,
-    ) -> dict[str, Any]:
-        with session_scope() as session:
-            taken = conflict_field(session, email, phone)
-        if taken is None:
-            return {slot: value}
-        dispatcher.utter_message(
-            response="utter_account_exists",
-            field=taken,
-            reset_url=settings().password_reset_url,
-        )
-        return {slot: None, "registration_blocked": True}
+        return {"phone": validation.phone(value, dispatcher)}
 
 
 class ActionAskRegistrationConfirmed(Action):
@@ -141,35 +121,41 @@ class ActionSubmitRegistrationForm(Action):
         if by_phone_call(tracker):
             await text_registration_link(dispatcher, tracker)
             return events
-        if tracker.get_slot("registration_blocked"):
-            return events
         if not tracker.get_slot("registration_confirmed"):
             dispatcher.utter_message(response="utter_registration_cancelled")
             return events
         phone = tracker.get_slot("phone")
+        email = tracker.get_slot("reg_email")
         new = NewCustomer(
             name=tracker.get_slot("name"),
-            email=tracker.get_slot("reg_email"),
+            email=email,
             phone=None if phone in (None, SKIP) else phone,
+        )
+        config = settings()
+        links = Links(
+            secret=config.secret_key,
+            confirm_url=config.registration_confirm_url,
+            reset_url=config.password_reset_url,
         )
         try:
             with session_scope() as session:
-                customer = register_customer(
-                    session, new, settings().default_phone_region
+                start_registration(
+                    session,
+                    new,
+                    conversation_id=tracker.sender_id,
+                    vouched_phone=channel_phone(tracker),
+                    links=links,
+                    region=config.default_phone_region,
                 )
-                name = customer.name
-        except CustomerExists as exc:
-            # Someone registered the same details between validation and now.
-            dispatcher.utter_message(
-                response="utter_account_exists",
-                field=exc.field,
-                reset_url=settings().password_reset_url,
-            )
+        except RegistrationThrottled:
+            dispatcher.utter_message(response="utter_registration_throttled")
             return events
         except InvalidContact:
             dispatcher.utter_message(response="utter_invalid_email")
             return events
-        dispatcher.utter_message(response="utter_registered", name=name)
+        dispatcher.utter_message(
+            response="utter_registration_link_mailed", name=new.name, email=email
+        )
         return events
 
 

@@ -143,11 +143,21 @@ class VerifyingFormValidation(SafeFormValidation):
             email = tracker.get_slot("email")
             if not email:
                 return []  # ask for the email next
+            requester = attempts.requester_of(conversation, phone, customer_id)
             # A throttled key or email is not even checked: same answer as a mismatch.
-            ok = not attempts.throttled(session, key, email, limits()) and (
-                self.is_verified(session, key, email, None)
+            refused = attempts.throttled(
+                session, key, email, limits(), requester=requester
             )
-            self._record(session, key, email, conversation, succeeded=ok)
+            ok = not refused and self.is_verified(session, key, email, None)
+            self._record(
+                session,
+                key,
+                email,
+                conversation,
+                succeeded=ok,
+                requester=requester,
+                throttled=refused,
+            )
             if ok:
                 return self._success(session, key, email, conversation)
             failed = attempts.conversation_failures(session, conversation)
@@ -166,6 +176,8 @@ class VerifyingFormValidation(SafeFormValidation):
         identifier: str,
         conversation: str,
         succeeded: bool,
+        requester: str | None = None,
+        throttled: bool = False,
     ) -> None:
         attempts.record_attempt(
             session,
@@ -174,6 +186,8 @@ class VerifyingFormValidation(SafeFormValidation):
             identifier=identifier,
             conversation_id=conversation,
             succeeded=succeeded,
+            requester=requester,
+            throttled=throttled,
         )
 
     def _locked_events(self) -> list[EventType]:

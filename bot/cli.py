@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import launch, migrate
 from bot.db import make_engine, make_session_factory
+from bot.mailer import Outbox
 from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
 from bot.seed import DEMO_AGENTS, is_empty, seed_demo_agents, seed_demo_data
 from bot.services.agents import AgentExists, create_agent
@@ -238,6 +239,18 @@ def cmd_text(args: argparse.Namespace, settings: Settings) -> None:
     print(response.text)
 
 
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> None:
+    with _session_scope(settings)() as session:
+        outbox = Outbox(session)
+        mails = outbox.pending()
+        for mail in mails:
+            print(f"To: {mail.to_address}\nSubject: {mail.subject}\n\n{mail.body}")
+            if args.mark_sent:
+                outbox.mark_sent(mail)
+        if not mails:
+            print("No mail waiting.")
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
     launch.train(force=args.force)
 
@@ -323,6 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("sender", help="the customer's phone, e.g. +14155550134")
     text.add_argument("message")
     text.set_defaults(func=cmd_text)
+
+    outbox = sub.add_parser(
+        "outbox", help="print mail waiting for a mail relay (registration links)"
+    )
+    outbox.add_argument(
+        "--mark-sent", action="store_true", help="and mark what is printed as sent"
+    )
+    outbox.set_defaults(func=cmd_outbox)
 
     train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--force", action="store_true")

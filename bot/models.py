@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeMeta, Mapped, registry, relationship
@@ -385,6 +386,13 @@ class VerificationAttempt(Base):
     attempted_at: Mapped[dt.datetime] = Column(
         UTCDateTime(), default=utcnow, nullable=False, index=True
     )
+    # Who asked: "phone:+1...", "customer:12" (vouched by the channel) or
+    # "conversation:<id>"; limits per key and per identifier count distinct requesters.
+    requester: Mapped[str | None] = Column(String(320), nullable=True, index=True)
+    # Refused unchecked (a limit was reached): counts for the requester, not the key.
+    throttled: Mapped[bool] = Column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
 
 
 class ConversationVerification(Base):
@@ -522,3 +530,48 @@ class TicketEvent(Base):
 
     ticket: Mapped[Ticket] = relationship("Ticket", back_populates="events")
     actor: Mapped[Agent | None] = relationship("Agent")
+
+
+class Registration(Base):
+    """A registration asked for in the chat, waiting for its email to be confirmed.
+
+    No customer exists until the link mailed to `email` is opened, so nothing a
+    registrant typed is used for verification, tickets or SMS identity before then.
+    `phone` is what they typed: unproven, it is never copied to the customer unless
+    the channel vouched for it (they registered by text from that number).
+    """
+
+    __tablename__ = "registrations"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    name: Mapped[str] = Column(String(200), nullable=False)
+    email: Mapped[str] = Column(String(320), nullable=False, index=True)
+    phone: Mapped[str | None] = Column(String(20), nullable=True, index=True)
+    phone_vouched: Mapped[bool] = Column(Boolean, default=False, nullable=False)
+    conversation_id: Mapped[str] = Column(String(255), nullable=False, index=True)
+    # The email already had an account: its owner was told, no link was sent.
+    existing_account: Mapped[bool] = Column(Boolean, default=False, nullable=False)
+    # Random, in the signed link: a link from a wiped database cannot confirm a new row.
+    nonce: Mapped[str] = Column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False, index=True
+    )
+    confirmed_at: Mapped[dt.datetime | None] = Column(UTCDateTime(), nullable=True)
+    customer_id: Mapped[int | None] = Column(
+        ForeignKey("customers.id"), nullable=True, index=True
+    )
+
+
+class OutboxMail(Base):
+    """An email waiting for the mail relay (`bot/mailer.py`); sent_at once handed on."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    to_address: Mapped[str] = Column(String(320), nullable=False, index=True)
+    subject: Mapped[str] = Column(String(200), nullable=False)
+    body: Mapped[str] = Column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = Column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )
+    sent_at: Mapped[dt.datetime | None] = Column(UTCDateTime(), nullable=True)

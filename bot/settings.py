@@ -120,6 +120,8 @@ class Settings:
     password_reset_url: str = "http://127.0.0.1:8000/account/reset"
     opening_hours: str = "mon-fri 08:00-20:00; sat 09:00-17:00"
     registration_url: str = "http://127.0.0.1:8000/register"
+    # Where the link mailed to a registrant points (the web app's confirm page).
+    registration_confirm_url: str = "http://127.0.0.1:8000/register/confirm"
     # Twilio (names as in Twilio's docs). Without real credentials, the generated
     # development auth token still lets signed test requests be made locally.
     twilio_account_sid: str = "AC00000000000000000000000000000000"
@@ -187,6 +189,9 @@ class Settings:
                 "PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset"
             ),
             registration_url=_env("REGISTRATION_URL", "http://127.0.0.1:8000/register"),
+            registration_confirm_url=_env(
+                "REGISTRATION_CONFIRM_URL", "http://127.0.0.1:8000/register/confirm"
+            ),
             opening_hours=_env("OPENING_HOURS", "mon-fri 08:00-20:00; sat 09:00-17:00"),
             twilio_account_sid=_env(
                 "TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"

@@ -31,7 +31,8 @@ _TERMINAL = (".", "!", "?", ":", ";")
 # Six digits on their own: not part of a price, decimal, longer number or word.
 # Digits are ASCII only (re.ASCII): "²" or "٣" are not digits to read or key.
 _ORDER_NUMBER = re.compile(r"(?<![\w+$€£.,-])\d{6}(?![\w-]|[.,]\d)", re.ASCII)
-_TICKET_REFERENCE = re.compile(r"\bT-(\d{6})\b", re.ASCII)
+# Old (T-000123) and new (T-7K4M9Q) references, read character by character.
+_TICKET_REFERENCE = re.compile(r"\bT-([0-9A-Z]{6})\b", re.ASCII)
 _E164 = re.compile(r"\+\d{8,15}\b", re.ASCII)
 _NON_WORD = re.compile(r"[^\w' ]+")
 # Transcripts sometimes space out keyed-like numbers: "1 0 4 2 5 7".

@@ -129,25 +129,27 @@ def session(connection: Connection) -> Iterator[Session]:
     session.close()
 
 
+@contextmanager
+def savepoint_session(connection: Connection) -> Iterator[Session]:
+    """A unit of work inside the test's transaction: "committed" to a savepoint."""
+    session = Session(bind=connection)
+    savepoint = connection.begin_nested()
+    try:
+        yield session
+        session.flush()
+        savepoint.commit()
+    except BaseException:
+        savepoint.rollback()
+        raise
+    finally:
+        session.close()
+
+
 @pytest.fixture
 def db_scope(connection: Connection) -> Iterator[None]:
     """Point the Rasa actions at the test's transaction."""
     from actions import common
 
-    @contextmanager
-    def scope() -> Iterator[Session]:
-        session = Session(bind=connection)
-        savepoint = connection.begin_nested()
-        try:
-            yield session
-            session.flush()
-            savepoint.commit()
-        except BaseException:
-            savepoint.rollback()
-            raise
-        finally:
-            session.close()
-
-    common.use_session_scope(scope)
+    common.use_session_scope(lambda: savepoint_session(connection))
     yield
     common.use_session_scope(None)

@@ -9,7 +9,8 @@ canonical form each:
   spoken ones such as ``jane dot doe at example dot com``.
 * ``phone``: E.164, e.g. ``+14155550134``, via the ``phonenumbers`` library.
 * ``order_number``: exactly six digits, e.g. ``104257``.
-* ``ticket_reference``: ``T-`` plus six zero-padded digits, e.g. ``T-000123``.
+* ``ticket_reference``: ``T-`` plus six random letters and digits, e.g.
+  ``T-7K4M9Q`` (new tickets), or six zero-padded digits, e.g. ``T-000123`` (old ones).
 
 Written shapes are matched with regular expressions on the raw text (and
 ``phonenumbers.PhoneNumberMatcher`` for phones). Spoken shapes are matched with a
@@ -157,6 +158,21 @@ _DIGIT_GROUP_RE = re.compile(r"\d+")
 # "t2" in chat shorthand is not a ticket).
 _TICKET_CODE_RE = re.compile(
     r"(?<![\w-])[Tt](?:-(?P<short>\d{1,6})|(?P<long>\d{3,6}))" r"(?![\w/%]|[.,:-]\d)"
+)
+# New, random references: "T-7K4M9Q", "t7k4m9q", always letters and digits (the
+# alphabet of bot.services.tickets.REFERENCE_ALPHABET: no 0/O, 1/I/L, U).
+_TICKET_CODE_CHARS = "2-9A-HJKMNP-TV-Za-hjkmnp-tv-z"
+_NEW_TICKET_CODE = (
+    rf"(?=[{_TICKET_CODE_CHARS}]*\d)(?=[{_TICKET_CODE_CHARS}]*[A-Za-z])"
+    rf"[{_TICKET_CODE_CHARS}]{{6}}(?![\w/%-])"
+)
+_NEW_TICKET_CODE_RE = re.compile(rf"(?<![\w-])[Tt]-?(?P<code>{_NEW_TICKET_CODE})")
+# "ticket 7K4M9Q", "my reference is t-7k4m9q".
+_TICKET_CUE_CODE_RE = re.compile(
+    r"\b(?P<cue>ticket|case|reference|ref)s?\b\.?"
+    r"(?:\s*(?:number|no\.?|num|nr|id|is|was)\b\.?)*"
+    rf"\s*[:#]?\s*#?\s*(?:[Tt]-?)?(?P<code>{_NEW_TICKET_CODE})",
+    re.IGNORECASE,
 )
 # "ticket 123", "ticket number 45", "case #12", "reference: 104257", "ref. 99".
 _TICKET_CUE_RE = re.compile(
@@ -461,7 +477,7 @@ def _ticket_value(digits: str) -> str:
 
 
 def _written_tickets(text: str) -> Iterable[FoundEntity]:
-    """Yields ``T-000123``-style codes and ``ticket 123``-style mentions.
+    """Yields ``T-7K4M9Q`` and ``T-000123`` codes and ``ticket 123``-style mentions.
 
     Args:
         text: The original message.
@@ -472,6 +488,13 @@ def _written_tickets(text: str) -> Iterable[FoundEntity]:
     for match in _TICKET_CODE_RE.finditer(text):
         digits = match.group("short") or match.group("long")
         yield _found(text, TICKET_REFERENCE, _ticket_value(digits), *match.span())
+    for match in _NEW_TICKET_CODE_RE.finditer(text):
+        code = match.group("code").upper()
+        yield _found(text, TICKET_REFERENCE, f"T-{code}", *match.span())
+    for match in _TICKET_CUE_CODE_RE.finditer(text):
+        if not _cue_is_blocked(match.group("cue"), _word_before(text, match.start())):
+            code = match.group("code").upper()
+            yield _found(text, TICKET_REFERENCE, f"T-{code}", *match.span("code"))
     for match in _TICKET_CUE_RE.finditer(text):
         if _cue_is_blocked(match.group("cue"), _word_before(text, match.start())):
             continue

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -22,7 +23,18 @@ from bot.models import (
 )
 from bot.services import queue
 
-REFERENCE_RE = re.compile(r"^T-?(\d{1,9})$", re.IGNORECASE)
+# References are random: knowing one ticket's reference tells nothing about another's.
+# No 0/O, 1/I/L or U, so a reference read aloud or copied by hand survives.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_LENGTH = 6
+# Old tickets keep their sequential references (T-000123); new ones always mix
+# letters and digits (T-7K4M9Q), so the two forms never overlap.
+OLD_REFERENCE_RE = re.compile(r"^T-?(\d{1,9})$", re.IGNORECASE)
+REFERENCE_RE = re.compile(
+    rf"^T-?((?=[{REFERENCE_ALPHABET}]*\d)(?=[{REFERENCE_ALPHABET}]*[A-Z])"
+    rf"[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}})$"
+)
+MAX_REFERENCE_TRIES = 8
 
 STATUS_WORDS = {
     TicketStatus.NEW: "is waiting for a member of our team",
@@ -34,16 +46,30 @@ STATUS_WORDS = {
 
 
 def format_reference(ticket_id: int) -> str:
-    """The human-readable reference of a ticket id: 123 -> "T-000123"."""
+    """The old, sequential reference of a ticket id: 123 -> "T-000123"."""
     return f"T-{ticket_id:06d}"
 
 
+def new_reference() -> str:
+    """A random reference with letters and digits, e.g. "T-7K4M9Q"."""
+    while True:
+        code = "".join(
+            secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH)
+        )
+        if REFERENCE_RE.match(f"T-{code}"):
+            return f"T-{code}"
+
+
 def normalise_reference(raw: str | None) -> str | None:
-    """Canonical reference ("t123" -> "T-000123"), or None if it isn't one."""
+    """Canonical reference ("t123" -> "T-000123", "t7k4m9q" -> "T-7K4M9Q"), or None."""
     if not raw:
         return None
-    match = REFERENCE_RE.match(raw.strip().replace(" ", ""))
-    return format_reference(int(match.group(1))) if match else None
+    text = raw.strip().replace(" ", "").upper()
+    match = REFERENCE_RE.match(text)
+    if match:
+        return f"T-{match.group(1)}"
+    old = OLD_REFERENCE_RE.match(text)
+    return format_reference(int(old.group(1))) if old else None
 
 
 @dataclass(frozen=True)
@@ -69,10 +95,8 @@ class TicketRequest:
 
 
 def open_ticket(session: Session, request: TicketRequest) -> Ticket:
-    """Create a ticket, give it its reference (T-000123) and queue it."""
+    """Create a ticket with a random reference (T-7K4M9Q) and queue it."""
     ticket = Ticket(
-        # Placeholder until the id is known; replaced before the transaction ends.
-        reference=f"tmp-{uuid.uuid4().hex[:12]}",
         channel=request.channel,
         category=request.category,
         subject=request.subject[:200],
@@ -83,14 +107,29 @@ def open_ticket(session: Session, request: TicketRequest) -> Ticket:
         contact=request.contact,
         handed_off=request.handed_off,
     )
-    session.add(ticket)
-    session.flush()
-    ticket.reference = format_reference(ticket.id)
+    _insert_with_unique_reference(session, ticket)
     # Computed priority and reason, first-response due time, `created` audit row.
     queue.prioritise_new_ticket(session, ticket)
     add_transcript(ticket, request.transcript)
     session.flush()
     return ticket
+
+
+def _insert_with_unique_reference(session: Session, ticket: Ticket) -> None:
+    """Insert `ticket` under a fresh random reference, drawing again on a collision."""
+    for _ in range(MAX_REFERENCE_TRIES):
+        ticket.reference = new_reference()
+        try:
+            # A savepoint: a collision must not abort the caller's transaction (the
+            # rollback takes the ticket out of the session again).
+            with session.begin_nested():
+                session.add(ticket)
+                session.flush()
+            return
+        except IntegrityError:
+            if get_ticket(session, ticket.reference) is None:
+                raise  # another constraint failed: drawing again won't help
+    raise RuntimeError("no free ticket reference after several tries")
 
 
 def add_transcript(ticket: Ticket, lines: Iterable[TranscriptLine]) -> None:

@@ -1,9 +1,21 @@
 """Counting verification attempts so that guessing is bounded; recording what passed.
 
 Attempts are stored in the database, so a new conversation, a `/restart` or a
-session timeout does not reset them. Three limits apply (all configurable):
-failures in this conversation, failures against one order number or ticket
-reference, and failures with one email or phone, the last two over a time window.
+session timeout does not reset them. The limits (all configurable):
+
+- per conversation: failures in it, ever (the bot then offers a person);
+- per requester: failures by whoever asks (the phone or signed-in customer the
+  channel vouches for, else the conversation) within the window;
+- per key (order number, ticket reference) and per identifier (email, phone):
+  the number of *distinct requesters* that failed with it within the window.
+
+One requester alone therefore never locks a key or an email for others: its own
+limit stops it first, and attempts refused unchecked (`throttled`) count against the
+requester only, never against the key or identifier, so nobody keeps a lock alive by
+hammering it. Conversations are free on the REST channel, so an attacker with several
+conversations still counts as several requesters; what keeps the customer in then is
+that proofs an attacker cannot forge (a phone vouched by the SMS or voice channel, a
+signed-in shop customer) are checked whatever these limits say.
 
 A verification that passes is recorded for its conversation (`record_verification`)
 and checked before anything is disclosed (`is_verified`, `contact_verified`): the
@@ -48,19 +60,67 @@ def conversation_locked(session: Session, conversation_id: str, limits: Limits) 
     return conversation_failures(session, conversation_id) >= limits.per_conversation
 
 
+def requester_of(
+    conversation_id: str, phone: str | None = None, customer_id: int | None = None
+) -> str:
+    """Who is asking: the vouched phone or customer, else the conversation."""
+    if phone:
+        return f"phone:{phone}"
+    if customer_id is not None:
+        return f"customer:{customer_id}"
+    return f"conversation:{conversation_id}"
+
+
+def _counted(since: dt.datetime) -> tuple[object, ...]:
+    """Recent failures that were checked (not refused by a limit)."""
+    return (
+        VerificationAttempt.succeeded.is_(False),
+        VerificationAttempt.throttled.is_(False),
+        VerificationAttempt.attempted_at >= since,
+    )
+
+
+def _requesters(session: Session, since: dt.datetime, *conditions: object) -> int:
+    query = select(func.count(func.distinct(VerificationAttempt.requester))).where(
+        *_counted(since), *conditions
+    )
+    return session.scalar(query) or 0
+
+
+def requester_failures(session: Session, requester: str, since: dt.datetime) -> int:
+    """Checked failures by `requester` since `since`."""
+    return _failures(
+        session, *_counted(since), VerificationAttempt.requester == requester
+    )
+
+
 def throttled(
     session: Session,
     key: str,
     identifier: str,
     limits: Limits,
     now: dt.datetime | None = None,
+    *,
+    requester: str | None = None,
 ) -> bool:
-    """True when `key` or `identifier` was guessed at too often recently."""
+    """True when the requester, `key` or `identifier` failed too often recently.
+
+    Key and identifier limits count distinct requesters, so that no single
+    requester can lock them for everyone else.
+    """
     since = (now or utcnow()) - limits.window
-    recent = VerificationAttempt.attempted_at >= since
+    if (
+        requester is not None
+        and requester_failures(session, requester, since) >= limits.per_conversation
+    ):
+        return True
     return (
-        _failures(session, recent, VerificationAttempt.key == key) >= limits.per_key
-        or _failures(session, recent, VerificationAttempt.identifier == identifier)
+        _requesters(session, since, VerificationAttempt.key == key) >= limits.per_key
+        or _requesters(
+            session,
+            since,
+            VerificationAttempt.identifier == identifier.strip().lower(),
+        )
         >= limits.per_identifier
     )
 
@@ -73,8 +133,13 @@ def record_attempt(
     identifier: str,
     conversation_id: str,
     succeeded: bool,
+    requester: str | None = None,
+    throttled: bool = False,
 ) -> None:
-    """Store one attempt (the audit trail, and what the limits count)."""
+    """Store one attempt (the audit trail, and what the limits count).
+
+    `throttled` marks an attempt refused unchecked because a limit was reached.
+    """
     session.add(
         VerificationAttempt(
             subject=subject,
@@ -82,6 +147,8 @@ def record_attempt(
             identifier=identifier.strip().lower(),
             conversation_id=conversation_id,
             succeeded=succeeded,
+            requester=requester or requester_of(conversation_id),
+            throttled=throttled,
         )
     )
     session.flush()

@@ -38,12 +38,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["session_factory"] = make_session_factory(engine)
 
-    from bot.web import auth, chat, console, pages, security, shop
+    from bot.web import auth, chat, console, pages, registration, security, shop
 
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(shop.bp)
+    app.register_blueprint(registration.bp)
     chat.init_app(app)
     console.init_app(app)
     return app

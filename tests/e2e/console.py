@@ -16,7 +16,7 @@ from bot.services.agents import create_agent
 from tests.e2e.conftest import Stack
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-REFERENCE = re.compile(r"\bT-\d{6}\b")
+REFERENCE = re.compile(r"\bT-[0-9A-Z]{6}\b")
 REPLY_KEY = re.compile(r'name="reply_key" value="([^"]+)"')
 
 T = TypeVar("T")

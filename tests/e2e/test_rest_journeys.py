@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import uuid
 
 import requests
 from sqlalchemy import func, select
 
+from bot.mailer import Outbox
 from bot.models import Customer, Order, OrderStatus, Sender, Ticket, TicketCategory
 from tests.e2e.conftest import Stack
 
@@ -96,7 +98,18 @@ def count_customers(stack: Stack, email: str) -> int:
         return session.scalar(query) or 0
 
 
-def test_registration_creates_exactly_one_customer(stack: Stack) -> None:
+def mails_to(stack: Stack, email: str) -> list[str]:
+    with stack.session() as session:
+        return [m.body for m in Outbox(session).sent_to(email)]
+
+
+def confirm_link(stack: Stack, body: str) -> str:
+    """The mailed link, pointed at this stack's web app."""
+    path = next(w for w in body.split() if "/register/confirm/" in w)
+    return stack.web_url + "/register/confirm/" + path.rsplit("/", 1)[1]
+
+
+def test_registration_tells_nobody_who_is_a_customer(stack: Stack) -> None:
     email = f"new-{uuid.uuid4().hex[:8]}@example.com"
     sender = new_sender()
     stack.texts(sender, "i would like to open an account")
@@ -105,16 +118,33 @@ def test_registration_creates_exactly_one_customer(stack: Stack) -> None:
     stack.texts(sender, email)
     confirm = stack.texts(sender, "skip")
     assert f"Email: {email}" in confirm[0] and "Name: Grace Hopper" in confirm[0]
-    assert "Welcome aboard, Grace Hopper" in stack.texts(sender, "yes")[0]
-    assert count_customers(stack, email) == 1
+    answer = stack.texts(sender, "yes")[0]
+    assert f"We've sent a link to {email} to finish your registration" in answer
+    assert count_customers(stack, email) == 0  # nothing counts before the link
 
-    again = new_sender()
-    stack.texts(again, "sign me up please")
-    stack.texts(again, "Grace Hopper")
-    refused = stack.texts(again, email)
-    assert "already an account with that email" in refused[0]
-    assert "/account/reset" in refused[0]
+    # The same answer for an address that already has an account.
+    known = new_sender()
+    stack.texts(known, "sign me up please")
+    stack.texts(known, "Grace Hopper")
+    stack.texts(known, "jane.doe@example.com")
+    stack.texts(known, "skip")
+    same = stack.texts(known, "yes")[0]
+    assert same == answer.replace(email, "jane.doe@example.com")
+    assert "already has an account" in mails_to(stack, "jane.doe@example.com")[-1]
+
+    # The link creates the account, once; opening it alone does not.
+    (body,) = mails_to(stack, email)
+    link = confirm_link(stack, body)
+    browser = requests.Session()
+    page = browser.get(link, timeout=10)
+    assert page.status_code == 200 and count_customers(stack, email) == 0
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    done = browser.post(link, data={"csrf_token": token[1]}, timeout=10)
+    assert done.status_code == 200 and "Welcome aboard, Grace Hopper" in done.text
     assert count_customers(stack, email) == 1
+    again = browser.post(link, data={"csrf_token": token[1]}, timeout=10)
+    assert again.status_code == 410 and count_customers(stack, email) == 1
 
 
 def test_anonymous_problem_ticket_keeps_what_was_said(stack: Stack) -> None:

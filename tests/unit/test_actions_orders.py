@@ -264,6 +264,62 @@ async def test_verified_cancel_of_placed_order_asks_confirmation() -> None:
     assert slots["requested_slot"] == "cancel_confirmed"
 
 
+async def fail_as(
+    sender: str, *, phone: str | None = None, order: str = "104257"
+) -> dict[str, Any]:
+    _, slots = await validate(
+        candidates={"order_number": order, "email": "wrong@example.com"},
+        sender_id=sender,
+        phone=phone,
+    )
+    return slots
+
+
+async def test_one_texter_from_many_conversations_cannot_lock_out_the_customer() -> (
+    None
+):
+    # The attack: wrong pairs against someone else's order from fresh conversations,
+    # until the order is locked for an hour. One phone is one requester, however
+    # many conversations it opens: it is stopped, the order is not locked.
+    for n in range(4):
+        for _ in range(2):
+            await fail_as(f"c-attacker-{n}", phone="+14155550199")
+    _, slots = await validate(
+        candidates={"order_number": "104257", "email": "jane.doe@example.com"},
+        sender_id="c-owner-web",
+    )
+    assert slots["verified_order"] == "104257"
+
+
+async def test_a_requester_over_its_limit_is_refused_even_with_the_right_pair() -> None:
+    for n in range(3):
+        await fail_as(f"c-guesser-{n}", phone="+14155550199")
+    _, slots = await validate(
+        candidates={"order_number": "104257", "email": "jane.doe@example.com"},
+        sender_id="c-guesser-new",
+        phone="+14155550199",
+    )
+    assert "verified_order" not in slots  # its own limit: nothing more is checked
+
+
+async def test_a_locked_order_still_verifies_the_customers_own_phone() -> None:
+    # Conversations are free on the REST channel: five of them do lock the typed
+    # email path of an order, but not a proof an attacker cannot forge.
+    for n in range(5):
+        await fail_as(f"c-rest-{n}")
+    _, slots = await validate(
+        candidates={"order_number": "104257", "email": "jane.doe@example.com"},
+        sender_id="c-owner-web",
+    )
+    assert "verified_order" not in slots
+    _, slots = await validate(
+        candidates={"order_number": "104257"},
+        sender_id="c-owner-sms",
+        phone="+14155550134",
+    )
+    assert slots["verified_order"] == "104257"
+
+
 # --- A verified_order slot proves nothing without the form's record (issue 8, 1) ---
 
 

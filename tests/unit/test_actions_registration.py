@@ -7,7 +7,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from actions.registration import ActionSubmitRegistrationForm, ValidateRegistrationForm
-from bot.models import Customer
+from bot.mailer import Outbox
+from bot.models import Customer, OutboxMail
+from bot.services.customers import find_by_phone
 from tests.unit.trackers import (
     load_domain,
     make_tracker,
@@ -57,23 +59,27 @@ async def test_invalid_email_reprompts() -> None:
     assert responses(dispatcher) == ["utter_invalid_email"]
 
 
-async def test_existing_email_is_refused_with_reset_link() -> None:
+@pytest.mark.parametrize(
+    "email", ["Jane.Doe@example.com", "nobody.yet@example.com"], ids=["known", "new"]
+)
+async def test_the_form_never_says_whether_an_email_has_an_account(email: str) -> None:
+    # The attack: type someone's address and learn whether they are a customer.
     dispatcher, slots = await validate(
-        slots={"name": "Jane"}, candidates={"reg_email": "Jane.Doe@example.com"}
+        slots={"name": "Jane"}, candidates={"reg_email": email}
     )
-    assert slots["registration_blocked"] is True
-    assert slots["requested_slot"] is None
-    assert responses(dispatcher) == ["utter_account_exists"]
-    assert dispatcher.messages[0]["field"] == "email"
-    assert dispatcher.messages[0]["reset_url"].endswith("/account/reset")
+    assert slots["reg_email"] == email.lower()
+    assert slots["requested_slot"] == "phone"
+    assert responses(dispatcher) == []
 
 
-async def test_existing_phone_is_refused() -> None:
-    _, slots = await validate(
+async def test_a_phone_of_another_customer_is_not_refused_either() -> None:
+    dispatcher, slots = await validate(
         slots={"name": "Ada", "reg_email": "ada@example.com"},
         candidates={"phone": "(415) 555-0134"},
     )
-    assert slots["registration_blocked"] is True
+    assert slots["phone"] == "+14155550134"
+    assert slots["requested_slot"] == "registration_confirmed"
+    assert responses(dispatcher) == []
 
 
 @pytest.mark.parametrize(
@@ -105,32 +111,79 @@ def customers(connection: Connection, email: str) -> int:
         return session.scalar(query) or 0
 
 
-async def test_confirmed_registration_creates_exactly_one_customer(
+def mails(connection: Connection, email: str) -> list[OutboxMail]:
+    with Session(bind=connection, expire_on_commit=False) as session:
+        return Outbox(session).sent_to(email)
+
+
+async def submit(
+    slots: dict[str, Any], sender_id: str = "conversation-1", phone: str | None = None
+) -> tuple[CollectingDispatcher, dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots=slots, sender_id=sender_id, phone=phone)
+    events = await ActionSubmitRegistrationForm().run(dispatcher, tracker, DOMAIN)
+    return dispatcher, slot_events(events)
+
+
+def details(email: str, phone: str = "skip") -> dict[str, Any]:
+    return {"name": "Ada Lovelace", "reg_email": email, "phone": phone,
+            "registration_confirmed": True}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "email", ["jane.doe@example.com", "ada@example.com"], ids=["known", "new"]
+)
+async def test_known_and_new_emails_get_the_same_answer(
+    connection: Connection, email: str
+) -> None:
+    dispatcher, slots = await submit(details(email))
+    assert responses(dispatcher) == ["utter_registration_link_mailed"]
+    assert dispatcher.messages[0]["email"] == email
+    assert slots["registration_confirmed"] is None  # the flow's slots are cleared
+    (mail,) = mails(connection, email)
+    assert mail.to_address == email
+
+
+async def test_no_customer_exists_before_the_email_is_confirmed(
     connection: Connection,
 ) -> None:
-    slots = {"name": "Ada Lovelace", "reg_email": "ada@example.com", "phone": "skip",
-             "registration_confirmed": True}  # fmt: skip
-    dispatcher = CollectingDispatcher()
-    events = await ActionSubmitRegistrationForm().run(
-        dispatcher, make_tracker(slots=slots), DOMAIN
-    )
-    assert responses(dispatcher) == ["utter_registered"]
-    assert customers(connection, "ada@example.com") == 1
-    assert slot_events(events)["registration_confirmed"] is None
+    await submit(details("ada@example.com", phone="+14155550199"))
+    assert customers(connection, "ada@example.com") == 0
+    with Session(bind=connection) as session:
+        assert find_by_phone(session, "+14155550199") is None  # no SMS identity
 
-    # The same details again (a double submit) must not create a second account.
-    again = CollectingDispatcher()
-    await ActionSubmitRegistrationForm().run(again, make_tracker(slots=slots), DOMAIN)
-    assert responses(again) == ["utter_account_exists"]
-    assert customers(connection, "ada@example.com") == 1
+
+async def test_the_owner_of_a_known_email_is_told_instead_of_sent_a_link(
+    connection: Connection,
+) -> None:
+    await submit(details("jane.doe@example.com"))
+    (mail,) = mails(connection, "jane.doe@example.com")
+    assert "already has an account" in mail.body
+    assert "/account/reset" in mail.body and "/register/confirm" not in mail.body
+
+
+async def test_registrations_are_throttled_per_conversation(
+    connection: Connection,
+) -> None:
+    for n in range(3):
+        await submit(details(f"probe{n}@example.com"), sender_id="c-prober")
+    dispatcher, _ = await submit(details("probe3@example.com"), sender_id="c-prober")
+    assert responses(dispatcher) == ["utter_registration_throttled"]
+    assert mails(connection, "probe3@example.com") == []
+
+
+async def test_registrations_are_throttled_per_email(connection: Connection) -> None:
+    # Mail-bombing one address from fresh conversations.
+    for n in range(3):
+        await submit(details("jane.doe@example.com"), sender_id=f"c-bomb-{n}")
+    dispatcher, _ = await submit(details("jane.doe@example.com"), sender_id="c-bomb-9")
+    assert responses(dispatcher) == ["utter_registration_throttled"]
+    assert len(mails(connection, "jane.doe@example.com")) == 3
 
 
 async def test_declined_confirmation_creates_nothing(connection: Connection) -> None:
-    slots = {"name": "Ada", "reg_email": "ada2@example.com", "phone": "skip",
-             "registration_confirmed": False}  # fmt: skip
-    dispatcher = CollectingDispatcher()
-    await ActionSubmitRegistrationForm().run(
-        dispatcher, make_tracker(slots=slots), DOMAIN
-    )
+    slots = {**details("ada2@example.com"), "registration_confirmed": False}
+    dispatcher, _ = await submit(slots)
     assert responses(dispatcher) == ["utter_registration_cancelled"]
     assert customers(connection, "ada2@example.com") == 0
+    assert mails(connection, "ada2@example.com") == []

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bot.cli import main
 from bot.db import make_engine, make_session_factory
+from bot.mailer import Outbox
 from bot.models import Customer, Order, OrderStatus, Segment
 
 
@@ -104,3 +105,15 @@ def test_csv_import_is_all_or_nothing(
     imported = orders(database)
     assert set(imported) == {"130001", "130002"}
     assert set(customers(database)) == {"ada@example.com", "bob@example.com"}
+
+
+def test_outbox_prints_waiting_mail_once_marked_sent(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with make_session_factory(make_engine(database)).begin() as session:
+        Outbox(session).send("ada@example.com", "Finish", "Open http://x/confirm/t")
+    assert main(["outbox", "--mark-sent"]) == 0
+    printed = capsys.readouterr().out
+    assert "To: ada@example.com\nSubject: Finish\n\nOpen http://x/confirm/t" in printed
+    assert main(["outbox"]) == 0
+    assert capsys.readouterr().out == "No mail waiting.\n"

@@ -18,6 +18,7 @@ TABLES = {
     "customers", "orders", "order_items", "tickets", "ticket_messages",
     "verification_attempts", "sms_opt_outs", "processed_webhooks", "channel_choices",
     "chat_messages", "agents", "ticket_events", "conversation_verifications",
+    "registrations", "outbox",
 }  # fmt: skip
 
 
@@ -63,4 +64,23 @@ def test_queue_migration_keeps_existing_tickets(empty_database: str) -> None:
         assert conn.execute(text("SELECT count(*) FROM ticket_messages")).scalar() == 1
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
+
+
+def test_old_verification_attempts_are_counted_for_their_conversation(
+    empty_database: str,
+) -> None:
+    migrate.upgrade(empty_database, "0004")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO verification_attempts (subject, key, identifier, "
+            "conversation_id, succeeded, attempted_at) VALUES ('order', '104257', "
+            "'x@example.com', 'c-1', false, '2026-11-20 10:00:00+00')"
+        ))  # fmt: skip
+    migrate.upgrade(empty_database)
+    with engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT requester, throttled FROM verification_attempts")
+        ).all() == [("conversation:c-1", False)]
     engine.dispose()

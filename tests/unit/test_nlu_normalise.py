@@ -276,6 +276,13 @@ def test_spaced_order_span_covers_both_groups() -> None:
         ("my ticket number is one two three", "T-000123"),
         ("case number one oh four two five seven", "T-104257"),
         ("ticket double oh seven", "T-000007"),
+        ("T-7K4M9Q", "T-7K4M9Q"),
+        ("t-7k4m9q", "T-7K4M9Q"),
+        ("T7K4M9Q", "T-7K4M9Q"),
+        ("what's the status of ticket T-7K4M9Q?", "T-7K4M9Q"),
+        ("ticket 7K4M9Q", "T-7K4M9Q"),
+        ("my reference is xb9q2z", "T-XB9Q2Z"),
+        ("case number: 22222a", "T-22222A"),
     ],
 )
 def test_ticket_reference(text: str, expected: str) -> None:
@@ -294,10 +301,24 @@ def test_ticket_reference(text: str, expected: str) -> None:
         "t-shirt size 10",
         "order reference 104257",
         "I need a ticket",
+        "T-ABCDEF",
+        "T-7K4M9O",
+        "T-7K4M9QX",
+        "ticket abcdef",
+        "order reference 7K4M9Q",
     ],
 )
 def test_not_a_ticket(text: str) -> None:
     assert values_of(text, "ticket_reference") == []
+
+
+def test_new_reference_alphabet_is_the_tickets_one() -> None:
+    from bot.services.tickets import new_reference
+
+    references = [new_reference() for _ in range(300)]
+    assert [values_of(r, "ticket_reference") for r in references] == [
+        [r] for r in references
+    ]
 
 
 def test_ticket_number_span_is_the_number() -> None:

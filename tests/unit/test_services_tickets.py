@@ -10,7 +10,9 @@ from bot.services.orders import get_order
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("T-000123", "T-000123"), ("t000123", "T-000123"), ("t-123", "T-000123"),
-     ("T 45", "T-000045"), ("123", None), ("X-000123", None), ("", None)],
+     ("T 45", "T-000045"), ("123", None), ("X-000123", None), ("", None),
+     ("T-7K4M9Q", "T-7K4M9Q"), ("t7k4m9q", "T-7K4M9Q"), ("T-7K4 M9Q", "T-7K4M9Q"),
+     ("T-ABCDEF", None), ("T-7K4M9O", None), ("T-7K4M9", None)],
 )  # fmt: skip
 def test_normalise_reference(raw: str, expected: str | None) -> None:
     assert tickets.normalise_reference(raw) == expected
@@ -32,18 +34,52 @@ def open_problem(session: Session, **kwargs: object) -> tickets.Ticket:
     return tickets.open_ticket(session, request)
 
 
-def test_ticket_gets_sequential_readable_reference_and_transcript(
+def test_ticket_gets_random_readable_reference_and_transcript(
     session: Session,
 ) -> None:
     first = open_problem(session)
     second = open_problem(session)
-    assert first.reference == f"T-{first.id:06d}"
-    assert second.reference == f"T-{first.id + 1:06d}"
+    assert tickets.normalise_reference(first.reference) == first.reference
+    assert first.reference.startswith("T-") and len(first.reference) == 8
+    assert first.reference[2:].isalnum() and not first.reference[2:].isdigit()
+    assert tickets.get_ticket(session, second.reference) is second
     assert [(m.sender, m.text) for m in first.messages] == [
         (Sender.CUSTOMER, "my lamp arrived broken"),
         (Sender.BOT, "I'm sorry to hear that."),
     ]
     assert first.status == TicketStatus.NEW
+
+
+def test_references_are_not_sequential() -> None:
+    # The attack: knowing your own ticket's reference, guess your neighbour's.
+    drawn = {tickets.new_reference() for _ in range(2000)}
+    assert len(drawn) == 2000
+    assert all(tickets.normalise_reference(r) == r for r in drawn)
+    assert not any(r[2:].isdigit() for r in drawn)  # never mistaken for an old one
+    assert set("".join(r[2:] for r in drawn)) == set(tickets.REFERENCE_ALPHABET)
+
+
+def test_a_colliding_reference_is_drawn_again(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = open_problem(session).reference
+    draws = iter([taken, taken, "T-22222A"])
+    monkeypatch.setattr(tickets, "new_reference", lambda: next(draws))
+    ticket = open_problem(session)
+    assert ticket.reference == "T-22222A"
+    assert tickets.get_ticket(session, taken) is not ticket
+
+
+def test_old_sequential_references_still_resolve(session: Session) -> None:
+    ticket = open_problem(session, contact="visitor@example.com")
+    ticket.reference = "T-000123"  # as tickets were numbered before
+    session.flush()
+    canonical = tickets.normalise_reference("t-123")
+    assert canonical == "T-000123"
+    assert (
+        tickets.find_verified_ticket(session, canonical, email="visitor@example.com")
+        is ticket
+    )
 
 
 def test_vip_customers_get_high_priority(session: Session) -> None:

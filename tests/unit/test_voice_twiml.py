@@ -352,6 +352,13 @@ def test_identifiers_only_when_they_stand_alone() -> None:
     )
 
 
+def test_ticket_references_are_read_character_by_character() -> None:
+    assert spell_identifiers("Your reference is T-7K4M9Q.") == (
+        "Your reference is T 7 K 4 M 9 Q."
+    )
+    assert spell_identifiers("ticket T-000123") == "ticket T 0 0 0 1 2 3"
+
+
 def test_choices_become_keys() -> None:
     assert choices_prompt(["Yes, please", "No, thanks."]) == (
         "Press 1 for Yes, please. Press 2 for No, thanks."

@@ -343,7 +343,9 @@ def other_agent(app: Flask, email: str = "bo@support.example.com") -> FlaskClien
 
 
 def refs_in(response: TestResponse) -> list[str]:
-    return re.findall(r'data-reference="(T-\d+)"', response.get_data(as_text=True))
+    return re.findall(
+        r'data-reference="(T-[0-9A-Z]+)"', response.get_data(as_text=True)
+    )
 
 
 # --- the queue -----------------------------------------------------------------
