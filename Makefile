@@ -7,12 +7,13 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train db test lint unit stories e2e benchmark-nlu benchmark-channels shell clean
+.PHONY: help run install train db test lint unit stories e2e benchmark-nlu calibrate-nlu benchmark-channels shell clean
 
 help:
 	@echo "make run            install, train if needed, migrate + seed the database, start all services"
 	@echo "make test           lint, unit tests, conversation tests, end-to-end tests"
-	@echo "make benchmark-nlu  intent accuracy and macro F1 on the held-out NLU test set"
+	@echo "make benchmark-nlu  intent accuracy, macro F1 and off-topic rejection on every held-out NLU set"
+	@echo "make calibrate-nlu  the NLU rejection threshold table on the validation set"
 	@echo "make benchmark-channels  response times per channel (with make run going)"
 	@echo "make shell          talk to the running assistant in the terminal"
 	@echo "make screenshots    console screenshots for the README (docs/screenshots)"
@@ -70,6 +71,10 @@ browser:
 
 benchmark-nlu: train
 	@$(PY) -m benchmarks.nlu
+
+# The NLU rejection threshold, chosen on the validation set (data/validation/).
+calibrate-nlu: train
+	@$(PY) -m benchmarks.calibrate_nlu
 
 # Needs the stack running (`make run` in another terminal).
 benchmark-channels: install

@@ -201,8 +201,8 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
             handoff.hold(session, ticket, tracker.sender_id)
         except handoff.ConversationTaken:
             # A person already has this conversation under another ticket: they
-            # keep it (the customer reached the bot through a channel that
-            # doesn't check holds, such as Rasa's REST channel).
+            # keep it (the hold gate lets no held message through, so this is a race
+            # between two handoffs of one conversation).
             logger.info("%s is already held by another ticket", tracker.sender_id)
         reference = ticket.reference
         when = when_to_expect_a_person(session, now())

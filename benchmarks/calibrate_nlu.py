@@ -1,0 +1,109 @@
+"""Choose the NLU rejection threshold on the validation set, not by hand.
+
+`make calibrate-nlu` parses data/validation/nlu.yml (never trained on, and not a test
+set) with the trained model and, for each candidate threshold, counts: in-scope
+messages answered with the right intent, in-scope messages wrongly rejected, and
+off-topic messages rejected (predicted out_of_scope, or no intent as confident as the
+threshold). It recommends the threshold that rejects the most off-topic messages while
+wrongly rejecting at most MAX_FALSE_REJECTION of in-scope ones; FallbackClassifier's
+`threshold` in config.yml is set from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.nlu import OUT_OF_SCOPE, Prediction, load_examples, predict
+from bot.launch import model_path
+from bot.settings import PROJECT_ROOT
+
+VALIDATION = PROJECT_ROOT / "data" / "validation" / "nlu.yml"
+MAX_FALSE_REJECTION = 0.05
+CANDIDATES = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 .. 0.95
+
+
+@dataclass(frozen=True)
+class Operating:
+    """What one threshold does on the validation set."""
+
+    threshold: float
+    accuracy: float  # in-scope messages answered with their intent
+    false_rejection: float  # in-scope messages rejected
+    rejection: float  # off-topic messages rejected
+
+
+def rejected(prediction: Prediction, threshold: float) -> bool:
+    """Whether the assistant refuses this message at `threshold`."""
+    return (
+        prediction.best_intent == OUT_OF_SCOPE or prediction.best_confidence < threshold
+    )
+
+
+def operating_point(predictions: list[Prediction], threshold: float) -> Operating:
+    """The three rates of `threshold` over `predictions`."""
+    in_scope = [p for p in predictions if p.intent != OUT_OF_SCOPE]
+    off_topic = [p for p in predictions if p.intent == OUT_OF_SCOPE]
+    return Operating(
+        threshold=threshold,
+        accuracy=sum(
+            not rejected(p, threshold) and p.best_intent == p.intent for p in in_scope
+        )
+        / max(len(in_scope), 1),
+        false_rejection=sum(rejected(p, threshold) for p in in_scope)
+        / max(len(in_scope), 1),
+        rejection=sum(rejected(p, threshold) for p in off_topic)
+        / max(len(off_topic), 1),
+    )
+
+
+def choose(points: list[Operating], max_false_rejection: float) -> Operating:
+    """Most off-topic rejected within the false-rejection budget; ties: lowest."""
+    allowed = [p for p in points if p.false_rejection <= max_false_rejection]
+    if not allowed:
+        return min(points, key=lambda p: p.threshold)
+    return max(allowed, key=lambda p: (p.rejection, -p.threshold))
+
+
+async def _predictions(model: Path) -> list[Prediction]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    examples = [(text, intent) for text, intent in load_examples(VALIDATION)]
+    return await predict(agent, examples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.calibrate_nlu [MODEL]`: print the table and the choice."""
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)
+    args = sys.argv[1:] if argv is None else argv
+    model = Path(args[0]) if args else model_path()
+    if not model.exists():
+        print(f"No trained model at {model}: run `make train` first.")
+        return 1
+    predictions = asyncio.run(_predictions(model))
+    points = [operating_point(predictions, t) for t in CANDIDATES]
+    print(f"Validation set: {VALIDATION.relative_to(PROJECT_ROOT)}, model {model}")
+    print(
+        f"{'threshold':>9}{'in-scope right':>16}{'false reject':>14}{'off-topic':>11}"
+    )
+    for p in points:
+        print(
+            f"{p.threshold:>9.2f}{p.accuracy:>16.3f}{p.false_rejection:>14.3f}"
+            f"{p.rejection:>11.3f}"
+        )
+    best = choose(points, MAX_FALSE_REJECTION)
+    print(
+        f"chosen threshold: {best.threshold:.2f} (most off-topic rejected with at most "
+        f"{MAX_FALSE_REJECTION:.0%} of in-scope messages refused)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
