@@ -1,0 +1,47 @@
+"""The rejection threshold is chosen by rule from the validation set's predictions."""
+
+from __future__ import annotations
+
+from benchmarks.calibrate_nlu import choose, operating_point, rejected
+from benchmarks.nlu import Prediction
+
+
+def prediction(intent: str, best: str, confidence: float) -> Prediction:
+    return Prediction("text", intent, best, confidence, best, confidence)
+
+
+# Four in-scope requests (one wrong, one unsure) and two off-topic ones (one caught
+# by the out_of_scope intent, one only by its low confidence).
+PREDICTIONS = [
+    prediction("faq", "faq", 0.95),
+    prediction("faq", "faq", 0.55),
+    prediction("cancel_order", "cancel_order", 0.9),
+    prediction("check_order_status", "cancel_order", 0.8),
+    prediction("out_of_scope", "out_of_scope", 0.99),
+    prediction("out_of_scope", "faq", 0.4),
+]
+
+
+def test_out_of_scope_is_rejected_whatever_its_confidence() -> None:
+    assert rejected(prediction("out_of_scope", "out_of_scope", 0.99), 0.3)
+    assert rejected(prediction("faq", "faq", 0.29), 0.3)
+    assert not rejected(prediction("faq", "faq", 0.3), 0.3)
+
+
+def test_operating_point_counts_each_kind_of_decision() -> None:
+    point = operating_point(PREDICTIONS, 0.5)
+    assert (point.accuracy, point.false_rejection, point.rejection) == (0.75, 0.0, 1.0)
+    assert point.right == 5
+    higher = operating_point(PREDICTIONS, 0.6)
+    assert (higher.accuracy, higher.false_rejection, higher.right) == (0.5, 0.25, 4)
+
+
+def test_choose_takes_the_most_right_decisions_within_the_budget() -> None:
+    points = [operating_point(PREDICTIONS, t) for t in (0.3, 0.45, 0.5, 0.6)]
+    # 0.45 and 0.5 both get 5 right: the lower wins; 0.6 refuses a real request.
+    assert choose(points, max_false_rejection=0.05).threshold == 0.45
+
+
+def test_without_a_threshold_in_budget_the_lowest_is_taken() -> None:
+    points = [operating_point(PREDICTIONS, t) for t in (0.6, 0.9)]
+    assert choose(points, max_false_rejection=0.0).threshold == 0.6
