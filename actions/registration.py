@@ -64,7 +64,8 @@ class ValidateRegistrationForm(SafeFormValidation):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        return {"name": validation.person_name(value, dispatcher)}
+        answer = validation.whole_name(value, tracker.latest_message.get("text"))
+        return {"name": validation.person_name(answer, dispatcher)}
 
     def validate_reg_email(
         self,

@@ -97,6 +97,25 @@ def person_name(value: Any, dispatcher: CollectingDispatcher) -> str | None:
     return " ".join(text.split())
 
 
+_NAME_WORDS = re.compile(
+    r"[^\W\d_]+(?:['’-][^\W\d_]+)*(?: [^\W\d_]+(?:['’-][^\W\d_]+)*){0,3}"
+)
+
+
+def whole_name(value: Any, message: str | None) -> Any:
+    """The whole answer when it is only a name that contains the extracted one.
+
+    Asked for their name, a customer who answers "Grace Hopper" means all of it, even
+    when the entity model picked out only "Grace".
+    """
+    if not isinstance(value, str) or not message:
+        return value
+    answer = _NAME_PREFIX.sub("", message.strip()).strip(" .!,")
+    if _NAME_WORDS.fullmatch(answer) and value.strip().lower() in answer.lower():
+        return answer
+    return value
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     """Name of the intent of the latest user message."""
     return (tracker.latest_message.get("intent") or {}).get("name")

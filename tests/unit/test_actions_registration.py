@@ -43,6 +43,22 @@ async def test_names_are_cleaned_up(said: str, expected: str) -> None:
     assert slots["requested_slot"] == "reg_email"
 
 
+@pytest.mark.parametrize(
+    ("text", "entity", "expected"),
+    [
+        ("Grace Hopper", "Grace", "Grace Hopper"),
+        ("my name is ines moreau", "ines", "Ines Moreau"),
+        ("Grace, and my order is 104257", "Grace", "Grace"),
+    ],
+)
+async def test_a_name_answer_is_taken_whole(
+    text: str, entity: str, expected: str
+) -> None:
+    # The entity model may pick out only part of the name the customer gave.
+    _, slots = await validate(text=text, candidates={"name": entity})
+    assert slots["name"] == expected
+
+
 @pytest.mark.parametrize("said", ["a", "jane@example.com", "12345"])
 async def test_implausible_names_reprompt(said: str) -> None:
     dispatcher, slots = await validate(candidates={"name": said})
