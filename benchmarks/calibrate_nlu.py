@@ -1,7 +1,8 @@
 """Choose the NLU rejection threshold on the validation set, not by hand.
 
-`make calibrate-nlu` parses data/validation/nlu.yml (never trained on, and not a test
-set) with the trained model and, for each candidate threshold, counts: in-scope
+`make calibrate-nlu` parses every file in data/validation/ (never trained on, and not
+a test set: `nlu.yml` by the training data's author, `nlu_customers.yml` by another
+author in real customers' styles) with the trained model and, for each candidate threshold, counts: in-scope
 messages answered with the right intent, in-scope messages wrongly rejected, and
 off-topic messages rejected (predicted out_of_scope, or no intent as confident as the
 threshold). It recommends the threshold with the most right decisions (an in-scope
@@ -28,7 +29,7 @@ from benchmarks.nlu import OUT_OF_SCOPE, Prediction, load_examples, predict
 from bot.launch import model_path
 from bot.settings import PROJECT_ROOT
 
-VALIDATION = PROJECT_ROOT / "data" / "validation" / "nlu.yml"
+VALIDATION_DIR = PROJECT_ROOT / "data" / "validation"
 MAX_FALSE_REJECTION = 0.05
 CANDIDATES = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 .. 0.95
 
@@ -80,11 +81,20 @@ def choose(points: list[Operating], max_false_rejection: float) -> Operating:
     return max(allowed, key=lambda p: (p.right, -p.threshold))
 
 
+def validation_files() -> list[Path]:
+    """The validation sets, in a stable order."""
+    return sorted(VALIDATION_DIR.glob("*.yml"))
+
+
 async def _predictions(model: Path) -> list[Prediction]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    examples = [(text, intent) for text, intent in load_examples(VALIDATION)]
+    examples = [
+        (text, intent)
+        for path in validation_files()
+        for text, intent in load_examples(path)
+    ]
     return await predict(agent, examples)
 
 
@@ -100,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     predictions = asyncio.run(_predictions(model))
     points = [operating_point(predictions, t) for t in CANDIDATES]
-    print(f"Validation set: {VALIDATION.relative_to(PROJECT_ROOT)}, model {model}")
+    names = ", ".join(str(p.relative_to(PROJECT_ROOT)) for p in validation_files())
+    print(f"Validation sets: {names}; model {model}")
     print(
         f"{'threshold':>9}{'in-scope right':>16}{'false reject':>14}{'off-topic':>11}"
     )
