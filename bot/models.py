@@ -124,6 +124,16 @@ class TicketPriority(str, enum.Enum):
     URGENT = "urgent"
 
 
+# Lowest first: the queue ranks tickets by this order, and priority factors raise a
+# ticket along it (bot/services/priority.py).
+PRIORITY_LEVELS: tuple[TicketPriority, ...] = (
+    TicketPriority.LOW,
+    TicketPriority.NORMAL,
+    TicketPriority.HIGH,
+    TicketPriority.URGENT,
+)
+
+
 class AgentRole(str, enum.Enum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, make_session_factory
 from bot.models import Delivery
-from bot.services import delivery, queue
+from bot.services import delivery, priority
 from bot.services.delivery import Outcome, SmsSender
 from bot.settings import Settings
 from bot.twilio_client import TwilioClient
@@ -70,7 +70,7 @@ class Worker:
     def refresh(self) -> int:
         """Recompute the open tickets' priorities (one transaction)."""
         with self.factory.begin() as session:
-            changed = queue.refresh_priorities(session)
+            changed = priority.refresh_priorities(session)
         if changed:
             logger.info(
                 "%d ticket priorit%s changed", changed, "y" if changed == 1 else "ies"

@@ -148,7 +148,7 @@ def test_priorities_are_refreshed_at_start_and_then_every_minute(
         refreshed.append(session)
         return 0
 
-    monkeypatch.setattr(worker_module.queue, "refresh_priorities", refresh)
+    monkeypatch.setattr(worker_module.priority, "refresh_priorities", refresh)
     clock = FakeClock()
     worker = make_worker(factory, clock=clock)
     worker.tick()

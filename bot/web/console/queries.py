@@ -1,7 +1,8 @@
 """What the console's queue and ticket views read: filters, rows and their JSON.
 
 The page and the API that refreshes it share these, so both show the same thing.
-The queue rules themselves (order, SLA, priority) are bot/services/queue.py's.
+The queue rules themselves are bot/services/queue.py's (order) and
+bot/services/priority.py's (SLA, priority).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from bot.models import (
     TicketPriority,
     TicketStatus,
 )
+from bot.durations import describe_duration
 from bot.services import queue
+from bot.services.priority import sla_state
 
 S = TicketStatus
 STATUS_FILTERS: dict[str, tuple[TicketStatus, ...]] = {
@@ -165,13 +168,13 @@ def queue_row(ticket: Ticket, now: dt.datetime, unread: int = 0) -> dict[str, An
         "channel": ticket.channel.value,
         "priority": ticket.priority.value,
         "priority_reason": ticket.priority_reason or "",
-        "sla": queue.sla_state(ticket, now),
+        "sla": sla_state(ticket, now),
         "first_response_due_at": _iso(ticket.first_response_due_at),
         "subject": ticket.subject,
         "customer": customer_label(ticket),
         "assignee": ticket.assigned_agent.name if ticket.assigned_agent else None,
         "created_at": _iso(ticket.created_at),
-        "age": queue.describe_duration(now - ticket.created_at),
+        "age": describe_duration(now - ticket.created_at),
         "summary": ticket.summary,
         "unread": unread,
     }
@@ -195,6 +198,6 @@ def ticket_state(ticket: Ticket, now: dt.datetime, held: bool) -> dict[str, Any]
         "status": ticket.status.value,
         "assignee": ticket.assigned_agent.name if ticket.assigned_agent else None,
         "priority": ticket.priority.value,
-        "sla": queue.sla_state(ticket, now),
+        "sla": sla_state(ticket, now),
         "held": held,
     }

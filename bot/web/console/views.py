@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.models import Agent, AgentRole, Ticket, utcnow
-from bot.services import handoff, queue
+from bot.services import handoff, priority, queue
 from bot.web.console import once
 from bot.web.console.auth import protect
 from bot.web.console.common import error, factory, find_ticket, me, sentence, settings
@@ -41,7 +41,7 @@ RECENT_TICKETS = 5
 
 
 class PriorityRefresher:
-    """Runs queue.refresh_priorities at most every `interval` seconds per process.
+    """Runs priority.refresh_priorities at most every `interval` seconds per process.
 
     The queue page and its API both ask, so priorities are fresh while anyone
     looks at the queue, without every 3-second poll rewriting every open ticket.
@@ -65,7 +65,7 @@ class PriorityRefresher:
             return
         try:
             with factory().begin() as db:
-                queue.refresh_priorities(db)
+                priority.refresh_priorities(db)
         except SQLAlchemyError as exc:  # the queue still shows; next time, again
             current_app.logger.warning("refreshing priorities failed: %s", exc)
 
@@ -155,7 +155,7 @@ def ticket(reference: str) -> ResponseReturnValue:
                 found, config.secret_key, config.default_phone_region
             ),
             held=bool(handoff.held_conversations(db, found)),
-            sla=queue.sla_state(found, now),
+            sla=priority.sla_state(found, now),
             agents=agents,
             may_reassign=may_reassign,
             max_reply=handoff.MAX_REPLY_LENGTH,

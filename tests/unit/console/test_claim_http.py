@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
 from bot.models import Sender, TicketEventKind, TicketStatus
-from tests.unit.test_web_console import (
+from tests.unit.console.helpers import (
     PASSWORD,
     FakeSms,
     add_agent,

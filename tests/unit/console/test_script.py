@@ -24,16 +24,14 @@ from sqlalchemy.engine import Engine
 
 from bot.models import Channel, Sender
 from bot.web.console.common import MAX_ID
-from tests.unit.test_web_console import (
+from tests.unit.console.helpers import (
     JANE_PHONE,
     FakeSms,
-    add_agent,
     dispose,
     make_console_app,
     new_ticket,
     post,
     rows_removed_after,
-    sign_in,
     transcript,
 )
 
@@ -88,14 +86,6 @@ def app(engine: Engine) -> Iterator[Flask]:
             yield made
         finally:
             dispose(made)
-
-
-@pytest.fixture
-def agent(app: Flask) -> FlaskClient:
-    add_agent(app, "ada@support.example.com", name="Ada Agent")
-    client = app.test_client()
-    assert sign_in(client, "ada@support.example.com").status_code == 303
-    return client
 
 
 def open_page(browser: WebDriver, html: str, folder: Path) -> None:
