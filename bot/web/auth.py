@@ -18,11 +18,12 @@ import time
 
 from flask import Flask, current_app, session
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.models import Customer
 from bot.seed import DEMO_CUSTOMERS
 from bot.web.conversation import new_conversation_id
+from bot.web.database import session_factory
 from bot.web.security import new_csrf_token
 from bot.web.session_version import end_sessions, stamp
 
@@ -54,17 +55,12 @@ def sign_in(customer: Customer) -> None:
     session.permanent = True
 
 
-def _factory() -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
-    return factory
-
-
 def sign_out() -> None:
     """End the customer's sessions on the server, then forget everything here (the
     conversation too): the next person starts afresh."""
     customer_id = signed_in_customer_id()
     if customer_id is not None:
-        with _factory()() as db:
+        with session_factory()() as db:
             end_sessions(db, Customer, customer_id)
     session.clear()
 
@@ -84,7 +80,7 @@ def _sign_in_still_valid() -> bool:
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     if not isinstance(signed_in_at, int) or time.time() - signed_in_at > lifetime:
         return False
-    with _factory()() as db:
+    with session_factory()() as db:
         customer = signed_in_customer(db)
         return customer is not None and session.get(VERSION_KEY) == stamp(customer)
 

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from bot.models import Delivery, TicketMessage, utcnow
 from bot.services import handoff
 from bot.web.console.auth import protect
-from bot.web.console.common import error, factory, find_ticket, me, parse_id
+from bot.web.console.common import error, find_ticket, me, parse_id
 from bot.web.console.queries import (
     QueueFilters,
     queue_listing,
     ticket_state,
 )
 from bot.web.console.views import refresh_priorities
+from bot.web.database import session_factory
 
 bp = Blueprint("console_api", __name__, url_prefix="/console/api")
 protect(bp)
@@ -35,7 +36,7 @@ def queue() -> ResponseReturnValue:
         return error(400, str(exc))
     refresh_priorities()
     now = utcnow()
-    with factory()() as db:
+    with session_factory()() as db:
         rows, counts = queue_listing(db, filters, me(db).id, now)
     return jsonify(tickets=rows, counts=counts)
 
@@ -56,7 +57,7 @@ def ticket(reference: str) -> ResponseReturnValue:
         after = 0 if raw == "0" else parse_id(raw, "after")
     except ValueError:
         return error(400, "after must be a message id (a whole number, 0 for all).")
-    with factory()() as db:
+    with session_factory()() as db:
         me(db)
         found = find_ticket(db, reference)
         lines = handoff.transcript(db, found, after)

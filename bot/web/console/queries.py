@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.durations import describe_duration
 from bot.models import (
     Channel,
     Sender,
@@ -23,7 +24,6 @@ from bot.models import (
     TicketPriority,
     TicketStatus,
 )
-from bot.durations import describe_duration
 from bot.services import queue
 from bot.services.priority import sla_state
 

@@ -27,12 +27,13 @@ from bot.models import Agent, AgentRole, Ticket, utcnow
 from bot.services import handoff, priority, queue
 from bot.web.console import once
 from bot.web.console.auth import protect
-from bot.web.console.common import error, factory, find_ticket, me, sentence, settings
+from bot.web.console.common import error, find_ticket, me, sentence, settings
 from bot.web.console.queries import (
     QUEUE_LIMIT,
     QueueFilters,
     queue_listing,
 )
+from bot.web.database import session_factory
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 protect(bp)
@@ -64,7 +65,7 @@ class PriorityRefresher:
         if not self.due():
             return
         try:
-            with factory().begin() as db:
+            with session_factory().begin() as db:
                 priority.refresh_priorities(db)
         except SQLAlchemyError as exc:  # the queue still shows; next time, again
             current_app.logger.warning("refreshing priorities failed: %s", exc)
@@ -84,7 +85,7 @@ def queue_view() -> ResponseReturnValue:
         return error(400, sentence(exc))
     refresh_priorities()
     now = utcnow()
-    with factory()() as db:
+    with session_factory()() as db:
         rows, counts = queue_listing(db, filters, me(db).id, now)
     return render_template(
         "console/queue.html",
@@ -98,7 +99,7 @@ def queue_view() -> ResponseReturnValue:
 @bp.post("/next")
 def next_ticket() -> ResponseReturnValue:
     """Claim the most urgent waiting ticket and open it."""
-    with factory()() as db, db.begin():
+    with session_factory()() as db, db.begin():
         ticket = queue.next_ticket(db, me(db))
         reference = ticket.reference if ticket is not None else None
     if reference is None:
@@ -126,7 +127,7 @@ def ticket(reference: str) -> ResponseReturnValue:
     """Everything about one ticket, its live transcript and the actions."""
     config = settings()
     now = utcnow()
-    with factory()() as db:
+    with session_factory()() as db:
         agent = me(db)
         found = find_ticket(db, reference)
         messages = handoff.transcript(db, found)
