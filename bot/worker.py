@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db import session_factory
 from bot.models import Delivery
 from bot.services import delivery, priority
-from bot.services.delivery import Outcome, SmsSender
+from bot.services.delivery import Outcome
+from bot.services.messaging import SmsSender
 from bot.settings import Settings
 from bot.twilio_client import TwilioClient
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import Agent, AgentRole, Ticket
 from bot.services import tickets
-from bot.services.delivery import SmsSender
+from bot.services.messaging import SmsSender
 from bot.settings import Settings
 
 API_PREFIX = "/console/api/"

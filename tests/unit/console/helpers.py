@@ -57,7 +57,7 @@ class FakeSms:
     sent: list[tuple[str, str]] = field(default_factory=list)
     error: Exception | None = None
 
-    def send_sms(self, session: Session, to: str, body: str) -> str:
+    def send_sms(self, to: str, body: str) -> str:
         if self.error is not None:
             raise self.error
         self.sent.append((to, body))

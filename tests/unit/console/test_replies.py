@@ -14,15 +14,15 @@ from bot.models import (
     Sender,
     TicketStatus,
 )
-from bot.services import handoff
+from bot.services import handoff, messaging
 from bot.services.messaging import sms_conversation_id
 from bot.settings import Settings
-from bot.twilio_client import OptedOut
 from tests.unit.console.helpers import (
     JANE,
     JANE_PHONE,
     FakeSms,
     chat_messages,
+    factory,
     holds,
     load,
     new_ticket,
@@ -183,12 +183,14 @@ def test_opted_out_customer_shows_failed(
     app: Flask, agent: FlaskClient, sms: FakeSms
 ) -> None:
     reference = new_ticket(app, channel=Channel.SMS, contact=JANE_PHONE)
-    sms.error = OptedOut(JANE_PHONE)
+    with factory(app).begin() as db:
+        messaging.opt_out(db, JANE_PHONE)
     assert (
         post(agent, f"/console/tickets/{reference}/reply", text="Hi").status_code == 303
     )
     (line,) = transcript(app, reference)
     assert line.delivery == Delivery.FAILED
+    assert sms.sent == []
     assert "failed: the customer texted STOP" in text_of(
         agent.get(f"/console/tickets/{reference}")
     )
