@@ -282,7 +282,7 @@ class SmsInput(InputChannel):
         def send() -> None:
             with self._sessions() as session:
                 for body in bodies:
-                    client.send_sms(session, sender, body)
+                    messaging.send_text(session, client, sender, body)
 
         try:
             await asyncio.to_thread(send)
