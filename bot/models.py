@@ -190,6 +190,11 @@ class Customer(Base):
     session_version: Mapped[int] = Column(
         Integer, default=0, server_default="0", nullable=False
     )
+    # A demo account (`python -m bot seed`): the demo shop signs it in with the
+    # password "demo". Customers loaded any other way never are.
+    demo: Mapped[bool] = Column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
 
     orders: Mapped[list[Order]] = relationship("Order", back_populates="customer")
 

@@ -89,6 +89,8 @@ def seed_demo_data(session: Session, today: dt.date | None = None) -> int:
     today = today or clock.today(Settings.from_env().timezone)
     now = clock.now()
     customers = {c.email: upsert_customer(session, c) for c in DEMO_CUSTOMERS}
+    for customer in customers.values():
+        customer.demo = True
     for demo in DEMO_ORDERS:
         order = session.scalars(
             select(Order).where(Order.number == demo.number)

@@ -31,6 +31,7 @@ from bot.models import (
 from bot.seed import seed_demo_data
 from bot.services import handoff
 from bot.services import tickets as ticket_service
+from bot.services.customers import NewCustomer, upsert_customer
 from bot.settings import Settings
 from bot.signing import sign_body
 from bot.web import create_app
@@ -743,6 +744,14 @@ def test_wrong_password_is_refused(client: FlaskClient) -> None:
 
 def test_unknown_email_is_refused(client: FlaskClient) -> None:
     assert login(client, "nobody@example.com", "demo").status_code == 401
+
+
+def test_only_demo_customers_sign_in_with_the_demo_password(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.extensions["session_factory"].begin() as session:
+        upsert_customer(session, NewCustomer("Real Person", "real@example.com", None))
+    assert login(client, "real@example.com", "demo").status_code == 401
 
 
 def test_login_without_csrf_token_is_refused(client: FlaskClient) -> None:
