@@ -10,7 +10,7 @@ import datetime as dt
 
 
 def describe_duration(delta: dt.timedelta) -> str:
-    """ "45 min", "2 h", "2 h 5 min", "3 d 4 h" (whole minutes, never negative)."""
+    """The duration in words: "45 min", "2 h 5 min", "3 d 4 h" (never negative)."""
     minutes = max(int(delta.total_seconds() // 60), 0)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)

@@ -1,5 +1,7 @@
-"""Customer database schema: customers, orders, order items, tickets and transcripts,
-and the agents' workflow queue (agents, ticket audit trail).
+"""Customer database schema: customers, orders, tickets, the agents' queue.
+
+Customers, orders, order items, tickets and transcripts, and the agents' workflow
+queue (agents, ticket audit trail).
 
 These tables are read directly by BI and CRM tools; the README documents them.
 """

@@ -1,5 +1,7 @@
-"""Demo data: a handful of customers and orders in every status (see README tour),
-and two demo agents for the console."""
+"""Demo data: customers and orders in every status, and two demo console agents.
+
+See the README's tour for what the demo customers and orders show.
+"""
 
 from __future__ import annotations
 

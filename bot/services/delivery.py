@@ -133,8 +133,11 @@ def deliver(
     region: str = "US",
     now: dt.datetime | None = None,
 ) -> Outcome | None:
-    """Try to deliver one pending message; None when it is not due or someone else
-    is sending it."""
+    """Try to deliver one pending message.
+
+    Returns:
+        What happened, or None when it is not due or someone else is sending it.
+    """
     now = now or utcnow()
     with factory() as session:
         with session.begin():

@@ -30,7 +30,7 @@ def sms_conversation_id(phone: str, secret: str) -> str:
 
 
 def keyword(text: str) -> str | None:
-    """ "stop", "start" or "help" when the whole message is a carrier keyword."""
+    """The carrier keyword ("stop", "start" or "help") the whole message is, if any."""
     word = "".join(text.split()).lower().strip(".!")
     if word in STOP_WORDS:
         return "stop"

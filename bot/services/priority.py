@@ -254,7 +254,7 @@ def refresh_priorities(session: Session, now: dt.datetime | None = None) -> int:
 
 
 def sla_state(ticket: Ticket, now: dt.datetime) -> SlaState:
-    """ "ok", "at_risk" (at most 25% of the target left) or "breached"."""
+    """The SLA state: "ok", "at_risk" (at most 25% of the target left), "breached"."""
     due = ticket.first_response_due_at
     if due is None:
         return "ok"

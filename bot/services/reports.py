@@ -250,9 +250,10 @@ def sla_watch(
 
 
 def agent_load(session: Session, since: dt.datetime) -> list[AgentLoad]:
-    """Per agent: open tickets claimed and waiting on the customer, and tickets
-    they resolved since `since`. Active agents, and deactivated ones who still
-    hold open tickets."""
+    """Per agent: open tickets claimed and waiting, and tickets resolved since `since`.
+
+    Active agents, and deactivated ones who still hold open tickets.
+    """
     held: dict[tuple[int, TicketStatus], int] = {
         (agent_id, status): count
         for agent_id, status, count in session.execute(

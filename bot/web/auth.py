@@ -57,8 +57,10 @@ def sign_in(customer: Customer) -> None:
 
 
 def sign_out() -> None:
-    """End the customer's sessions on the server, then forget everything here (the
-    conversation too): the next person starts afresh."""
+    """End the customer's sessions on the server, then forget everything here.
+
+    The conversation goes too: the next person starts afresh.
+    """
     customer_id = signed_in_customer_id()
     if customer_id is not None:
         with session_factory()() as db:

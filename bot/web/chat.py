@@ -160,10 +160,12 @@ def history() -> ResponseReturnValue:
 
 
 def _stream_quotas(conversation: str, had_conversation: bool) -> list[Quota]:
-    """The limits a new stream counts against: its session, and its client (the
-    signed-in customer, else the client address). A request that came without a
-    conversation starts a new one each time, so the session limit does not hold it:
-    such streams have a strict limit of their own per address."""
+    """The limits a new stream counts against: its session, and its client.
+
+    The client is the signed-in customer, else the client address. A request that
+    came without a conversation starts a new one each time, so the session limit
+    does not hold it: such streams have a strict limit of their own per address.
+    """
     config = current_app.config
     address = request.remote_addr or "unknown"
     quotas = [

@@ -22,6 +22,6 @@ def init_app(app: Flask) -> None:
 
 
 def session_factory() -> sessionmaker[Session]:
-    """The current app's session factory: `with session_factory().begin() as db:`."""
+    """The current app's session factory: one short-lived session per unit of work."""
     factory: sessionmaker[Session] = current_app.extensions[EXTENSION]
     return factory

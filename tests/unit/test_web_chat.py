@@ -556,8 +556,10 @@ def with_session(app: Flask) -> FlaskClient:
 
 
 def test_cookieless_streams_are_limited_strictly(app: Flask) -> None:
-    """Each cookieless request is a new conversation: without a per-client limit,
-    one client could open every stream."""
+    """Each cookieless request is a new conversation, so it has a per-client limit.
+
+    Without it, one client could open every stream.
+    """
     first = app.test_client().get(STREAM)
     assert first.status_code == 200
     refused = [app.test_client().get(STREAM) for _ in range(15)]
@@ -584,8 +586,10 @@ def test_anonymous_streams_are_limited_per_address(app: Flask) -> None:
 
 
 def test_signed_in_customers_are_counted_apart(app: Flask) -> None:
-    """A customer on an address whose anonymous streams are all open gets a
-    stream; their own limit is per customer."""
+    """A customer gets a stream where the address's anonymous streams are all open.
+
+    Their own limit is per customer.
+    """
     held = [with_session(app).get(STREAM) for _ in range(4)]
     held += [app.test_client().get(STREAM)]
     customer = app.test_client()
@@ -781,8 +785,11 @@ def test_sign_out_forgets_customer_and_conversation(
 def test_a_cookie_saved_before_sign_out_is_signed_out(
     app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
 ) -> None:
-    """Sign-out ends the sign-in on the server: the same cookie replayed later
-    (same browser, or copied to another) no longer speaks for the customer."""
+    """Sign-out ends the sign-in on the server.
+
+    The same cookie replayed later (same browser, or copied to another) no longer
+    speaks for the customer.
+    """
     login(client, "jane.doe@example.com", "demo")
     saved = client.get_cookie("session")
     assert saved is not None

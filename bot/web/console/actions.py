@@ -91,8 +91,9 @@ def act(
     sent: str = "",
     key: Hashable | None = None,
 ) -> ResponseReturnValue:
-    """Run `action` in one transaction, deliver the message it returns (if any),
-    and go back to the ticket; service errors become error pages.
+    """Run `action` in one transaction, deliver its message, go back to the ticket.
+
+    Service errors become error pages; an action may return no message to deliver.
 
     With a one-time `key` (once.py), a second request with the same key changes
     nothing; the key is given back if the action fails.

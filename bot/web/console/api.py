@@ -1,5 +1,8 @@
-"""JSON for the console's live views: the queue (polled every 3 s by console.js)
-and a ticket's new transcript lines and delivery states (every 2 s)."""
+"""JSON for the console's live views, polled by console.js.
+
+The queue (every 3 s), and a ticket's new transcript lines and delivery states
+(every 2 s).
+"""
 
 from __future__ import annotations
 
@@ -43,9 +46,10 @@ def queue() -> ResponseReturnValue:
 
 @bp.get("/tickets/<reference>")
 def ticket(reference: str) -> ResponseReturnValue:
-    """Transcript lines after `after`, the delivery state of every line sent to the
-    customer (`deliveries`; `undelivered` is its pending and failed part), and the
-    ticket's state.
+    """Transcript lines after `after`, delivery states, and the ticket's state.
+
+    `deliveries` has the delivery state of every line sent to the customer;
+    `undelivered` is its pending and failed part.
 
     The new lines are read first and the delivery states after them, with fresh
     rows: a line in `messages` is always in `deliveries` (if it was sent anywhere)

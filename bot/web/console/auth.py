@@ -141,8 +141,10 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
 
 
 def protect(blueprint: Blueprint, *, supervisor: bool = False) -> None:
-    """Put the blueprint's routes behind sign-in, the role and the form token;
-    its HTTP errors become console pages (or API JSON)."""
+    """Put the blueprint's routes behind sign-in, the role and the form token.
+
+    Its HTTP errors become console pages (or API JSON).
+    """
     blueprint.register_error_handler(HTTPException, _http_error)
 
     @blueprint.before_request

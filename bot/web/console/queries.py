@@ -112,9 +112,11 @@ def status_counts(db: Session, filters: QueueFilters, agent_id: int) -> dict[str
 
 
 def team_wrote() -> Any:
-    """Lines the team sent the customer: an agent's reply, or a notice that went
-    out (a delivery). Internal SYSTEM lines such as "Customer asked again." are not
-    the team answering."""
+    """Lines the team sent the customer: an agent's reply, or a notice that went out.
+
+    Internal SYSTEM lines such as "Customer asked again." are not the team
+    answering.
+    """
     return or_(
         TicketMessage.sender == Sender.AGENT,
         and_(
@@ -124,8 +126,7 @@ def team_wrote() -> Any:
 
 
 def unread_counts(db: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
-    """Customer messages since the team last wrote to the customer (all, if it has
-    not written)."""
+    """Customer messages since the team last wrote to the customer (all, if never)."""
     if not ticket_ids:
         return {}
     last_team = (
@@ -183,8 +184,7 @@ def queue_row(ticket: Ticket, now: dt.datetime, unread: int = 0) -> dict[str, An
 def queue_listing(
     db: Session, filters: QueueFilters, agent_id: int, now: dt.datetime
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The queue as the page and the API show it: rows in queue order, and counts
-    per status."""
+    """The queue as the page and the API show it: rows, and counts per status."""
     found = queue_tickets(db, filters, agent_id)
     unread = unread_counts(db, [t.id for t in found])
     rows = [queue_row(t, now, unread.get(t.id, 0)) for t in found]

@@ -325,8 +325,11 @@ def test_deactivation_ends_a_sign_in(app: Flask, client: FlaskClient, ada: int) 
 def test_a_cookie_saved_before_sign_out_is_signed_out(
     app: Flask, client: FlaskClient, ada: int
 ) -> None:
-    """Sign-out ends the sign-in on the server: the cookie replayed afterwards (same
-    browser) is signed out, and so is the agent's sign-in in another browser."""
+    """Sign-out ends the sign-in on the server.
+
+    The cookie replayed afterwards (same browser) is signed out, and so is the
+    agent's sign-in in another browser.
+    """
     sign_in(client, ADA)
     saved = client.get_cookie("session")
     assert saved is not None

@@ -1,5 +1,7 @@
-"""console.js in headless Chromium: a ticket page the console rendered, with the live
-API stubbed so each poll gets the answer the test gives it.
+"""console.js in headless Chromium.
+
+A ticket page the console rendered, with the live API stubbed so each poll gets the
+answer the test gives it.
 
 Skipped when Chromium or chromedriver is not installed (`make browser`).
 """
@@ -101,8 +103,10 @@ def open_page(browser: WebDriver, html: str, folder: Path) -> None:
 
 
 def answer(browser: WebDriver, data: dict[str, Any]) -> None:
-    """The next poll gets `data`; wait until it has been shown and one more poll
-    has started (so console.js has finished with it)."""
+    """The next poll gets `data`; wait until console.js has finished with it.
+
+    That is: it has been shown and one more poll has started.
+    """
     browser.execute_script(f"window.answers.push({json.dumps(data)});")
     before = browser.execute_script("return window.polls;")
     WebDriverWait(browser, 10).until(
