@@ -30,26 +30,20 @@ WEBCHAT_BODY = "switchboard.webchat-body"
 CHANNEL_IDENTITY = "switchboard.channel-identity"
 
 
-def signer(secret: str, purpose: str) -> Signer:
-    """The signer for `purpose` under SECRET_KEY.
-
-    Raises:
-        ValueError: `secret` is empty.
-    """
+def _required(secret: str) -> str:
     if not secret:
         raise ValueError("signing needs SECRET_KEY")
-    return Signer(secret, salt=purpose)
+    return secret
+
+
+def signer(secret: str, purpose: str) -> Signer:
+    """The signer for `purpose` under SECRET_KEY (ValueError if it is empty)."""
+    return Signer(_required(secret), salt=purpose)
 
 
 def serializer(secret: str, purpose: str) -> URLSafeSerializer:
-    """A URL-safe signed serializer for `purpose` (tokens that carry their data).
-
-    Raises:
-        ValueError: `secret` is empty.
-    """
-    if not secret:
-        raise ValueError("signing needs SECRET_KEY")
-    return URLSafeSerializer(secret, salt=purpose)
+    """A URL-safe serializer for `purpose`: signed tokens that carry their data."""
+    return URLSafeSerializer(_required(secret), salt=purpose)
 
 
 def sign(value: bytes, secret: str, purpose: str) -> str:

@@ -26,7 +26,6 @@ from bot.models import (
     TicketEventKind,
     TicketMessage,
     TicketStatus,
-    utcnow,
 )
 from bot.services import priority, queue
 
@@ -186,7 +185,7 @@ def claim_waits(
 
 
 def estimated_wait(
-    session: Session, now: dt.datetime | None = None, sample: int = 50
+    session: Session, now: dt.datetime, sample: int = 50
 ) -> dt.timedelta | None:
     """How long customers have recently waited for an agent to take their ticket.
 
@@ -194,7 +193,6 @@ def estimated_wait(
     week, or, when the queue is busier than usual right now, how long the oldest
     unclaimed ticket has waited; None without enough history to say.
     """
-    now = utcnow() if now is None else now
     waits = sorted(claim_waits(session, now - WEEK, limit=sample))
     if len(waits) < 3:
         return None
