@@ -39,7 +39,7 @@ from tests.unit.console.helpers import (
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCRIPT = Path(__file__).resolve().parents[2] / "bot/web/static/console.js"
+SCRIPT = Path(__file__).resolve().parents[3] / "bot/web/static/console.js"
 SCRIPT_TAG = '<script src="/static/console.js" defer></script>'
 # Stands in for the API (each poll takes the next answer the test queued), and
 # counts the form submissions that console.js lets through without sending them.
