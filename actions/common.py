@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import clock
-from bot.db import make_engine, make_session_factory
+from bot.db import session_factory
 from bot.identity import ChannelIdentity, verify_identity
 from bot.models import Channel, Sender
 from bot.services.tickets import TranscriptLine
@@ -43,16 +43,11 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-@lru_cache(maxsize=1)
-def _default_scope() -> SessionScope:
-    factory = make_session_factory(make_engine(settings().database_url))
-    return factory.begin
-
-
 def session_scope() -> AbstractContextManager[Session]:
     """A short-lived session, committed on success and rolled back on error."""
-    scope = _scope_override or _default_scope()
-    return scope()
+    if _scope_override is not None:
+        return _scope_override()
+    return session_factory(settings().database_url).begin()
 
 
 def use_session_scope(scope: SessionScope | None) -> None:

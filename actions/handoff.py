@@ -33,7 +33,7 @@ from bot.services import handoff
 from bot.services import tickets as ticket_service
 from bot.services.hours import OpeningHours, describe_opening
 from bot.services.orders import get_order
-from bot.services.queue import estimated_wait
+from bot.services.reports import estimated_wait
 
 FALLBACK_ACTION = "action_fallback"
 # Intents that say "a person, please", yes/no, or a bare answer to a question, not

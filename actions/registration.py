@@ -30,12 +30,13 @@ from actions.common import (
 from bot.models import Channel
 from bot.services.contact import InvalidContact
 from bot.services.customers import NewCustomer
+from bot.services.messaging import OptedOut, send_text
 from bot.services.registration import (
     Links,
     RegistrationThrottled,
     start_registration,
 )
-from bot.twilio_client import OptedOut, TwilioClient
+from bot.twilio_client import TwilioClient
 
 SKIP = "skip"
 
@@ -179,7 +180,7 @@ async def text_registration_link(
 
     def send() -> None:
         with session_scope() as session:
-            client.send_sms(session, phone, body)
+            send_text(session, client, phone, body)
 
     try:
         # In a thread: the action server's event loop must not wait on Twilio.

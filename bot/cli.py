@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import launch, migrate
-from bot.db import make_engine, make_session_factory
+from bot.db import session_factory
 from bot.mailer import Outbox
 from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
 from bot.seed import DEMO_AGENTS, is_empty, seed_demo_agents, seed_demo_data
@@ -33,7 +33,7 @@ class CommandError(Exception):
 
 
 def _session_scope(settings: Settings) -> Callable[[], Session]:
-    return make_session_factory(make_engine(settings.database_url)).begin  # type: ignore[return-value]
+    return session_factory(settings.database_url).begin  # type: ignore[return-value]
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:

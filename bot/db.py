@@ -1,7 +1,14 @@
-"""Engine and session factories built from settings, never at import time."""
+"""Engine and session factories built from settings, never at import time.
+
+`session_factory(url)` is how the processes outside the web app reach the database
+(the Rasa server's channels and hold gate, the action server, the worker, the
+command line): one engine and factory per database URL and process, built on first
+use. The web app keeps one per app (bot/web/database.py).
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -30,3 +37,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A sessionmaker for short-lived, one-unit-of-work sessions."""
     return sessionmaker(bind=engine, future=True, expire_on_commit=False)
+
+
+@lru_cache(maxsize=8)
+def session_factory(database_url: str) -> sessionmaker[Session]:
+    """This process's session factory for `database_url` (built on first use).
+
+    Use one short-lived session per unit of work: `with factory.begin() as session:`.
+    """
+    return make_session_factory(make_engine(database_url))

@@ -4,17 +4,18 @@ Channels that have verified something (the `From` number of a signed Twilio requ
 a signed-in shop customer) put a signed record into the message metadata. Actions only
 trust a record whose signature checks out, that was issued for this conversation and
 that is recent, so a client-controlled channel (Rasa's REST channel) cannot claim to
-be someone else, nor replay a record from another conversation.
+be someone else, nor replay a record from another conversation. The record stays
+readable JSON; its `signature` is bot/signing.py's, for the CHANNEL_IDENTITY purpose.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from bot.signing import CHANNEL_IDENTITY, sign, verify
 
 METADATA_KEY = "switchboard_identity"
 MAX_AGE_SECONDS = 600
@@ -22,14 +23,15 @@ MAX_AGE_SECONDS = 600
 
 @dataclass(frozen=True)
 class ChannelIdentity:
+    """What a channel vouches for: its name, and the phone or customer it verified."""
+
     channel: str
     phone: str | None = None
     customer_id: int | None = None
 
 
-def _signature(payload: dict[str, Any], secret: str) -> str:
-    message = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def _canonical(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
 
 def sign_identity(
@@ -44,7 +46,8 @@ def sign_identity(
         "sender": sender_id,
         "iat": int(issued_at if issued_at is not None else time.time()),
     }
-    return {METADATA_KEY: {**payload, "signature": _signature(payload, secret)}}
+    signature = sign(_canonical(payload), secret, CHANNEL_IDENTITY)
+    return {METADATA_KEY: {**payload, "signature": signature}}
 
 
 def verify_identity(
@@ -64,10 +67,10 @@ def verify_identity(
     if not isinstance(signature, str) or not secret:
         return None
     try:
-        expected = _signature(payload, secret)
+        message = _canonical(payload)
     except (TypeError, ValueError):
         return None
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
+    if not verify(message, signature, secret, CHANNEL_IDENTITY):
         return None
     issued_at = payload.pop("iat", None)
     if payload.pop("sender", None) != sender_id or not isinstance(issued_at, int):

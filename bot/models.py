@@ -1,5 +1,7 @@
-"""Customer database schema: customers, orders, order items, tickets and transcripts,
-and the agents' workflow queue (agents, ticket audit trail).
+"""Customer database schema: customers, orders, tickets, the agents' queue.
+
+Customers, orders, order items, tickets and transcripts, and the agents' workflow
+queue (agents, ticket audit trail).
 
 These tables are read directly by BI and CRM tools; the README documents them.
 """
@@ -124,6 +126,16 @@ class TicketPriority(str, enum.Enum):
     URGENT = "urgent"
 
 
+# Lowest first: the queue ranks tickets by this order, and priority factors raise a
+# ticket along it (bot/services/priority.py).
+PRIORITY_LEVELS: tuple[TicketPriority, ...] = (
+    TicketPriority.LOW,
+    TicketPriority.NORMAL,
+    TicketPriority.HIGH,
+    TicketPriority.URGENT,
+)
+
+
 class AgentRole(str, enum.Enum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
@@ -179,6 +191,11 @@ class Customer(Base):
     # signs anyone in (bot/web/session_version.py).
     session_version: Mapped[int] = Column(
         Integer, default=0, server_default="0", nullable=False
+    )
+    # A demo account (`python -m bot seed`): the demo shop signs it in with the
+    # password "demo". Customers loaded any other way never are.
+    demo: Mapped[bool] = Column(
+        Boolean, default=False, server_default=false(), nullable=False
     )
 
     orders: Mapped[list[Order]] = relationship("Order", back_populates="customer")

@@ -22,7 +22,7 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy.orm import Session
 
-from bot.db import make_engine, make_session_factory
+from bot.db import session_factory
 from bot.services import handoff
 from bot.settings import Settings
 
@@ -112,8 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = rasa_arguments(
         sys.argv[1:] if argv is None else argv, settings.rasa_token
     )
-    sessions = make_session_factory(make_engine(settings.database_url))
-    install(HoldGate(sessions.begin))
+    install(HoldGate(session_factory(settings.database_url).begin))
     from rasa.__main__ import main as rasa_main
 
     # Only this copy of the arguments has the token; /proc/<pid>/cmdline keeps the

@@ -1,5 +1,7 @@
-"""Demo data: a handful of customers and orders in every status (see README tour),
-and two demo agents for the console."""
+"""Demo data: customers and orders in every status, and two demo console agents.
+
+See the README's tour for what the demo customers and orders show.
+"""
 
 from __future__ import annotations
 
@@ -89,6 +91,8 @@ def seed_demo_data(session: Session, today: dt.date | None = None) -> int:
     today = today or clock.today(Settings.from_env().timezone)
     now = clock.now()
     customers = {c.email: upsert_customer(session, c) for c in DEMO_CUSTOMERS}
+    for customer in customers.values():
+        customer.demo = True
     for demo in DEMO_ORDERS:
         order = session.scalars(
             select(Order).where(Order.number == demo.number)

@@ -1,46 +1,71 @@
-"""HMAC signatures on request bodies between Switchboard's own processes.
+"""The one signing scheme for values Switchboard signs: itsdangerous, a salt per purpose.
 
-The web app signs what it forwards to the Rasa web chat channel, so only it (holder of
-SECRET_KEY) can speak for a signed-in customer there. The signature covers the raw
-body, which carries a timestamp and a random nonce: the channel refuses bodies older
-(or further in the future) than MAX_AGE_SECONDS, and a nonce it has already seen, so
-a captured request cannot be replayed.
+Every signature is an itsdangerous HMAC under a key derived from SECRET_KEY and the
+purpose's salt, so a signature made for one purpose is never valid for another: a web
+chat body (`WEBCHAT_BODY`), a channel identity (`CHANNEL_IDENTITY`, bot/identity.py),
+a registration link (bot/services/registration.py), and Flask's session cookie (salt
+"cookie-session") all use SECRET_KEY without one standing in for another.
 
-The HMAC key is derived from SECRET_KEY for this one purpose (HMAC(SECRET_KEY,
-"webchat-body")), so a body signature is never valid as any other signature made
-with SECRET_KEY, nor the other way round.
+Web chat bodies: the web app signs what it forwards to the Rasa web chat channel, so
+only it (holder of SECRET_KEY) can speak for a signed-in customer there. The
+signature covers the raw body, which carries a timestamp and a random nonce: the
+channel refuses bodies older (or further in the future) than MAX_AGE_SECONDS, and a
+nonce it has already seen (`NonceCache`), so a captured request cannot be replayed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import threading
 import time
 from typing import Any
 
+from itsdangerous import Signer, URLSafeSerializer
+
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 MAX_AGE_SECONDS = 60
-BODY_KEY_PURPOSE = b"webchat-body"
+
+# One salt per purpose (never reuse one for something else).
+WEBCHAT_BODY = "switchboard.webchat-body"
+CHANNEL_IDENTITY = "switchboard.channel-identity"
 
 
-def body_key(secret: str) -> bytes:
-    """The key for body signatures, derived from SECRET_KEY."""
-    return hmac.new(secret.encode(), BODY_KEY_PURPOSE, hashlib.sha256).digest()
+def _required(secret: str) -> str:
+    if not secret:
+        raise ValueError("signing needs SECRET_KEY")
+    return secret
+
+
+def signer(secret: str, purpose: str) -> Signer:
+    """The signer for `purpose` under SECRET_KEY (ValueError if it is empty)."""
+    return Signer(_required(secret), salt=purpose)
+
+
+def serializer(secret: str, purpose: str) -> URLSafeSerializer:
+    """A URL-safe serializer for `purpose`: signed tokens that carry their data."""
+    return URLSafeSerializer(_required(secret), salt=purpose)
+
+
+def sign(value: bytes, secret: str, purpose: str) -> str:
+    """The signature of `value` for `purpose` (URL-safe base64)."""
+    return signer(secret, purpose).get_signature(value).decode("ascii")
+
+
+def verify(value: bytes, signature: str | None, secret: str, purpose: str) -> bool:
+    """True when `signature` is `value`'s signature for `purpose` (constant-time)."""
+    if not signature or not secret:
+        return False
+    return signer(secret, purpose).verify_signature(value, signature.strip().encode())
 
 
 def sign_body(body: bytes, secret: str) -> str:
-    """Hex HMAC-SHA256 of the raw request body, under the key derived from `secret`."""
-    return hmac.new(body_key(secret), body, hashlib.sha256).hexdigest()
+    """The signature of a raw web chat request body."""
+    return sign(body, secret, WEBCHAT_BODY)
 
 
 def valid_body_signature(body: bytes, signature: str | None, secret: str) -> bool:
-    """True when `signature` is the body's HMAC under `secret` (constant-time)."""
-    if not signature or not secret:
-        return False
-    expected = sign_body(body, secret)
-    return hmac.compare_digest(signature.strip().lower().encode(), expected.encode())
+    """True when `signature` is the body's web chat signature under `secret`."""
+    return verify(body, signature, secret, WEBCHAT_BODY)
 
 
 def stamped(data: dict[str, Any], now: float | None = None) -> dict[str, Any]:

@@ -1,26 +1,24 @@
-"""The one client for Twilio's REST API (outbound SMS)."""
+"""The one client for Twilio's REST API (outbound SMS).
+
+Infrastructure only: whether a text may be sent (the customer texted STOP) is
+decided by bot/services/messaging.py's `send_text`, which calls this client.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.services.messaging import is_opted_out
 from bot.settings import Settings
 
 REQUEST_TIMEOUT = 10  # seconds
 
 
-class OptedOut(Exception):
-    """The number texted STOP; nothing may be sent to it."""
-
-
 @dataclass
 class TwilioClient:
-    """Sends SMS through Twilio, never to opted-out numbers.
+    """Sends SMS through Twilio.
 
     `api_base_url` points the client at another endpoint (a regional edge, or the
     fake Twilio server the tests run on loopback).
@@ -33,6 +31,7 @@ class TwilioClient:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TwilioClient:
+        """The client for the account and number in `settings`."""
         return cls(
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token,
@@ -51,10 +50,8 @@ class TwilioClient:
             client.api.base_url = self.api_base_url.rstrip("/")
         return client
 
-    def send_sms(self, session: Session, to: str, body: str) -> str:
+    def send_sms(self, to: str, body: str) -> str:
         """Send `body` to `to`; returns Twilio's message SID."""
-        if is_opted_out(session, to):
-            raise OptedOut(to)
         message = self._client().messages.create(
             to=to, from_=self.from_number, body=body
         )

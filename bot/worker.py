@@ -20,10 +20,11 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import make_engine, make_session_factory
+from bot.db import session_factory
 from bot.models import Delivery
-from bot.services import delivery, queue
-from bot.services.delivery import Outcome, SmsSender
+from bot.services import delivery, priority
+from bot.services.delivery import Outcome
+from bot.services.messaging import SmsSender
 from bot.settings import Settings
 from bot.twilio_client import TwilioClient
 
@@ -70,7 +71,7 @@ class Worker:
     def refresh(self) -> int:
         """Recompute the open tickets' priorities (one transaction)."""
         with self.factory.begin() as session:
-            changed = queue.refresh_priorities(session)
+            changed = priority.refresh_priorities(session)
         if changed:
             logger.info(
                 "%d ticket priorit%s changed", changed, "y" if changed == 1 else "ies"
@@ -116,9 +117,8 @@ def run(settings: Settings, interval: float | None = None) -> None:
         signum: signal.signal(signum, request_stop)
         for signum in (signal.SIGTERM, signal.SIGINT)
     }
-    engine = make_engine(settings.database_url)
     worker = Worker(
-        factory=make_session_factory(engine),
+        factory=session_factory(settings.database_url),
         sms=TwilioClient.from_settings(settings),
         secret=settings.secret_key,
         region=settings.default_phone_region,
@@ -129,5 +129,5 @@ def run(settings: Settings, interval: float | None = None) -> None:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        engine.dispose()
+        worker.factory.kw["bind"].dispose()  # close the pool's connections
         logger.info("Delivery worker stopped")

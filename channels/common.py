@@ -1,5 +1,8 @@
-"""What the Switchboard channels share: Twilio signatures, running a message
-through Rasa, and turning bot output into plain text."""
+"""What the Switchboard channels share.
+
+Twilio signatures, running a message through Rasa, and turning bot output into
+plain text.
+"""
 
 from __future__ import annotations
 

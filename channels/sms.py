@@ -22,7 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.db import make_engine, make_session_factory
+from bot.db import session_factory
 from bot.identity import ChannelIdentity
 from bot.services import handoff, messaging
 from bot.services.contact import try_normalise_phone
@@ -155,7 +155,7 @@ class SmsInput(InputChannel):
 
     @cached_property
     def _sessions(self) -> Callable[[], Any]:
-        return make_session_factory(make_engine(self.settings.database_url)).begin
+        return session_factory(self.settings.database_url).begin
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         sms = Blueprint("sms_webhook", __name__)
@@ -282,7 +282,7 @@ class SmsInput(InputChannel):
         def send() -> None:
             with self._sessions() as session:
                 for body in bodies:
-                    client.send_sms(session, sender, body)
+                    messaging.send_text(session, client, sender, body)
 
         try:
             await asyncio.to_thread(send)

@@ -59,7 +59,7 @@ from twilio.twiml.voice_response import (
     VoiceResponse,
 )
 
-from bot.db import make_engine, make_session_factory
+from bot.db import session_factory
 from bot.identity import ChannelIdentity
 from bot.models import Channel, TicketCategory
 from bot.services import messaging
@@ -822,7 +822,7 @@ class VoiceInput(InputChannel):
 
     @cached_property
     def _sessions(self) -> sessionmaker[Session]:
-        return make_session_factory(make_engine(self.settings.database_url))
+        return session_factory(self.settings.database_url)
 
     async def _db(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one transaction, off the event loop."""

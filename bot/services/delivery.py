@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +33,7 @@ from bot.models import (
     utcnow,
 )
 from bot.services.handoff import destination, sms_prefix
-from bot.twilio_client import OptedOut
+from bot.services.messaging import OptedOut, SmsSender, send_text
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +62,6 @@ PERMANENT_TWILIO_ERRORS = {
 
 class Undeliverable(Exception):
     """The message can never be delivered (the reason is safe to show)."""
-
-
-class SmsSender(Protocol):
-    """What delivery needs of bot.twilio_client.TwilioClient."""
-
-    def send_sms(self, session: Session, to: str, body: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -128,7 +121,7 @@ def _send(
         )
         session.flush()
         return
-    sms.send_sms(session, target.address, _sms_body(message))
+    send_text(session, sms, target.address, _sms_body(message))
 
 
 def deliver(
@@ -140,8 +133,11 @@ def deliver(
     region: str = "US",
     now: dt.datetime | None = None,
 ) -> Outcome | None:
-    """Try to deliver one pending message; None when it is not due or someone else
-    is sending it."""
+    """Try to deliver one pending message.
+
+    Returns:
+        What happened, or None when it is not due or someone else is sending it.
+    """
     now = now or utcnow()
     with factory() as session:
         with session.begin():

@@ -69,7 +69,7 @@ class OpeningHours:
 
 
 def describe_opening(opening: dt.datetime, now: dt.datetime) -> str:
-    """ "today at 8 am", "tomorrow at 9 am", "on Monday at 8 am"."""
+    """When it opens, in words: "today at 8 am", "on Monday at 8 am"."""
     local_now = now.astimezone(opening.tzinfo)
     days = (opening.date() - local_now.date()).days
     day = "today" if days == 0 else "tomorrow" if days == 1 else f"on {opening:%A}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Protocol
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -29,7 +30,7 @@ def sms_conversation_id(phone: str, secret: str) -> str:
 
 
 def keyword(text: str) -> str | None:
-    """ "stop", "start" or "help" when the whole message is a carrier keyword."""
+    """The carrier keyword ("stop", "start" or "help") the whole message is, if any."""
     word = "".join(text.split()).lower().strip(".!")
     if word in STOP_WORDS:
         return "stop"
@@ -53,7 +54,29 @@ def opt_in(session: Session, phone: str) -> None:
 
 
 def is_opted_out(session: Session, phone: str) -> bool:
+    """True when `phone` texted STOP (and not START since)."""
     return session.get(SmsOptOut, phone) is not None
+
+
+class OptedOut(Exception):
+    """The number texted STOP; nothing may be sent to it."""
+
+
+class SmsSender(Protocol):
+    """What sending needs of bot.twilio_client.TwilioClient (tests use fakes)."""
+
+    def send_sms(self, to: str, body: str) -> str: ...
+
+
+def send_text(session: Session, sender: SmsSender, to: str, body: str) -> str:
+    """Text `body` to `to` unless the number opted out; returns the message SID.
+
+    Raises:
+        OptedOut: `to` texted STOP; nothing was sent.
+    """
+    if is_opted_out(session, to):
+        raise OptedOut(to)
+    return sender.send_sms(to, body)
 
 
 def first_delivery(session: Session, *webhook_ids: str) -> bool:

@@ -1,4 +1,4 @@
-"""The agents' workflow queue: ticket states, claiming, priority and first-response SLA.
+"""The agents' workflow queue: ticket states, claiming, reassigning, notes, audit trail.
 
 States and transitions
 ======================
@@ -28,51 +28,31 @@ first's row lock, then re-checks its WHERE on the committed row).
 Who may act: the bot/system (actor None) always; a supervisor always; an agent on
 tickets that are unassigned or assigned to them. Any active agent may add notes.
 
-Priority
-========
+An agent setting a ticket to waiting-on-customer or resolving it counts as the first
+response if none was recorded; the console's reply calls `record_first_response`.
 
-A ticket starts at ``normal`` (feedback at ``low``) and each factor raises it one
-level, up to ``urgent``:
-
-- the customer is in the VIP segment;
-- repeat contact: the customer has 2 or more other tickets from the last 7 days;
-- the ticket is a problem report (the complaint category);
-- waiting: each full hour past the first-response due time, while nobody has
-  answered yet, raises one more level.
-
-The reason is stored with the ticket in plain words, e.g. "VIP customer; 3 contacts
-in 7 days; waiting 2 h 10 min, 1 h past the first-response target".
-
-First-response SLA: urgent 15 min, high 1 h, normal 4 h, low 24 h from creation,
-by the priority without the waiting factor (waiting is the consequence of the due
-time, not a reason to move it). A due time only ever moves earlier: a factor that
-appears later tightens it, nothing loosens a promise already made. `sla_state` is
-"at_risk" when at most 25% of the target is left and "breached" when it has passed
-without an answer (or the answer came late). An agent setting a ticket to
-waiting-on-customer or resolving it counts as the first response if none was
-recorded; the console's reply calls `record_first_response`.
+Priority and the first-response SLA live in bot/services/priority.py; they write
+their `priority_changed` and `created` rows through `record_event`. The queue is
+ordered by priority (highest first), then age (`queue_order`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import case, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from bot.models import (
+    PRIORITY_LEVELS,
     Agent,
     AgentRole,
-    Segment,
     Ticket,
-    TicketCategory,
     TicketEvent,
     TicketEventKind,
-    TicketPriority,
     TicketStatus,
     utcnow,
 )
@@ -89,29 +69,10 @@ ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
 
 OPEN_STATUSES = (S.NEW, S.CLAIMED, S.WAITING_ON_CUSTOMER)
 
-PRIORITY_LEVELS: tuple[TicketPriority, ...] = (
-    TicketPriority.LOW,
-    TicketPriority.NORMAL,
-    TicketPriority.HIGH,
-    TicketPriority.URGENT,
-)
-
-SLA_TARGETS: dict[TicketPriority, dt.timedelta] = {
-    TicketPriority.URGENT: dt.timedelta(minutes=15),
-    TicketPriority.HIGH: dt.timedelta(hours=1),
-    TicketPriority.NORMAL: dt.timedelta(hours=4),
-    TicketPriority.LOW: dt.timedelta(hours=24),
-}
-AT_RISK_FRACTION = 0.25
-REPEAT_CONTACT_WINDOW = dt.timedelta(days=7)
-REPEAT_CONTACT_OTHERS = 2  # other tickets in the window that make a repeat contact
-
 # next_ticket: candidates fetched per round, and rounds before giving up.
 NEXT_TICKET_CANDIDATES = 5
 NEXT_TICKET_ROUNDS = 4
 MAX_NOTE_LENGTH = 10_000
-
-SlaState = Literal["ok", "at_risk", "breached"]
 
 
 class QueueError(Exception):
@@ -232,12 +193,24 @@ def record_event(
     actor: Agent | None,
     kind: TicketEventKind,
     *,
+    to_status: TicketStatus | None = None,
     detail: str = "",
     now: dt.datetime | None = None,
 ) -> TicketEvent:
-    """Add an entry to the ticket's audit trail (for changes made outside this
-    module, such as handing a conversation back to the assistant)."""
-    return _record(session, ticket.id, actor, kind, detail=detail, now=_now(now))
+    """Add an entry to the ticket's audit trail.
+
+    For changes made outside this module: priorities, handing a conversation back
+    to the assistant.
+    """
+    return _record(
+        session,
+        ticket.id,
+        actor,
+        kind,
+        to_status=to_status,
+        detail=detail,
+        now=_now(now),
+    )
 
 
 def _agent_label(agent: Agent | None) -> str:
@@ -575,271 +548,3 @@ def record_first_response(
         now=now,
     )
     return True
-
-
-# --- priority and SLA ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PriorityAssessment:
-    priority: TicketPriority
-    reason: str
-    first_response_due_at: dt.datetime
-
-
-def _raise(priority: TicketPriority, levels: int) -> TicketPriority:
-    index = min(PRIORITY_LEVELS.index(priority) + levels, len(PRIORITY_LEVELS) - 1)
-    return PRIORITY_LEVELS[index]
-
-
-def describe_duration(delta: dt.timedelta) -> str:
-    """ "45 min", "2 h", "2 h 5 min", "3 d 4 h"."""
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {mins} min" if mins else f"{hours} h"
-    return f"{mins} min"
-
-
-def sla_target(priority: TicketPriority) -> dt.timedelta:
-    """How soon a ticket of this priority should get its first response."""
-    return SLA_TARGETS[priority]
-
-
-def assess(
-    ticket: Ticket, other_recent_contacts: int, now: dt.datetime
-) -> PriorityAssessment:
-    """Priority, reason and first-response due time, given the repeat-contact count.
-
-    Pure: `compute_priority` and `refresh_priorities` count the contacts.
-    """
-    base = (
-        TicketPriority.LOW
-        if ticket.category == TicketCategory.FEEDBACK
-        else TicketPriority.NORMAL
-    )
-    reasons: list[str] = []
-    levels = 0
-    if ticket.customer is not None and ticket.customer.segment == Segment.VIP:
-        levels += 1
-        reasons.append("VIP customer")
-    if other_recent_contacts >= REPEAT_CONTACT_OTHERS:
-        levels += 1
-        days = REPEAT_CONTACT_WINDOW.days
-        reasons.append(f"{other_recent_contacts + 1} contacts in {days} days")
-    if ticket.category == TicketCategory.PROBLEM:
-        levels += 1
-        reasons.append("problem report")
-    static = _raise(base, levels)
-
-    created = ticket.created_at or now
-    due = created + SLA_TARGETS[static]
-    if ticket.first_response_due_at is not None:
-        due = min(due, ticket.first_response_due_at)
-
-    priority = static
-    waiting = (
-        ticket.first_responded_at is None
-        and ticket.status in (S.NEW, S.CLAIMED)
-        and now > due
-    )
-    if waiting:
-        hours_over = int((now - due) // dt.timedelta(hours=1))
-        if hours_over >= 1:
-            priority = _raise(static, hours_over)
-            reasons.append(
-                f"waiting {describe_duration(now - created)}, "
-                f"{hours_over} h past the first-response target"
-            )
-    if not reasons:
-        reasons.append(
-            "feedback, nothing raises it"
-            if base == TicketPriority.LOW
-            else "nothing raises it"
-        )
-    return PriorityAssessment(priority, "; ".join(reasons), due)
-
-
-def _other_recent_contacts(session: Session, ticket: Ticket, now: dt.datetime) -> int:
-    if ticket.customer_id is None:
-        return 0
-    query = select(func.count(Ticket.id)).where(
-        Ticket.customer_id == ticket.customer_id,
-        Ticket.created_at > now - REPEAT_CONTACT_WINDOW,
-        Ticket.created_at <= now,
-    )
-    if ticket.id is not None:
-        query = query.where(Ticket.id != ticket.id)
-    return session.scalar(query) or 0
-
-
-def compute_priority(
-    session: Session, ticket: Ticket, now: dt.datetime
-) -> tuple[TicketPriority, str]:
-    """The priority the ticket should have at `now`, and why, in plain words."""
-    result = assess(ticket, _other_recent_contacts(session, ticket, now), now)
-    return result.priority, result.reason
-
-
-def apply_priority(
-    session: Session, ticket: Ticket, now: dt.datetime | None = None
-) -> bool:
-    """Recompute one ticket's priority, reason and due time; True if the priority
-    changed (then a `priority_changed` row records it)."""
-    now = _now(now)
-    result = assess(ticket, _other_recent_contacts(session, ticket, now), now)
-    return _apply(session, ticket, result, now)
-
-
-def _apply(
-    session: Session, ticket: Ticket, result: PriorityAssessment, now: dt.datetime
-) -> bool:
-    before = ticket.priority
-    changed = before != result.priority
-    ticket.priority = result.priority
-    ticket.priority_reason = result.reason
-    ticket.first_response_due_at = result.first_response_due_at
-    if changed:
-        _record(
-            session,
-            ticket.id,
-            None,
-            TicketEventKind.PRIORITY_CHANGED,
-            detail=f"{before.value} -> {result.priority.value}: {result.reason}",
-            now=now,
-        )
-    return changed
-
-
-def prioritise_new_ticket(session: Session, ticket: Ticket) -> None:
-    """Set a just-created ticket's priority, reason and due time; log its creation.
-
-    Called by tickets.open_ticket once the ticket has an id.
-    """
-    now = ticket.created_at or utcnow()
-    result = assess(ticket, _other_recent_contacts(session, ticket, now), now)
-    ticket.priority = result.priority
-    ticket.priority_reason = result.reason
-    ticket.first_response_due_at = result.first_response_due_at
-    _record(
-        session,
-        ticket.id,
-        None,
-        TicketEventKind.CREATED,
-        to_status=ticket.status or S.NEW,
-        detail=(
-            f"opened on {ticket.channel.value} ({ticket.category.value}); "
-            f"priority {result.priority.value}: {result.reason}"
-        ),
-        now=now,
-    )
-
-
-def refresh_priorities(session: Session, now: dt.datetime | None = None) -> int:
-    """Recompute priority, reason and due time of every open ticket.
-
-    Returns how many tickets changed priority (each gets a `priority_changed` row).
-    Meant to run periodically and before the queue is shown.
-    """
-    now = _now(now)
-    counts = dict(
-        session.execute(
-            select(Ticket.customer_id, func.count(Ticket.id))
-            .where(
-                Ticket.customer_id.is_not(None),
-                Ticket.created_at > now - REPEAT_CONTACT_WINDOW,
-                Ticket.created_at <= now,
-            )
-            .group_by(Ticket.customer_id)
-        ).all()
-    )
-    tickets = session.scalars(
-        select(Ticket)
-        .where(Ticket.status.in_(OPEN_STATUSES))
-        .options(selectinload(Ticket.customer))
-        .order_by(Ticket.id)
-    ).all()
-    changed = 0
-    for ticket in tickets:
-        others = counts.get(ticket.customer_id, 0) if ticket.customer_id else 0
-        if others and now - REPEAT_CONTACT_WINDOW < ticket.created_at <= now:
-            others -= 1  # the ticket itself
-        if _apply(session, ticket, assess(ticket, others, now), now):
-            changed += 1
-    session.flush()
-    return changed
-
-
-def sla_state(ticket: Ticket, now: dt.datetime) -> SlaState:
-    """ "ok", "at_risk" (at most 25% of the target left) or "breached"."""
-    due = ticket.first_response_due_at
-    if due is None:
-        return "ok"
-    if ticket.first_responded_at is not None:
-        return "breached" if ticket.first_responded_at > due else "ok"
-    if ticket.status in (S.RESOLVED, S.CLOSED):
-        return "ok"
-    if now > due:
-        return "breached"
-    target = due - ticket.created_at
-    if due - now <= target * AT_RISK_FRACTION:
-        return "at_risk"
-    return "ok"
-
-
-def claim_waits(
-    session: Session,
-    since: dt.datetime,
-    until: dt.datetime | None = None,
-    limit: int | None = None,
-) -> list[dt.timedelta]:
-    """How long tickets claimed since `since` (before `until`) waited to be claimed,
-    the most recent claims first (at most `limit`)."""
-    query = (
-        select(Ticket.created_at, TicketEvent.created_at)
-        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
-        .where(
-            TicketEvent.kind == TicketEventKind.CLAIMED,
-            TicketEvent.created_at >= since,
-        )
-        .order_by(TicketEvent.created_at.desc())
-    )
-    if until is not None:
-        query = query.where(TicketEvent.created_at < until)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = session.execute(query).all()
-    return [claimed - created for created, claimed in rows if claimed >= created]
-
-
-def oldest_new_ticket(session: Session) -> Ticket | None:
-    """The unclaimed ticket that has waited longest."""
-    return session.scalars(
-        select(Ticket)
-        .where(Ticket.status == S.NEW)
-        .order_by(Ticket.created_at, Ticket.id)
-        .limit(1)
-    ).first()
-
-
-def estimated_wait(
-    session: Session, now: dt.datetime | None = None, sample: int = 50
-) -> dt.timedelta | None:
-    """How long customers have recently waited for an agent to take their ticket.
-
-    The median time from ticket to claim over the last `sample` claims of the past
-    week, or, when the queue is busier than usual right now, how long the oldest
-    unclaimed ticket has waited; None without enough history to say.
-    """
-    now = _now(now)
-    waits = sorted(claim_waits(session, now - dt.timedelta(days=7), limit=sample))
-    if len(waits) < 3:
-        return None
-    usual = waits[len(waits) // 2]
-    oldest = oldest_new_ticket(session)
-    if oldest is None or oldest.created_at > now:
-        return usual
-    return max(usual, now - oldest.created_at)

@@ -41,6 +41,7 @@ from bot.services.customers import (
     find_by_phone,
     register_customer,
 )
+from bot.signing import serializer
 
 # Derives a key for these links only: no other SECRET_KEY signature is ever valid here.
 LINK_SALT = "switchboard.registration.confirm"
@@ -87,7 +88,7 @@ class ConfirmResult:
 def _serializer(secret: str) -> URLSafeSerializer:
     if not secret:
         raise ValueError("confirmation links need SECRET_KEY")
-    return URLSafeSerializer(secret, salt=LINK_SALT)
+    return serializer(secret, LINK_SALT)
 
 
 def confirmation_token(registration: Registration, secret: str) -> str:

@@ -27,7 +27,7 @@ from bot.models import (
     TicketMessage,
     TicketStatus,
 )
-from bot.services import queue
+from bot.services import priority, queue
 
 S = TicketStatus
 WEEK = dt.timedelta(days=7)
@@ -139,19 +139,68 @@ def queue_size(session: Session) -> QueueSize:
     return QueueSize(by_status, by_channel)
 
 
+def oldest_new_ticket(session: Session) -> Ticket | None:
+    """The unclaimed ticket that has waited longest."""
+    return session.scalars(
+        select(Ticket)
+        .where(Ticket.status == S.NEW)
+        .order_by(Ticket.created_at, Ticket.id)
+        .limit(1)
+    ).first()
+
+
 def oldest_unclaimed(session: Session, now: dt.datetime) -> Waiting | None:
     """The new ticket that has waited longest, and for how long."""
-    ticket = queue.oldest_new_ticket(session)
+    ticket = oldest_new_ticket(session)
     if ticket is None:
         return None
     return Waiting(ticket.reference, ticket.created_at, now - ticket.created_at)
 
 
-def times_to_claim(
-    session: Session, since: dt.datetime, until: dt.datetime
+def claim_waits(
+    session: Session,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    limit: int | None = None,
 ) -> list[dt.timedelta]:
-    """How long each ticket claimed in [since, until) waited to be claimed."""
-    return queue.claim_waits(session, since, until)
+    """How long each ticket claimed in [since, until) waited to be claimed.
+
+    The most recent claims first, at most `limit` of them.
+    """
+    query = (
+        select(Ticket.created_at, TicketEvent.created_at)
+        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+        .where(
+            TicketEvent.kind == TicketEventKind.CLAIMED,
+            TicketEvent.created_at >= since,
+        )
+        .order_by(TicketEvent.created_at.desc())
+    )
+    if until is not None:
+        query = query.where(TicketEvent.created_at < until)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = session.execute(query).all()
+    return [claimed - created for created, claimed in rows if claimed >= created]
+
+
+def estimated_wait(
+    session: Session, now: dt.datetime, sample: int = 50
+) -> dt.timedelta | None:
+    """How long customers have recently waited for an agent to take their ticket.
+
+    The median time from ticket to claim over the last `sample` claims of the past
+    week, or, when the queue is busier than usual right now, how long the oldest
+    unclaimed ticket has waited; None without enough history to say.
+    """
+    waits = sorted(claim_waits(session, now - WEEK, limit=sample))
+    if len(waits) < 3:
+        return None
+    usual = waits[len(waits) // 2]
+    oldest = oldest_new_ticket(session)
+    if oldest is None or oldest.created_at > now:
+        return usual
+    return max(usual, now - oldest.created_at)
 
 
 def first_response_times(
@@ -182,7 +231,7 @@ def sla_watch(
     breached: list[SlaEntry] = []
     at_risk: list[SlaEntry] = []
     for ticket in tickets:
-        state = queue.sla_state(ticket, now)
+        state = priority.sla_state(ticket, now)
         if state == "ok":
             continue
         entry = SlaEntry(
@@ -199,9 +248,10 @@ def sla_watch(
 
 
 def agent_load(session: Session, since: dt.datetime) -> list[AgentLoad]:
-    """Per agent: open tickets claimed and waiting on the customer, and tickets
-    they resolved since `since`. Active agents, and deactivated ones who still
-    hold open tickets."""
+    """Per agent: open tickets claimed and waiting, and tickets resolved since `since`.
+
+    Active agents, and deactivated ones who still hold open tickets.
+    """
     held: dict[tuple[int, TicketStatus], int] = {
         (agent_id, status): count
         for agent_id, status, count in session.execute(
@@ -282,8 +332,8 @@ def supervisor_report(
         day_start=today,
         queue=queue_size(session),
         oldest_unclaimed=oldest_unclaimed(session, now),
-        claim_today=median(times_to_claim(session, today, now)),
-        claim_week=median(times_to_claim(session, week, now)),
+        claim_today=median(claim_waits(session, today, now)),
+        claim_week=median(claim_waits(session, week, now)),
         first_response_today=median(first_response_times(session, today, now)),
         first_response_week=median(first_response_times(session, week, now)),
         breached=breached,

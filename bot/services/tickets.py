@@ -21,7 +21,7 @@ from bot.models import (
     TicketMessage,
     TicketStatus,
 )
-from bot.services import queue
+from bot.services import priority
 
 # References are random: knowing one ticket's reference tells nothing about another's.
 # No 0/O, 1/I/L or U, so a reference read aloud or copied by hand survives.
@@ -109,7 +109,7 @@ def open_ticket(session: Session, request: TicketRequest) -> Ticket:
     )
     _insert_with_unique_reference(session, ticket)
     # Computed priority and reason, first-response due time, `created` audit row.
-    queue.prioritise_new_ticket(session, ticket)
+    priority.prioritise_new_ticket(session, ticket)
     add_transcript(ticket, request.transcript)
     session.flush()
     return ticket

@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Flask
 
-from bot.db import make_engine, make_session_factory
 from bot.settings import Settings
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -35,10 +34,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["session_factory"] = make_session_factory(engine)
+    from bot.web import (
+        auth,
+        chat,
+        console,
+        database,
+        pages,
+        registration,
+        security,
+        shop,
+    )
 
-    from bot.web import auth, chat, console, pages, registration, security, shop
+    database.init_app(app)
 
     security.init_app(app)
     auth.init_app(app)

@@ -1,4 +1,7 @@
-"""Demo sign-in for the demo shop: the seeded customers, password "demo".
+"""Demo sign-in for the demo shop: the demo customers, password "demo".
+
+Only customers marked as demo accounts in the database (`Customer.demo`, set by
+`python -m bot seed`) can sign in: imported real customers never can.
 
 The signed-in customer's id lives only in the signed session cookie, so the browser
 cannot change it; the chat API reads it here and vouches for it to Rasa.
@@ -18,11 +21,11 @@ import time
 
 from flask import Flask, current_app, session
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.models import Customer
-from bot.seed import DEMO_CUSTOMERS
 from bot.web.conversation import new_conversation_id
+from bot.web.database import session_factory
 from bot.web.security import new_csrf_token
 from bot.web.session_version import end_sessions, stamp
 
@@ -30,17 +33,16 @@ CUSTOMER_KEY = "customer_id"
 SIGNED_IN_AT_KEY = "signed_in_at"
 VERSION_KEY = "customer_session"
 DEMO_PASSWORD = "demo"
-# Only the demo customers: imported real customers can never be signed in as "demo".
-DEMO_EMAILS = frozenset(c.email.lower() for c in DEMO_CUSTOMERS)
 
 
 def authenticate(db: Session, email: str, password: str) -> Customer | None:
     """The demo customer with this email if the password is the demo password."""
     email = email.strip().lower()
-    password_ok = hmac.compare_digest(password.encode(), DEMO_PASSWORD.encode())
-    if not password_ok or email not in DEMO_EMAILS:
+    if not hmac.compare_digest(password.encode(), DEMO_PASSWORD.encode()):
         return None
-    return db.scalars(select(Customer).where(Customer.email == email)).one_or_none()
+    return db.scalars(
+        select(Customer).where(Customer.email == email, Customer.demo.is_(True))
+    ).one_or_none()
 
 
 def sign_in(customer: Customer) -> None:
@@ -54,17 +56,14 @@ def sign_in(customer: Customer) -> None:
     session.permanent = True
 
 
-def _factory() -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
-    return factory
-
-
 def sign_out() -> None:
-    """End the customer's sessions on the server, then forget everything here (the
-    conversation too): the next person starts afresh."""
+    """End the customer's sessions on the server, then forget everything here.
+
+    The conversation goes too: the next person starts afresh.
+    """
     customer_id = signed_in_customer_id()
     if customer_id is not None:
-        with _factory()() as db:
+        with session_factory()() as db:
             end_sessions(db, Customer, customer_id)
     session.clear()
 
@@ -84,7 +83,7 @@ def _sign_in_still_valid() -> bool:
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     if not isinstance(signed_in_at, int) or time.time() - signed_in_at > lifetime:
         return False
-    with _factory()() as db:
+    with session_factory()() as db:
         customer = signed_in_customer(db)
         return customer is not None and session.get(VERSION_KEY) == stamp(customer)
 

@@ -20,7 +20,6 @@ from flask import (
     request,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import handoff
 from bot.web import chat_store
@@ -30,6 +29,7 @@ from bot.web.conversation import (
     conversation_id,
     has_conversation,
 )
+from bot.web.database import session_factory
 from bot.web.rasa_client import AssistantUnavailable, WebChatClient
 from bot.web.security import same_origin
 from bot.web.stream import Quota, StreamSlots, TooManyStreams, message_events
@@ -44,11 +44,6 @@ UNAVAILABLE = (
 )
 TOO_MANY_STREAMS = "Too many open chat streams; poll for messages and retry later."
 CLIENT_DISCONNECTED = "waitress.client_disconnected"
-
-
-def _factory() -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
-    return factory
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> ResponseReturnValue:
@@ -108,7 +103,7 @@ def send_message() -> ResponseReturnValue:
         return _error(400, "invalid_message", "Type a message before sending.")
     conversation = conversation_id()
     client: WebChatClient = current_app.extensions["webchat_client"]
-    with _factory()() as db:
+    with session_factory()() as db:
         with db.begin():
             if payload is not None and not chat_store.offers_button(
                 db, conversation, text, payload
@@ -159,16 +154,18 @@ def history() -> ResponseReturnValue:
         after = _after()
     except ValueError as exc:
         return _error(400, "invalid_after", str(exc))
-    with _factory()() as db:
+    with session_factory()() as db:
         rows = chat_store.messages_after(db, conversation_id(), after)
         return jsonify(messages=[chat_store.to_json(row) for row in rows])
 
 
 def _stream_quotas(conversation: str, had_conversation: bool) -> list[Quota]:
-    """The limits a new stream counts against: its session, and its client (the
-    signed-in customer, else the client address). A request that came without a
-    conversation starts a new one each time, so the session limit does not hold it:
-    such streams have a strict limit of their own per address."""
+    """The limits a new stream counts against: its session, and its client.
+
+    The client is the signed-in customer, else the client address. A request that
+    came without a conversation starts a new one each time, so the session limit
+    does not hold it: such streams have a strict limit of their own per address.
+    """
     config = current_app.config
     address = request.remote_addr or "unknown"
     quotas = [
@@ -218,7 +215,7 @@ def stream() -> ResponseReturnValue:
         refusal.headers["Retry-After"] = str(retry_after)
         return refusal
     events = message_events(
-        _factory(),
+        session_factory(),
         conversation,
         after,
         duration=float(current_app.config["CHAT_STREAM_SECONDS"]),

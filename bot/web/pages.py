@@ -6,15 +6,16 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
+from bot.web.database import session_factory
+
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/healthz")
 def health() -> ResponseReturnValue:
     """Liveness and database reachability, for load balancers and `make run`."""
-    factory = current_app.extensions["session_factory"]
     try:
-        with factory() as session:
+        with session_factory()() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:  # any database failure means "not healthy"
         current_app.logger.warning("health check failed: %s", exc)

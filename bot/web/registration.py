@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.registration import Confirmation, confirm_registration
 from bot.settings import Settings
+from bot.web.database import session_factory
 from bot.web.security import check_form_token
 
 bp = Blueprint("registration", __name__)
@@ -35,8 +35,7 @@ def confirm_page(token: str) -> ResponseReturnValue:
 def confirm(token: str) -> ResponseReturnValue:
     check_form_token()
     settings: Settings = current_app.config["SETTINGS"]
-    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
-    with factory.begin() as session:
+    with session_factory().begin() as session:
         result = confirm_registration(
             session,
             token,

@@ -13,10 +13,10 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.web import auth
 from bot.web.conversation import conversation_id
+from bot.web.database import session_factory
 from bot.web.security import check_form_token
 
 bp = Blueprint("shop", __name__)
@@ -49,16 +49,11 @@ PRODUCTS = (
 )
 
 
-def _factory() -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
-    return factory
-
-
 def _page(
     error: str | None = None, email: str = "", status: int = 200
 ) -> ResponseReturnValue:
     conversation_id()  # issue it now, before the widget's requests race to do so
-    with _factory()() as db:
+    with session_factory()() as db:
         customer = auth.signed_in_customer(db)
         name = customer.name if customer else None
     html = render_template(
@@ -82,7 +77,7 @@ def login() -> ResponseReturnValue:
     """Sign in a demo customer (password "demo") and return to the shop."""
     check_form_token()
     email = request.form.get("email", "")
-    with _factory()() as db:
+    with session_factory()() as db:
         customer = auth.authenticate(db, email, request.form.get("password", ""))
     if customer is None:
         return _page("Wrong email or password.", email=email.strip(), status=401)

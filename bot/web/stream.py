@@ -54,8 +54,14 @@ class StreamSlots:
             return self._in_all if key is None else self._open.get(key, 0)
 
     def acquire(self, quotas: Sequence[Quota]) -> Callable[[], None]:
-        """Take a slot under every quota at once; the returned function frees it
-        (once). Raises TooManyStreams, naming the first quota that is full."""
+        """Take a slot under every quota at once.
+
+        Returns:
+            A function that frees the slots (once).
+
+        Raises:
+            TooManyStreams: naming the first quota that is full.
+        """
         keys = [quota.key for quota in quotas]
         with self._lock:
             for quota in quotas:

@@ -1,5 +1,7 @@
-"""A headless Chromium for the end-to-end tests, and the chat widget as a customer
-uses it (shared by the web chat and handoff journeys)."""
+"""A headless Chromium for the end-to-end tests, and the chat widget in it.
+
+The widget as a customer uses it, shared by the web chat and handoff journeys.
+"""
 
 from __future__ import annotations
 
@@ -42,8 +44,10 @@ ANSWER_TIMEOUT = 60
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    """Headless Chromium with a fresh profile; the driver path is given, so Selenium
-    Manager never tries to download anything."""
+    """Headless Chromium with a fresh profile.
+
+    The driver path is given, so Selenium Manager never tries to download anything.
+    """
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         pytest.fail("Chromium or chromedriver missing: run `make browser` first")
     options = Options()

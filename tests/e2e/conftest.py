@@ -135,8 +135,11 @@ def launch(service: str, env: dict[str, str], log: Path) -> subprocess.Popen[byt
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """The delivery worker has no HTTP endpoint: up once it logged its start line
-    and is still running a second later."""
+    """Start the delivery worker and wait until it is up.
+
+    It has no HTTP endpoint: it is up once it logged its start line and is still
+    running a second later.
+    """
     process = launch("worker", env, log)
     started = time.monotonic()
     deadline = started + STARTUP_TIMEOUT

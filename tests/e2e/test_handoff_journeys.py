@@ -1,5 +1,7 @@
-"""Human handoff end to end: a customer asks for a person, an agent takes over in the
-console, they talk on the customer's channel, and the agent hands back to the bot.
+"""Human handoff end to end.
+
+A customer asks for a person, an agent takes over in the console, they talk on the
+customer's channel, and the agent hands back to the bot.
 
 Customers use the real widget in headless Chromium, or text through signed Twilio
 webhooks; agents use the console over HTTP; outbound SMS go to the fake Twilio.

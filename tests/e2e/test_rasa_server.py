@@ -1,5 +1,7 @@
-"""The Rasa server as `python -m bot run rasa` starts it: holds on every channel,
-no socket.io, and the API token kept off the command line."""
+"""The Rasa server as `python -m bot run rasa` starts it.
+
+Holds on every channel, no socket.io, and the API token kept off the command line.
+"""
 
 from __future__ import annotations
 

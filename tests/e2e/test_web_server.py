@@ -115,8 +115,10 @@ def _closed_by_server(sock: socket.socket, deadline: float) -> bool:
 
 
 def test_slow_clients_do_not_starve_the_app(web: Web) -> None:
-    """40 sockets that send half a header and stall: the shop still answers, and
-    the server drops them after its channel timeout."""
+    """40 sockets that send half a header and stall: the shop still answers.
+
+    The server drops them after its channel timeout.
+    """
     stalled = []
     try:
         for _ in range(40):
@@ -151,8 +153,10 @@ def _close_all(responses: list[requests.Response]) -> None:
 
 
 def test_one_client_cannot_take_every_stream(web: Web) -> None:
-    """16 cookieless streams and 8 fresh sessions from one address get a few
-    streams; a signed-in customer (same address) still gets one, and it works."""
+    """16 cookieless streams and 8 fresh sessions from one address get a few streams.
+
+    A signed-in customer (same address) still gets one, and it works.
+    """
     held: list[requests.Response] = []
     try:
         cookieless = [_open_stream(None, web) for _ in range(16)]
@@ -207,8 +211,10 @@ def _cookieless_stream_within(web: Web, seconds: float) -> requests.Response:
 
 
 def test_a_closed_stream_frees_its_slot_at_once(web: Web) -> None:
-    """The server notices a closed tab within a poll, not at the next keep-alive
-    (15 s) or the end of the stream (25 s), so slots are not held by dead tabs."""
+    """The server notices a closed tab within a poll, so dead tabs hold no slots.
+
+    Not at the next keep-alive (15 s) or the end of the stream (25 s).
+    """
     first = _cookieless_stream_within(web, 30)
     refused = _open_stream(None, web)
     assert refused.status_code == 429

@@ -1,6 +1,9 @@
+import json
+
 import pytest
 
 from bot.identity import METADATA_KEY, ChannelIdentity, sign_identity, verify_identity
+from bot.signing import WEBCHAT_BODY, sign
 
 SMS = ChannelIdentity(channel="sms", phone="+14155550134")
 
@@ -38,3 +41,12 @@ def test_identity_signed_with_another_secret_is_ignored() -> None:
 )  # fmt: skip
 def test_malformed_metadata_is_ignored_not_an_error(metadata: object) -> None:
     assert verify_identity(metadata, "k", "conv-1") is None
+
+
+def test_an_identity_signature_is_not_valid_for_another_purpose() -> None:
+    metadata = sign_identity(SMS, "k", "conv-1", issued_at=1000)
+    record = metadata[METADATA_KEY]
+    payload = {key: value for key, value in record.items() if key != "signature"}
+    message = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    record["signature"] = sign(message, "k", WEBCHAT_BODY)
+    assert verify_identity(metadata, "k", "conv-1", now=1100) is None

@@ -84,3 +84,22 @@ def test_old_verification_attempts_are_counted_for_their_conversation(
             text("SELECT requester, throttled FROM verification_attempts")
         ).all() == [("conversation:c-1", False)]
     engine.dispose()
+
+
+def test_customers_seeded_before_the_demo_flag_stay_demo_accounts(
+    empty_database: str,
+) -> None:
+    migrate.upgrade(empty_database, "registration_0005")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO customers (name, email, segment, created_at) VALUES "
+            "('Jane Doe', 'jane.doe@example.com', 'standard', '2026-11-20 10:00:00+00'),"
+            "('Real Person', 'real@example.com', 'standard', '2026-11-20 10:00:00+00')"
+        ))  # fmt: skip
+    migrate.upgrade(empty_database)
+    with engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT email, demo FROM customers ORDER BY email")
+        ).all() == [("jane.doe@example.com", True), ("real@example.com", False)]
+    engine.dispose()

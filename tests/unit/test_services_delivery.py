@@ -37,8 +37,6 @@ from bot.models import (
 )
 from bot.services import delivery, handoff, messaging, tickets
 from bot.services.delivery import Outcome
-from bot.services.messaging import is_opted_out
-from bot.twilio_client import OptedOut
 from tests.conftest import _postgres_database
 
 SECRET = "delivery-secret"
@@ -81,19 +79,17 @@ def empty(factory: sessionmaker[Session]) -> Iterator[None]:
 
 @dataclass
 class FakeSms:
-    """Stands in for TwilioClient: records texts, refuses opted-out numbers."""
+    """Stands in for TwilioClient: records texts, or fails with `error`."""
 
     sent: list[tuple[str, str]] = field(default_factory=list)
     error: Exception | None = None
     sending: threading.Event = field(default_factory=threading.Event)
     release: threading.Event | None = None  # block inside send_sms until set
 
-    def send_sms(self, session: Session, to: str, body: str) -> str:
+    def send_sms(self, to: str, body: str) -> str:
         self.sending.set()
         if self.release is not None:
             assert self.release.wait(10)
-        if is_opted_out(session, to):
-            raise OptedOut(to)
         if self.error is not None:
             raise self.error
         self.sent.append((to, body))

@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.services import messaging
-from bot.twilio_client import OptedOut, TwilioClient
+from bot.services.messaging import OptedOut
+from bot.twilio_client import TwilioClient
 from tests.fakes.twilio import FakeTwilio
 
 
@@ -72,7 +73,9 @@ def client(fake: FakeTwilio) -> TwilioClient:
 def test_sms_goes_through_the_twilio_library(
     session: Session, fake_twilio: FakeTwilio
 ) -> None:
-    sid = client(fake_twilio).send_sms(session, "+14155550134", "Hello from the shop")
+    sid = messaging.send_text(
+        session, client(fake_twilio), "+14155550134", "Hello from the shop"
+    )
     assert sid.startswith("SM")
     [sent] = fake_twilio.sent
     assert (sent.to, sent.from_, sent.body) == (
@@ -89,5 +92,5 @@ def test_nothing_is_sent_to_opted_out_numbers(
 ) -> None:
     messaging.opt_out(session, "+14155550134")
     with pytest.raises(OptedOut):
-        client(fake_twilio).send_sms(session, "+14155550134", "Hello")
+        messaging.send_text(session, client(fake_twilio), "+14155550134", "Hello")
     assert fake_twilio.sent == []

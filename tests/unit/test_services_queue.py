@@ -1,104 +1,25 @@
-"""The workflow queue: transitions, audit trail, claiming, priority and SLA."""
+"""The workflow queue: transitions, audit trail, claiming, reassigning, notes."""
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.models import (
-    Agent,
-    AgentRole,
-    Channel,
-    Customer,
     Ticket,
-    TicketCategory,
     TicketEventKind,
     TicketPriority,
     TicketStatus,
 )
-from bot.services import queue, tickets
-from bot.services.customers import find_by_email
+from bot.services import queue
+from tests.unit.queue_setup import MIN, T0, H, Team, kinds, open_at, put_in
 
 S = TicketStatus
 P = TicketPriority
 K = TicketEventKind
-T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
-H = dt.timedelta(hours=1)
-MIN = dt.timedelta(minutes=1)
-
-
-@dataclass
-class Team:
-    alice: Agent
-    bob: Agent
-    sue: Agent  # supervisor
-    gone: Agent  # deactivated
-
-
-@pytest.fixture
-def team(session: Session) -> Team:
-    def agent(
-        name: str, role: AgentRole = AgentRole.AGENT, active: bool = True
-    ) -> Agent:
-        member = Agent(
-            name=name,
-            email=f"{name.lower()}@support.example.com",
-            password_hash="not-used-here",
-            role=role,
-            active=active,
-        )
-        session.add(member)
-        return member
-
-    members = Team(
-        alice=agent("Alice"),
-        bob=agent("Bob"),
-        sue=agent("Sue", AgentRole.SUPERVISOR),
-        gone=agent("Gone", active=False),
-    )
-    session.flush()
-    return members
-
-
-def open_at(
-    session: Session,
-    created: dt.datetime = T0,
-    category: TicketCategory = TicketCategory.REFUND,
-    customer: Customer | None = None,
-) -> Ticket:
-    """A ticket as if opened at `created` (open_ticket stamps the real time)."""
-    ticket = tickets.open_ticket(
-        session,
-        tickets.TicketRequest(
-            channel=Channel.WEB,
-            category=category,
-            subject=f"{category.value} request",
-            customer=customer,
-        ),
-    )
-    ticket.created_at = created
-    ticket.first_response_due_at = None
-    queue.apply_priority(session, ticket, created)
-    session.flush()
-    return ticket
-
-
-def put_in(
-    session: Session, ticket: Ticket, status: TicketStatus, owner: Agent
-) -> None:
-    """Force a status (test set-up, bypassing the workflow)."""
-    ticket.status = status
-    ticket.assigned_agent_id = None if status == S.NEW else owner.id
-    session.flush()
-
-
-def kinds(session: Session, ticket: Ticket) -> list[TicketEventKind]:
-    return [e.kind for e in queue.events(session, ticket)]
 
 
 # --- transitions and the audit trail -------------------------------------------------
@@ -193,33 +114,6 @@ def test_a_whole_life_is_audited(session: Session, team: Team) -> None:
     assert ticket.assigned_agent_id == a  # reopening kept the owner
     assert ticket.first_responded_at == T0 + 10 * MIN
     assert [e.detail for e in ticket.events if e.detail == "refunded"] == ["refunded"]
-
-
-def test_created_event_and_priority_come_with_every_new_ticket(
-    session: Session,
-) -> None:
-    sam = find_by_email(session, "sam.lee@example.com")
-    ticket = tickets.open_ticket(
-        session,
-        tickets.TicketRequest(
-            channel=Channel.SMS,
-            category=TicketCategory.PROBLEM,
-            subject="Broken lamp",
-            customer=sam,
-        ),
-    )
-    (created,) = queue.events(session, ticket)
-    assert (created.kind, created.to_status, created.actor_agent_id) == (
-        K.CREATED,
-        S.NEW,
-        None,
-    )
-    assert created.detail == (
-        "opened on sms (problem); priority urgent: VIP customer; problem report"
-    )
-    assert ticket.priority == P.URGENT
-    assert ticket.priority_reason == "VIP customer; problem report"
-    assert ticket.first_response_due_at == ticket.created_at + 15 * MIN
 
 
 def test_a_stale_ticket_cannot_be_changed(session: Session, team: Team) -> None:
@@ -371,204 +265,6 @@ def test_first_response_is_recorded_once(session: Session, team: Team) -> None:
     assert kinds(session, ticket).count(K.FIRST_RESPONSE) == 1
 
 
-# --- priority -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("email", "category", "priority", "reason"),
-    [
-        ("jane.doe@example.com", "refund", P.NORMAL, "nothing raises it"),
-        (None, "feedback", P.LOW, "feedback, nothing raises it"),
-        ("sam.lee@example.com", "feedback", P.NORMAL, "VIP customer"),
-        ("sam.lee@example.com", "refund", P.HIGH, "VIP customer"),
-        ("jane.doe@example.com", "problem", P.HIGH, "problem report"),
-        ("sam.lee@example.com", "problem", P.URGENT, "VIP customer; problem report"),
-    ],
-)
-def test_priority_factors(
-    session: Session,
-    email: str | None,
-    category: str,
-    priority: TicketPriority,
-    reason: str,
-) -> None:
-    customer = find_by_email(session, email) if email else None
-    ticket = open_at(session, T0, TicketCategory(category), customer)
-    assert queue.compute_priority(session, ticket, T0) == (priority, reason)
-    assert (ticket.priority, ticket.priority_reason) == (priority, reason)
-
-
-def test_repeat_contacts_in_seven_days(session: Session) -> None:
-    jane = find_by_email(session, "jane.doe@example.com")
-    sam = find_by_email(session, "sam.lee@example.com")
-    open_at(session, T0 - dt.timedelta(days=8), customer=jane)  # too old to count
-    open_at(session, T0 - dt.timedelta(days=6), customer=jane)
-    open_at(session, T0 - dt.timedelta(days=1), customer=sam)  # someone else
-    ticket = open_at(session, T0, customer=jane)
-    assert (ticket.priority, ticket.priority_reason) == (P.NORMAL, "nothing raises it")
-
-    open_at(session, T0 - dt.timedelta(hours=3), customer=jane)
-    assert queue.compute_priority(session, ticket, T0) == (
-        P.HIGH,
-        "3 contacts in 7 days",
-    )
-
-    open_at(session, T0 - dt.timedelta(days=2), customer=sam)
-    everything = open_at(session, T0, TicketCategory.PROBLEM, sam)
-    assert everything.priority == P.URGENT
-    assert everything.priority_reason == (
-        "VIP customer; 3 contacts in 7 days; problem report"
-    )
-
-
-@pytest.mark.parametrize(
-    ("waited", "priority", "reason"),
-    [
-        (3 * H + 59 * MIN, P.NORMAL, "nothing raises it"),  # due after 4 h
-        (4 * H + 59 * MIN, P.NORMAL, "nothing raises it"),  # less than an hour over
-        (5 * H, P.HIGH, "waiting 5 h, 1 h past the first-response target"),
-        (
-            6 * H + 30 * MIN,
-            P.URGENT,
-            "waiting 6 h 30 min, 2 h past the first-response target",
-        ),
-        (30 * H, P.URGENT, "waiting 1 d 6 h, 26 h past the first-response target"),
-    ],
-)
-def test_waiting_past_the_sla_raises_priority(
-    session: Session,
-    waited: dt.timedelta,
-    priority: TicketPriority,
-    reason: str,
-) -> None:
-    ticket = open_at(session)
-    assert ticket.first_response_due_at == T0 + 4 * H
-    assert queue.compute_priority(session, ticket, T0 + waited) == (priority, reason)
-
-
-def test_the_brief_example_reason(session: Session) -> None:
-    sam = find_by_email(session, "sam.lee@example.com")
-    open_at(session, T0 - dt.timedelta(days=2), customer=sam)
-    open_at(session, T0 - dt.timedelta(days=3), customer=sam)
-    ticket = open_at(session, T0, TicketCategory.FEEDBACK, sam)  # low +2 = high, 1 h
-    assert ticket.priority == P.HIGH
-    assert queue.compute_priority(session, ticket, T0 + 2 * H + 10 * MIN) == (
-        P.URGENT,
-        "VIP customer; 3 contacts in 7 days; waiting 2 h 10 min, 1 h past the "
-        "first-response target",
-    )
-
-
-def test_waiting_stops_counting_once_answered(session: Session, team: Team) -> None:
-    ticket = open_at(session)
-    queue.claim(session, ticket.id, team.alice)
-    queue.record_first_response(session, ticket, team.alice, now=T0 + 6 * H)
-    assert queue.compute_priority(session, ticket, T0 + 9 * H)[0] == P.NORMAL
-
-
-def test_refresh_priorities(session: Session, team: Team) -> None:
-    waiting = open_at(session)  # normal, due T0 + 4 h
-    answered = open_at(session)
-    queue.claim(session, answered.id, team.alice)
-    queue.record_first_response(session, answered, team.alice, now=T0 + H)
-    closed = open_at(session)
-    put_in(session, closed, S.CLOSED, team.alice)
-
-    assert queue.refresh_priorities(session, T0 + 5 * H) == 1
-    assert (waiting.priority, waiting.priority_reason) == (
-        P.HIGH,
-        "waiting 5 h, 1 h past the first-response target",
-    )
-    change = queue.events(session, waiting)[-1]
-    assert (change.kind, change.actor_agent_id, change.created_at) == (
-        K.PRIORITY_CHANGED,
-        None,
-        T0 + 5 * H,
-    )
-    assert change.detail == (
-        "normal -> high: waiting 5 h, 1 h past the first-response target"
-    )
-    assert waiting.first_response_due_at == T0 + 4 * H  # waiting does not move it
-    assert answered.priority == P.NORMAL and closed.priority == P.NORMAL
-    assert queue.refresh_priorities(session, T0 + 5 * H + 10 * MIN) == 0
-    assert kinds(session, waiting).count(K.PRIORITY_CHANGED) == 1
-
-
-def test_a_new_factor_tightens_the_due_time_but_nothing_loosens_it(
-    session: Session,
-) -> None:
-    jane = find_by_email(session, "jane.doe@example.com")
-    first = open_at(session, T0, customer=jane)
-    assert first.first_response_due_at == T0 + 4 * H
-    open_at(session, T0 + 10 * MIN, customer=jane)
-    open_at(session, T0 + 20 * MIN, customer=jane)
-    assert queue.refresh_priorities(session, T0 + 30 * MIN) >= 1
-    assert (first.priority, first.first_response_due_at) == (P.HIGH, T0 + H)
-    # Eight days on, the contacts no longer count but the promise stands.
-    queue.refresh_priorities(session, T0 + dt.timedelta(days=8))
-    assert first.first_response_due_at == T0 + H
-
-
-# --- SLA ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("email", "category", "target"),
-    [
-        ("sam.lee@example.com", "problem", 15 * MIN),  # urgent
-        ("jane.doe@example.com", "problem", H),  # high
-        ("jane.doe@example.com", "refund", 4 * H),  # normal
-        (None, "feedback", 24 * H),  # low
-    ],
-)
-def test_first_response_due_by_priority(
-    session: Session, email: str | None, category: str, target: dt.timedelta
-) -> None:
-    customer = find_by_email(session, email) if email else None
-    ticket = open_at(session, T0, TicketCategory(category), customer)
-    assert ticket.first_response_due_at == T0 + target
-    assert queue.sla_target(ticket.priority) == target
-
-
-@pytest.mark.parametrize(
-    ("at", "state"),
-    [
-        (T0, "ok"),
-        (T0 + 2 * H + 59 * MIN, "ok"),
-        (T0 + 3 * H, "at_risk"),  # 1 h = 25% of the 4 h target left
-        (T0 + 4 * H, "at_risk"),
-        (T0 + 4 * H + MIN, "breached"),
-    ],
-)
-def test_sla_state(session: Session, at: dt.datetime, state: str) -> None:
-    ticket = open_at(session)  # normal: due T0 + 4 h
-    assert queue.sla_state(ticket, at) == state
-
-
-def test_sla_state_once_answered_or_resolved(session: Session, team: Team) -> None:
-    on_time = open_at(session)
-    late = open_at(session)
-    unanswered = open_at(session)
-    for ticket in (on_time, late):
-        queue.claim(session, ticket.id, team.alice)
-    queue.record_first_response(session, on_time, team.alice, now=T0 + 3 * H)
-    queue.record_first_response(session, late, team.alice, now=T0 + 5 * H)
-    queue.resolve(session, unanswered, None, now=T0 + H)  # e.g. the bot solved it
-    later = T0 + 10 * H
-    assert queue.sla_state(on_time, later) == "ok"
-    assert queue.sla_state(late, later) == "breached"
-    assert queue.sla_state(unanswered, later) == "ok"
-    assert unanswered.first_responded_at is None  # the bot is not a first response
-
-
-def test_describe_duration() -> None:
-    assert [
-        queue.describe_duration(d)
-        for d in (30 * dt.timedelta(seconds=1), 45 * MIN, 2 * H, 2 * H + 5 * MIN,
-                  dt.timedelta(days=3, hours=4), dt.timedelta(days=2))
-    ] == ["0 min", "45 min", "2 h", "2 h 5 min", "3 d 4 h", "2 d"]  # fmt: skip
-
-
 def test_an_agent_cannot_push_an_unassigned_ticket_onto_a_colleague(
     session: Session, team: Team
 ) -> None:
@@ -578,21 +274,3 @@ def test_an_agent_cannot_push_an_unassigned_ticket_onto_a_colleague(
     assert ticket.assigned_agent_id is None
     queue.reassign(session, ticket, team.alice, team.alice)  # taking it is fine
     assert ticket.assigned_agent_id == team.alice.id
-
-
-def test_estimated_wait_is_the_usual_wait_or_the_current_backlog(
-    session: Session, team: Team
-) -> None:
-    now = T0 + 10 * H
-    assert queue.estimated_wait(session, now) is None  # no history
-    for minutes in (10, 20, 30):
-        ticket = open_at(session, now - dt.timedelta(minutes=60 + minutes))
-        queue.claim(session, ticket.id, team.alice, now=now - dt.timedelta(hours=1))
-    session.flush()
-    # Claimed 10, 20 and 30 minutes after opening: usually 20 minutes.
-    assert queue.estimated_wait(session, now) == dt.timedelta(minutes=20)
-    # A busy queue right now: the oldest unclaimed ticket has waited 45 minutes.
-    open_at(session, now - dt.timedelta(minutes=45))
-    open_at(session, now - dt.timedelta(minutes=5))
-    session.flush()
-    assert queue.estimated_wait(session, now) == dt.timedelta(minutes=45)

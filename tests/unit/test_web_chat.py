@@ -31,6 +31,7 @@ from bot.models import (
 from bot.seed import seed_demo_data
 from bot.services import handoff
 from bot.services import tickets as ticket_service
+from bot.services.customers import NewCustomer, upsert_customer
 from bot.settings import Settings
 from bot.signing import sign_body
 from bot.web import create_app
@@ -555,8 +556,10 @@ def with_session(app: Flask) -> FlaskClient:
 
 
 def test_cookieless_streams_are_limited_strictly(app: Flask) -> None:
-    """Each cookieless request is a new conversation: without a per-client limit,
-    one client could open every stream."""
+    """Each cookieless request is a new conversation, so it has a per-client limit.
+
+    Without it, one client could open every stream.
+    """
     first = app.test_client().get(STREAM)
     assert first.status_code == 200
     refused = [app.test_client().get(STREAM) for _ in range(15)]
@@ -583,8 +586,10 @@ def test_anonymous_streams_are_limited_per_address(app: Flask) -> None:
 
 
 def test_signed_in_customers_are_counted_apart(app: Flask) -> None:
-    """A customer on an address whose anonymous streams are all open gets a
-    stream; their own limit is per customer."""
+    """A customer gets a stream where the address's anonymous streams are all open.
+
+    Their own limit is per customer.
+    """
     held = [with_session(app).get(STREAM) for _ in range(4)]
     held += [app.test_client().get(STREAM)]
     customer = app.test_client()
@@ -745,6 +750,14 @@ def test_unknown_email_is_refused(client: FlaskClient) -> None:
     assert login(client, "nobody@example.com", "demo").status_code == 401
 
 
+def test_only_demo_customers_sign_in_with_the_demo_password(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.extensions["session_factory"].begin() as session:
+        upsert_customer(session, NewCustomer("Real Person", "real@example.com", None))
+    assert login(client, "real@example.com", "demo").status_code == 401
+
+
 def test_login_without_csrf_token_is_refused(client: FlaskClient) -> None:
     response = client.post(
         "/shop/login", data={"email": "jane.doe@example.com", "password": "demo"}
@@ -772,8 +785,11 @@ def test_sign_out_forgets_customer_and_conversation(
 def test_a_cookie_saved_before_sign_out_is_signed_out(
     app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
 ) -> None:
-    """Sign-out ends the sign-in on the server: the same cookie replayed later
-    (same browser, or copied to another) no longer speaks for the customer."""
+    """Sign-out ends the sign-in on the server.
+
+    The same cookie replayed later (same browser, or copied to another) no longer
+    speaks for the customer.
+    """
     login(client, "jane.doe@example.com", "demo")
     saved = client.get_cookie("session")
     assert saved is not None

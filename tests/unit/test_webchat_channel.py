@@ -15,14 +15,17 @@ from rasa.core.channels.channel import UserMessage
 from bot.identity import ChannelIdentity, verify_identity
 from bot.settings import Settings
 from bot.signing import (
+    CHANNEL_IDENTITY,
     MAX_AGE_SECONDS,
     SIGNATURE_HEADER,
+    WEBCHAT_BODY,
     NonceCache,
-    body_key,
     is_fresh,
+    sign,
     sign_body,
     stamped,
     valid_body_signature,
+    verify,
 )
 from bot.web.rasa_client import WebChatClient
 from channels.webchat import WebChatInput, WebChatRequest, parse_request
@@ -71,21 +74,23 @@ async def receive(
 def test_signature_round_trip() -> None:
     signature = sign_body(b'{"a": 1}', SECRET)
     assert valid_body_signature(b'{"a": 1}', signature, SECRET)
-    assert valid_body_signature(b'{"a": 1}', signature.upper(), SECRET)
+    assert valid_body_signature(b'{"a": 1}', f" {signature}\n", SECRET)
     assert not valid_body_signature(b'{"a": 2}', signature, SECRET)
     assert not valid_body_signature(b'{"a": 1}', signature, "other")
     assert not valid_body_signature(b'{"a": 1}', None, SECRET)
     assert not valid_body_signature(b'{"a": 1}', signature, "")
 
 
-def test_body_signatures_use_a_key_derived_for_them() -> None:
-    key = hmac.new(SECRET.encode(), b"webchat-body", hashlib.sha256).digest()
-    assert body_key(SECRET) == key
+def test_body_signatures_are_for_web_chat_bodies_only() -> None:
     body = b'{"a": 1}'
-    assert sign_body(body, SECRET) == hmac.new(key, body, hashlib.sha256).hexdigest()
-    # Not a plain HMAC under SECRET_KEY, as other signatures with it are.
+    signature = sign_body(body, SECRET)
+    assert verify(body, signature, SECRET, WEBCHAT_BODY)
+    # The same bytes signed for another purpose, or a plain HMAC under SECRET_KEY
+    # (the old scheme), are not a body signature.
+    assert not valid_body_signature(body, sign(body, SECRET, CHANNEL_IDENTITY), SECRET)
     plain = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert not valid_body_signature(body, plain, SECRET)
+    assert not valid_body_signature(body, "é" * 43, SECRET)
 
 
 def test_freshness_window() -> None:

@@ -30,7 +30,6 @@ from bot.models import (
 )
 from bot.services import handoff, messaging, tickets
 from bot.settings import Settings
-from bot.twilio_client import OptedOut
 from bot.worker import Worker
 
 SECRET = "worker-secret"
@@ -57,9 +56,7 @@ class FakeSms:
     sent: list[tuple[str, str]] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
 
-    def send_sms(self, session: Session, to: str, body: str) -> str:
-        if messaging.is_opted_out(session, to):
-            raise OptedOut(to)
+    def send_sms(self, to: str, body: str) -> str:
         if to in self.failing:
             raise ConnectionError("Twilio unreachable")
         self.sent.append((to, body))
@@ -148,7 +145,7 @@ def test_priorities_are_refreshed_at_start_and_then_every_minute(
         refreshed.append(session)
         return 0
 
-    monkeypatch.setattr(worker_module.queue, "refresh_priorities", refresh)
+    monkeypatch.setattr(worker_module.priority, "refresh_priorities", refresh)
     clock = FakeClock()
     worker = make_worker(factory, clock=clock)
     worker.tick()

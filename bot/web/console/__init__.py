@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from bot.services.queue import describe_duration
+from bot.durations import describe_duration
 from bot.settings import Settings
 from bot.twilio_client import TwilioClient
 from bot.web.console import actions, api, auth, once, supervisor, views

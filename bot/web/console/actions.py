@@ -21,7 +21,6 @@ from bot.services import delivery, handoff, queue, tickets
 from bot.web.console import once
 from bot.web.console.common import (
     error,
-    factory,
     find_ticket,
     me,
     parse_id,
@@ -30,6 +29,7 @@ from bot.web.console.common import (
     sms_sender,
 )
 from bot.web.console.views import bp
+from bot.web.database import session_factory
 
 USED_KEYS = "console_used_keys"
 
@@ -41,7 +41,7 @@ def deliver(message_id: int) -> delivery.Outcome | None:
     config = settings()
     try:
         return delivery.deliver(
-            factory(),
+            session_factory(),
             message_id,
             sms_sender(),
             secret=config.secret_key,
@@ -91,8 +91,9 @@ def act(
     sent: str = "",
     key: Hashable | None = None,
 ) -> ResponseReturnValue:
-    """Run `action` in one transaction, deliver the message it returns (if any),
-    and go back to the ticket; service errors become error pages.
+    """Run `action` in one transaction, deliver its message, go back to the ticket.
+
+    Service errors become error pages; an action may return no message to deliver.
 
     With a one-time `key` (once.py), a second request with the same key changes
     nothing; the key is given back if the action fails.
@@ -102,7 +103,7 @@ def act(
         return _to_ticket(tickets.normalise_reference(reference) or reference)
     committed = False
     try:
-        with factory()() as db, db.begin():
+        with session_factory()() as db, db.begin():
             agent = me(db)
             ticket = find_ticket(db, reference)
             canonical = ticket.reference
@@ -127,7 +128,7 @@ def act(
 @bp.post("/tickets/<reference>/claim")
 def claim(reference: str) -> ResponseReturnValue:
     """Take a new ticket; 409 (saying who has it) when someone else was first."""
-    with factory()() as db, db.begin():
+    with session_factory()() as db, db.begin():
         agent = me(db)
         found = find_ticket(db, reference)
         canonical = found.reference
@@ -135,7 +136,7 @@ def claim(reference: str) -> ResponseReturnValue:
     if won:
         flash(f"You have {canonical}.")
         return _to_ticket(canonical)
-    with factory()() as db:  # a new transaction: it sees the winner's commit
+    with session_factory()() as db:  # a new transaction: it sees the winner's commit
         found = find_ticket(db, canonical)
         holder = found.assigned_agent
         if holder is not None and holder.id == current_user.id:  # a double click
@@ -255,7 +256,7 @@ def retry(message_id: str) -> ResponseReturnValue:
         wanted = parse_id(message_id, "The message id")
     except ValueError as exc:
         return error(400, sentence(exc))
-    with factory()() as db, db.begin():
+    with session_factory()() as db, db.begin():
         agent = me(db)
         message = db.get(TicketMessage, wanted)
         if message is None:

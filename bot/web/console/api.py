@@ -1,5 +1,8 @@
-"""JSON for the console's live views: the queue (polled every 3 s by console.js)
-and a ticket's new transcript lines and delivery states (every 2 s)."""
+"""JSON for the console's live views, polled by console.js.
+
+The queue (every 3 s), and a ticket's new transcript lines and delivery states
+(every 2 s).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +15,14 @@ from sqlalchemy import select
 from bot.models import Delivery, TicketMessage, utcnow
 from bot.services import handoff
 from bot.web.console.auth import protect
-from bot.web.console.common import error, factory, find_ticket, me, parse_id
+from bot.web.console.common import error, find_ticket, me, parse_id
 from bot.web.console.queries import (
     QueueFilters,
     queue_listing,
     ticket_state,
 )
 from bot.web.console.views import refresh_priorities
+from bot.web.database import session_factory
 
 bp = Blueprint("console_api", __name__, url_prefix="/console/api")
 protect(bp)
@@ -35,16 +39,17 @@ def queue() -> ResponseReturnValue:
         return error(400, str(exc))
     refresh_priorities()
     now = utcnow()
-    with factory()() as db:
+    with session_factory()() as db:
         rows, counts = queue_listing(db, filters, me(db).id, now)
     return jsonify(tickets=rows, counts=counts)
 
 
 @bp.get("/tickets/<reference>")
 def ticket(reference: str) -> ResponseReturnValue:
-    """Transcript lines after `after`, the delivery state of every line sent to the
-    customer (`deliveries`; `undelivered` is its pending and failed part), and the
-    ticket's state.
+    """Transcript lines after `after`, delivery states, and the ticket's state.
+
+    `deliveries` has the delivery state of every line sent to the customer;
+    `undelivered` is its pending and failed part.
 
     The new lines are read first and the delivery states after them, with fresh
     rows: a line in `messages` is always in `deliveries` (if it was sent anywhere)
@@ -56,7 +61,7 @@ def ticket(reference: str) -> ResponseReturnValue:
         after = 0 if raw == "0" else parse_id(raw, "after")
     except ValueError:
         return error(400, "after must be a message id (a whole number, 0 for all).")
-    with factory()() as db:
+    with session_factory()() as db:
         me(db)
         found = find_ticket(db, reference)
         lines = handoff.transcript(db, found, after)

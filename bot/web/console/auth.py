@@ -40,8 +40,9 @@ from werkzeug.exceptions import HTTPException
 
 from bot.models import Agent, AgentRole
 from bot.services import agents
-from bot.web.console.common import error, factory, wants_json
+from bot.web.console.common import error, wants_json
 from bot.web.console.throttle import EMAIL, LoginThrottle, Refused
+from bot.web.database import session_factory
 from bot.web.security import check_form_token, new_csrf_token
 from bot.web.session_version import end_sessions, stamp
 
@@ -80,7 +81,7 @@ def load_user(user_id: str) -> ConsoleUser | None:
     """Flask-Login's user loader: only active agents stay signed in."""
     if not user_id.isdigit():
         return None
-    with factory()() as db:
+    with session_factory()() as db:
         agent = db.get(Agent, int(user_id))
         return ConsoleUser.of(agent) if agent is not None and agent.active else None
 
@@ -108,7 +109,7 @@ def _sign_out() -> None:
 def _end_sessions() -> None:
     """Sign out here and end every other session of this agent on the server."""
     if current_user.is_authenticated:
-        with factory()() as db:
+        with session_factory()() as db:
             end_sessions(db, Agent, current_user.id)
     _sign_out()
 
@@ -140,8 +141,10 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
 
 
 def protect(blueprint: Blueprint, *, supervisor: bool = False) -> None:
-    """Put the blueprint's routes behind sign-in, the role and the form token;
-    its HTTP errors become console pages (or API JSON)."""
+    """Put the blueprint's routes behind sign-in, the role and the form token.
+
+    Its HTTP errors become console pages (or API JSON).
+    """
     blueprint.register_error_handler(HTTPException, _http_error)
 
     @blueprint.before_request
@@ -224,7 +227,7 @@ def login() -> ResponseReturnValue:
     agent = None
     plausible = "\x00" not in email + password  # PostgreSQL cannot compare NULs
     if plausible and len(password) <= agents.MAX_PASSWORD_LENGTH:
-        with factory()() as db:
+        with session_factory()() as db:
             agent = agents.authenticate(db, email, password)
     if agent is None:
         current_app.logger.info(

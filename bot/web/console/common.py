@@ -1,4 +1,4 @@
-"""What every console view needs: database sessions, the signed-in agent, errors.
+"""What every console view needs: settings, the signed-in agent, errors.
 
 Errors are pages for people and JSON for the live views' API (/console/api/...),
 always with a message that says what to do; bad input is a 4xx, never a 500.
@@ -12,22 +12,17 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.models import Agent, AgentRole, Ticket
 from bot.services import tickets
-from bot.services.delivery import SmsSender
+from bot.services.messaging import SmsSender
 from bot.settings import Settings
 
 API_PREFIX = "/console/api/"
 # Database ids are 32-bit integers on both databases; anything else is not an id.
 MAX_ID = 2**31 - 1
 SMS_SENDER = "sms_sender"
-
-
-def factory() -> sessionmaker[Session]:
-    made: sessionmaker[Session] = current_app.extensions["session_factory"]
-    return made
 
 
 def settings() -> Settings:

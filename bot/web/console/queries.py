@@ -1,7 +1,8 @@
 """What the console's queue and ticket views read: filters, rows and their JSON.
 
 The page and the API that refreshes it share these, so both show the same thing.
-The queue rules themselves (order, SLA, priority) are bot/services/queue.py's.
+The queue rules themselves are bot/services/queue.py's (order) and
+bot/services/priority.py's (SLA, priority).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.durations import describe_duration
 from bot.models import (
     Channel,
     Sender,
@@ -23,6 +25,7 @@ from bot.models import (
     TicketStatus,
 )
 from bot.services import queue
+from bot.services.priority import sla_state
 
 S = TicketStatus
 STATUS_FILTERS: dict[str, tuple[TicketStatus, ...]] = {
@@ -109,9 +112,11 @@ def status_counts(db: Session, filters: QueueFilters, agent_id: int) -> dict[str
 
 
 def team_wrote() -> Any:
-    """Lines the team sent the customer: an agent's reply, or a notice that went
-    out (a delivery). Internal SYSTEM lines such as "Customer asked again." are not
-    the team answering."""
+    """Lines the team sent the customer: an agent's reply, or a notice that went out.
+
+    Internal SYSTEM lines such as "Customer asked again." are not the team
+    answering.
+    """
     return or_(
         TicketMessage.sender == Sender.AGENT,
         and_(
@@ -121,8 +126,7 @@ def team_wrote() -> Any:
 
 
 def unread_counts(db: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
-    """Customer messages since the team last wrote to the customer (all, if it has
-    not written)."""
+    """Customer messages since the team last wrote to the customer (all, if never)."""
     if not ticket_ids:
         return {}
     last_team = (
@@ -165,13 +169,13 @@ def queue_row(ticket: Ticket, now: dt.datetime, unread: int = 0) -> dict[str, An
         "channel": ticket.channel.value,
         "priority": ticket.priority.value,
         "priority_reason": ticket.priority_reason or "",
-        "sla": queue.sla_state(ticket, now),
+        "sla": sla_state(ticket, now),
         "first_response_due_at": _iso(ticket.first_response_due_at),
         "subject": ticket.subject,
         "customer": customer_label(ticket),
         "assignee": ticket.assigned_agent.name if ticket.assigned_agent else None,
         "created_at": _iso(ticket.created_at),
-        "age": queue.describe_duration(now - ticket.created_at),
+        "age": describe_duration(now - ticket.created_at),
         "summary": ticket.summary,
         "unread": unread,
     }
@@ -180,8 +184,7 @@ def queue_row(ticket: Ticket, now: dt.datetime, unread: int = 0) -> dict[str, An
 def queue_listing(
     db: Session, filters: QueueFilters, agent_id: int, now: dt.datetime
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The queue as the page and the API show it: rows in queue order, and counts
-    per status."""
+    """The queue as the page and the API show it: rows, and counts per status."""
     found = queue_tickets(db, filters, agent_id)
     unread = unread_counts(db, [t.id for t in found])
     rows = [queue_row(t, now, unread.get(t.id, 0)) for t in found]
@@ -195,6 +198,6 @@ def ticket_state(ticket: Ticket, now: dt.datetime, held: bool) -> dict[str, Any]
         "status": ticket.status.value,
         "assignee": ticket.assigned_agent.name if ticket.assigned_agent else None,
         "priority": ticket.priority.value,
-        "sla": queue.sla_state(ticket, now),
+        "sla": sla_state(ticket, now),
         "held": held,
     }

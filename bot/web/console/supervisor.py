@@ -10,14 +10,15 @@ from flask.typing import ResponseReturnValue
 from bot.models import utcnow
 from bot.services import reports
 from bot.web.console.auth import protect
-from bot.web.console.common import factory, settings
+from bot.web.console.common import settings
+from bot.web.database import session_factory
 
 bp = Blueprint("console_supervisor", __name__, url_prefix="/console")
 protect(bp, supervisor=True)
 
 
 def _report() -> reports.SupervisorReport:
-    with factory()() as db:
+    with session_factory()() as db:
         return reports.supervisor_report(db, utcnow(), ZoneInfo(settings().timezone))
 
 

@@ -1,5 +1,6 @@
-"""Sign-in attempts limited per email and per client address, in memory (one web
-worker: bot/launch.py).
+"""Sign-in attempts limited per email and per client address, in memory.
+
+In memory is enough: the web app runs as one worker (bot/launch.py).
 
 An attempt is counted before its password is checked, under the lock, so guesses
 sent in parallel cannot all slip past the limit while the first ones are still

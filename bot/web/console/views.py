@@ -24,15 +24,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.models import Agent, AgentRole, Ticket, utcnow
-from bot.services import handoff, queue
+from bot.services import handoff, priority, queue
 from bot.web.console import once
 from bot.web.console.auth import protect
-from bot.web.console.common import error, factory, find_ticket, me, sentence, settings
+from bot.web.console.common import error, find_ticket, me, sentence, settings
 from bot.web.console.queries import (
     QUEUE_LIMIT,
     QueueFilters,
     queue_listing,
 )
+from bot.web.database import session_factory
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 protect(bp)
@@ -41,7 +42,7 @@ RECENT_TICKETS = 5
 
 
 class PriorityRefresher:
-    """Runs queue.refresh_priorities at most every `interval` seconds per process.
+    """Runs priority.refresh_priorities at most every `interval` seconds per process.
 
     The queue page and its API both ask, so priorities are fresh while anyone
     looks at the queue, without every 3-second poll rewriting every open ticket.
@@ -64,8 +65,8 @@ class PriorityRefresher:
         if not self.due():
             return
         try:
-            with factory().begin() as db:
-                queue.refresh_priorities(db)
+            with session_factory().begin() as db:
+                priority.refresh_priorities(db)
         except SQLAlchemyError as exc:  # the queue still shows; next time, again
             current_app.logger.warning("refreshing priorities failed: %s", exc)
 
@@ -84,7 +85,7 @@ def queue_view() -> ResponseReturnValue:
         return error(400, sentence(exc))
     refresh_priorities()
     now = utcnow()
-    with factory()() as db:
+    with session_factory()() as db:
         rows, counts = queue_listing(db, filters, me(db).id, now)
     return render_template(
         "console/queue.html",
@@ -98,7 +99,7 @@ def queue_view() -> ResponseReturnValue:
 @bp.post("/next")
 def next_ticket() -> ResponseReturnValue:
     """Claim the most urgent waiting ticket and open it."""
-    with factory()() as db, db.begin():
+    with session_factory()() as db, db.begin():
         ticket = queue.next_ticket(db, me(db))
         reference = ticket.reference if ticket is not None else None
     if reference is None:
@@ -126,7 +127,7 @@ def ticket(reference: str) -> ResponseReturnValue:
     """Everything about one ticket, its live transcript and the actions."""
     config = settings()
     now = utcnow()
-    with factory()() as db:
+    with session_factory()() as db:
         agent = me(db)
         found = find_ticket(db, reference)
         messages = handoff.transcript(db, found)
@@ -155,7 +156,7 @@ def ticket(reference: str) -> ResponseReturnValue:
                 found, config.secret_key, config.default_phone_region
             ),
             held=bool(handoff.held_conversations(db, found)),
-            sla=queue.sla_state(found, now),
+            sla=priority.sla_state(found, now),
             agents=agents,
             may_reassign=may_reassign,
             max_reply=handoff.MAX_REPLY_LENGTH,

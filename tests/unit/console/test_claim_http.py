@@ -1,5 +1,7 @@
-"""Real concurrent claims over HTTP: eight signed-in agents click Claim at once;
-and one agent's reply form sent several times at once (a double click).
+"""Real concurrent claims and replies over HTTP.
+
+Eight signed-in agents click Claim at once; and one agent's reply form is sent
+several times at once (a double click).
 
 The console runs in a threaded Werkzeug server against the `engine` fixture's
 database (a SQLite file, and PostgreSQL); each agent has its own HTTP session and
@@ -22,7 +24,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
 from bot.models import Sender, TicketEventKind, TicketStatus
-from tests.unit.test_web_console import (
+from tests.unit.console.helpers import (
     PASSWORD,
     FakeSms,
     add_agent,

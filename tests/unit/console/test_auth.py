@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +16,6 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
 from bot.models import (
@@ -36,19 +34,15 @@ from bot.web.console.auth import SIGNED_IN_AT_KEY
 from bot.web.console.throttle import CLIENT, EMAIL, Attempt, LoginThrottle, Refused
 from bot.web.security import TOKEN_KEY
 from bot.web.session_version import stamp
-from tests.unit.test_web_console import (
+from tests.unit.console.helpers import (
     PASSWORD,
-    FakeSms,
     add_agent,
     csrf,
-    dispose,
     event_kinds,
     factory,
     load,
-    make_console_app,
     new_ticket,
     post,
-    rows_removed_after,
     sign_in,
     text_of,
     transcript,
@@ -100,26 +94,6 @@ POSTS = [route for route in ROUTES if route[0] == "POST"]
 
 def route_id(route: tuple[str, str, str]) -> str:
     return f"{route[0]} {route[1]}"
-
-
-@pytest.fixture
-def app(engine: Engine) -> Iterator[Flask]:
-    with rows_removed_after(engine):
-        made = make_console_app(engine, FakeSms())
-        try:
-            yield made
-        finally:
-            dispose(made)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def ada(app: Flask) -> int:
-    return add_agent(app, ADA, name="Ada Agent")
 
 
 @pytest.fixture
@@ -351,8 +325,11 @@ def test_deactivation_ends_a_sign_in(app: Flask, client: FlaskClient, ada: int) 
 def test_a_cookie_saved_before_sign_out_is_signed_out(
     app: Flask, client: FlaskClient, ada: int
 ) -> None:
-    """Sign-out ends the sign-in on the server: the cookie replayed afterwards (same
-    browser) is signed out, and so is the agent's sign-in in another browser."""
+    """Sign-out ends the sign-in on the server.
+
+    The cookie replayed afterwards (same browser) is signed out, and so is the
+    agent's sign-in in another browser.
+    """
     sign_in(client, ADA)
     saved = client.get_cookie("session")
     assert saved is not None

@@ -1,5 +1,7 @@
-"""console.js in headless Chromium: a ticket page the console rendered, with the live
-API stubbed so each poll gets the answer the test gives it.
+"""console.js in headless Chromium.
+
+A ticket page the console rendered, with the live API stubbed so each poll gets the
+answer the test gives it.
 
 Skipped when Chromium or chromedriver is not installed (`make browser`).
 """
@@ -24,22 +26,20 @@ from sqlalchemy.engine import Engine
 
 from bot.models import Channel, Sender
 from bot.web.console.common import MAX_ID
-from tests.unit.test_web_console import (
+from tests.unit.console.helpers import (
     JANE_PHONE,
     FakeSms,
-    add_agent,
     dispose,
     make_console_app,
     new_ticket,
     post,
     rows_removed_after,
-    sign_in,
     transcript,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCRIPT = Path(__file__).resolve().parents[2] / "bot/web/static/console.js"
+SCRIPT = Path(__file__).resolve().parents[3] / "bot/web/static/console.js"
 SCRIPT_TAG = '<script src="/static/console.js" defer></script>'
 # Stands in for the API (each poll takes the next answer the test queued), and
 # counts the form submissions that console.js lets through without sending them.
@@ -90,14 +90,6 @@ def app(engine: Engine) -> Iterator[Flask]:
             dispose(made)
 
 
-@pytest.fixture
-def agent(app: Flask) -> FlaskClient:
-    add_agent(app, "ada@support.example.com", name="Ada Agent")
-    client = app.test_client()
-    assert sign_in(client, "ada@support.example.com").status_code == 303
-    return client
-
-
 def open_page(browser: WebDriver, html: str, folder: Path) -> None:
     """Show a page the console rendered, with the stub in front of console.js."""
     assert SCRIPT_TAG in html
@@ -111,8 +103,10 @@ def open_page(browser: WebDriver, html: str, folder: Path) -> None:
 
 
 def answer(browser: WebDriver, data: dict[str, Any]) -> None:
-    """The next poll gets `data`; wait until it has been shown and one more poll
-    has started (so console.js has finished with it)."""
+    """The next poll gets `data`; wait until console.js has finished with it.
+
+    That is: it has been shown and one more poll has started.
+    """
     browser.execute_script(f"window.answers.push({json.dumps(data)});")
     before = browser.execute_script("return window.polls;")
     WebDriverWait(browser, 10).until(
