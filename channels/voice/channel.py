@@ -69,13 +69,12 @@ from channels.voice.prompts import (
     outage_message,
 )
 from channels.voice.replies import (
-    CONTROL_KEY,
     HANGUP,
     TRANSFER,
-    control_from_events,
     control_of,
     conversation_state,
     voice_reply,
+    with_control,
 )
 from channels.voice.speech import clean_digits, is_ascii_digits, spoken_key
 from channels.voice.state import CallState, GatherKind, PendingTurn, Phase, TurnStatus
@@ -341,12 +340,8 @@ class VoiceInput(InputChannel):
                 self.settings.secret_key,
             )
             if control_of(replies) is None and agent is not None:
-                # Until the voice responses carry their custom payloads.
                 tracker = await agent.tracker_store.retrieve(call.conversation_id)
-                events = list(tracker.events) if tracker else []
-                control = control_from_events(events)
-                if control:
-                    replies.append({"custom": {CONTROL_KEY: control}})
+                replies = with_control(replies, list(tracker.events) if tracker else [])
         except Exception:
             logger.exception("assistant failed on call %s", call.sid)
             raise

@@ -91,3 +91,14 @@ def control_from_events(events: Sequence[Any]) -> str | None:
         if isinstance(event, ActionExecuted) and event.action_name == "utter_goodbye":
             return HANGUP
     return None
+
+
+def with_control(
+    messages: list[dict[str, Any]], events: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """`messages`, plus the call control the turn's `events` imply if they carry none.
+
+    Until the voice responses carry their custom payloads.
+    """
+    control = control_from_events(events) if control_of(messages) is None else None
+    return [*messages, {"custom": {CONTROL_KEY: control}}] if control else messages

@@ -11,6 +11,7 @@ from channels.voice.replies import (
     control_of,
     conversation_state,
     voice_reply,
+    with_control,
 )
 from channels.voice.state import GatherKind
 
@@ -62,3 +63,15 @@ def test_control_from_the_turns_events() -> None:
     assert control_from_events(handed_off) == TRANSFER
     earlier_turn = [*handed_off, UserUttered("thanks"), ActionExecuted("utter_x")]
     assert control_from_events(earlier_turn) is None
+
+
+def test_the_turns_events_add_the_control_the_replies_lack() -> None:
+    bye = [{"text": "Bye!"}]
+    said_goodbye = [UserUttered("bye"), ActionExecuted("utter_goodbye")]
+    assert with_control(bye, said_goodbye) == [
+        *bye,
+        {"custom": {"switchboard": HANGUP}},
+    ]
+    assert with_control(bye, []) == bye
+    transfer = [{"text": "One moment."}, {"custom": {"switchboard": TRANSFER}}]
+    assert with_control(transfer, said_goodbye) == transfer  # theirs wins
