@@ -259,8 +259,6 @@ def load_dotenv_file(path: Path | None = None) -> None:
     load_dotenv(path or PROJECT_ROOT / ".env", override=False)
 
 
-
-
 # --- what the Twilio channels need at start -----------------------------------------
 
 
