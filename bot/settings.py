@@ -12,12 +12,11 @@ import fcntl
 import os
 import re
 import secrets
-import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import phonenumbers
 
@@ -179,10 +178,10 @@ class Settings:
 @cache
 def _types() -> dict[str, Any]:
     """The type of each `Settings` field (str | None for optional text)."""
-    return typing.get_type_hints(Settings)
+    return get_type_hints(Settings)
 
 
-def _parse(metadata: typing.Mapping[str, Any], raw: str, kind: Any) -> Any:
+def _parse(metadata: Mapping[str, Any], raw: str, kind: Any) -> Any:
     """The value of a setting's variable, or a ValueError naming the variable."""
     name = metadata[ENV]
     if metadata[CLEAN] is not None:

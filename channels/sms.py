@@ -4,7 +4,8 @@ Every request's X-Twilio-Signature is checked against the public URL, and the fi
 used (AccountSid, MessageSid, From) against Twilio's exact formats; Twilio's retries
 and replayed requests are recognised by MessageSid and by the signature itself;
 STOP/START/HELP behave as carriers require; replies are plain text with buttons
-turned into numbered choices.
+turned into numbered choices. An answer slower than `TURN_TIMEOUT` is texted when
+ready (`channels.turns`); database work runs off the event loop.
 """
 
 from __future__ import annotations
@@ -244,8 +245,11 @@ class SmsInput(InputChannel):
         body: str,
         delivery_ids: list[str],
     ) -> list[str] | ForAssistant:
-        """The reply without the assistant (carrier keywords, held, repeated), or
-        the text to give it."""
+        """The answer without the assistant, or the text to give it.
+
+        Repeats, carrier keywords (STOP, HELP, START), opted-out senders and held
+        conversations are answered here, in one transaction.
+        """
         if not messaging.first_delivery(session, *delivery_ids):
             return []  # Twilio's retry, or a replay, of a message we handled
         carrier_keyword = messaging.keyword(body)
