@@ -28,7 +28,7 @@ from actions.common import (
 )
 from actions.tickets import verified_customer
 from actions.validation import latest_intent
-from bot.models import Customer, Order, Sender, Ticket, TicketCategory
+from bot.models import Customer, Order, Sender, TicketCategory
 from bot.services import handoff
 from bot.services import tickets as ticket_service
 from bot.services.hours import OpeningHours, describe_opening
@@ -153,49 +153,15 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
     with session_scope() as session:
         customer = verified_customer(session, tracker)
         context = handoff_context(tracker, reason, verified=customer is not None)
-        existing = [
-            t
-            for t in ticket_service.open_tickets_for_conversation(
-                session, tracker.sender_id
-            )
-            if t.handed_off
-        ]
-        ticket: Ticket
-        if existing:
-            ticket = existing[0]
-            ticket_service.add_transcript(
-                ticket,
-                [
-                    *_since_last_handoff(tracker),
-                    ticket_service.TranscriptLine(
-                        Sender.SYSTEM, "Customer asked again."
-                    ),
-                ],
-            )
-        else:
-            # The order the flow verified, or one the verified customer mentioned.
-            order = _verified_order(
-                session,
-                tracker.get_slot("verified_order")
-                or context.entities.get("order_number"),
-                customer,
-            )
-            ticket = ticket_service.open_ticket(
-                session,
-                ticket_service.TicketRequest(
-                    channel=channel_of(tracker),
-                    category=TicketCategory.HANDOFF,
-                    subject="Conversation handed off to a person",
-                    description=reason,
-                    customer=customer,
-                    order=order,
-                    conversation_id=tracker.sender_id,
-                    contact=channel_phone(tracker)
-                    or (customer.email if customer else None),
-                    handed_off=True,
-                    transcript=transcript(tracker),
-                ),
-            )
+        asked_again = ticket_service.TranscriptLine(
+            Sender.SYSTEM, "Customer asked again."
+        )
+        ticket = handoff.ensure_ticket(
+            session,
+            tracker.sender_id,
+            lambda: _handoff_request(session, tracker, context, customer),
+            again=[*_since_last_handoff(tracker), asked_again],
+        )
         handoff.record_context(ticket, context)
         try:
             handoff.hold(session, ticket, tracker.sender_id)
@@ -208,6 +174,33 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventTy
         when = when_to_expect_a_person(session, now())
     dispatcher.utter_message(response="utter_handoff", reference=reference, when=when)
     return [*reset_flow_slots(), SlotSet("handoff_ticket", reference)]
+
+
+def _handoff_request(
+    session: Session,
+    tracker: Tracker,
+    context: handoff.HandoffContext,
+    customer: Customer | None,
+) -> ticket_service.TicketRequest:
+    """A new handoff ticket for the conversation, with what the assistant knew."""
+    # The order the flow verified, or one the verified customer mentioned.
+    order = _verified_order(
+        session,
+        tracker.get_slot("verified_order") or context.entities.get("order_number"),
+        customer,
+    )
+    return ticket_service.TicketRequest(
+        channel=channel_of(tracker),
+        category=TicketCategory.HANDOFF,
+        subject="Conversation handed off to a person",
+        description=context.reason,
+        customer=customer,
+        order=order,
+        conversation_id=tracker.sender_id,
+        contact=channel_phone(tracker) or (customer.email if customer else None),
+        handed_off=True,
+        transcript=transcript(tracker),
+    )
 
 
 def when_to_expect_a_person(session: Session, moment: dt.datetime) -> str:

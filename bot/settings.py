@@ -1,50 +1,217 @@
-"""Settings read from the environment (and a `.env` file), with documented defaults."""
+"""Settings read from the environment (and a `.env` file), each declared once.
+
+Every setting is a field of `Settings` that carries its environment variable, its
+type and its default (or how the default follows from other settings), so the
+dataclass, `Settings.from_env` and `.env.example` cannot disagree (a unit test
+compares them). The checks the Twilio channels need at start are here too.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
+from typing import Any, get_type_hints
+
+import phonenumbers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
+# Field metadata keys.
+ENV = "env"
+DERIVED = "derived"
+CLEAN = "clean"
+GENERATED = "generated"
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return value if value else default
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = _env(name, str(default))
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+# VOICE_TRUST_CALLER_ID: when the IVR vouches for a caller's `From` number.
+TRUST_ATTESTED = "attested"  # full STIR/SHAKEN attestation only
+TRUST_ALWAYS = "always"  # carriers without StirVerstat; spoofable
+TRUST_NEVER = "never"
+TRUST_MODES = (TRUST_ATTESTED, TRUST_ALWAYS, TRUST_NEVER)
+MAX_QUEUE_NAME = 64  # Twilio's limit for a queue's friendly name
+ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")  # Twilio's format
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = _env(name, "true" if default else "false").strip().lower()
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
+def setting(
+    env: str,
+    default: Any = "",
+    *,
+    derived: Callable[[Any], Any] | None = None,
+    clean: Callable[[str], str] | None = None,
+    generated: bool = False,
+) -> Any:
+    """A `Settings` field read from the variable `env`.
+
+    Args:
+        env: The environment variable; unset or empty means the default.
+        default: The value when `env` is unset.
+        derived: The default computed from the other settings instead (the field's
+            `default` is then the empty value that asks for it).
+        clean: Tidies the variable's text before use.
+        generated: A secret generated into var/secrets.env when `env` is unset.
+
+    Returns:
+        The dataclass field.
+    """
+    metadata = {ENV: env, DERIVED: derived, CLEAN: clean, GENERATED: generated}
+    return field(default=default, metadata=metadata)
 
 
-GENERATED_SECRETS = (
-    "SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN", "ACTION_SERVER_TOKEN",
-)  # fmt: skip
+def _sqlite_in_var_dir(filename: str) -> Callable[[Any], str]:
+    return lambda settings: f"sqlite:///{settings.var_dir / filename}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Switchboard reads; see `.env.example` for documentation."""
+
+    var_dir: Path = setting("SWITCHBOARD_VAR_DIR", DEFAULT_VAR_DIR)
+    database_url: str = setting(
+        "DATABASE_URL", derived=_sqlite_in_var_dir("switchboard.db")
+    )
+    default_phone_region: str = setting("DEFAULT_PHONE_REGION", "US")
+    max_verification_attempts: int = setting("MAX_VERIFICATION_ATTEMPTS", 3)
+    max_attempts_per_key: int = setting("MAX_ATTEMPTS_PER_KEY", 5)
+    max_attempts_per_identifier: int = setting("MAX_ATTEMPTS_PER_IDENTIFIER", 5)
+    attempt_window_minutes: int = setting("ATTEMPT_WINDOW_MINUTES", 60)
+    bind_host: str = setting("BIND_HOST", "127.0.0.1")
+    web_port: int = setting("WEB_PORT", 8000)
+    rasa_port: int = setting("RASA_PORT", 5005)
+    action_port: int = setting("ACTION_PORT", 5055)
+    action_server_url: str = setting(
+        "ACTION_SERVER_URL",
+        derived=lambda s: f"http://127.0.0.1:{s.action_port}/webhook",
+    )
+    tracker_store_url: str = setting(
+        "RASA_TRACKER_STORE_URL", derived=_sqlite_in_var_dir("rasa_tracker.db")
+    )
+    lock_store_url: str | None = setting("LOCK_STORE_URL", None)
+    secret_key: str = setting("SECRET_KEY", generated=True)
+    rasa_url: str = setting(
+        "RASA_URL", derived=lambda s: f"http://127.0.0.1:{s.rasa_port}"
+    )
+    rasa_token: str = setting("RASA_TOKEN", generated=True)
+    # Sent by Rasa with every action call; the action server refuses calls without it.
+    action_server_token: str = setting("ACTION_SERVER_TOKEN", generated=True)
+    # How long a verification made in a conversation counts (Rasa's session length).
+    verification_ttl_minutes: int = setting("VERIFICATION_TTL_MINUTES", 60)
+    timezone: str = setting("SWITCHBOARD_TIMEZONE", "America/New_York")
+    password_reset_url: str = setting(
+        "PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset"
+    )
+    opening_hours: str = setting(
+        "OPENING_HOURS", "mon-fri 08:00-20:00; sat 09:00-17:00"
+    )
+    registration_url: str = setting(
+        "REGISTRATION_URL", "http://127.0.0.1:8000/register"
+    )
+    # Where the link mailed to a registrant points (the web app's confirm page).
+    registration_confirm_url: str = setting(
+        "REGISTRATION_CONFIRM_URL", "http://127.0.0.1:8000/register/confirm"
+    )
+    # Twilio (names as in Twilio's docs). Without real credentials, the generated
+    # development auth token still lets signed test requests be made locally.
+    twilio_account_sid: str = setting(
+        "TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"
+    )
+    twilio_auth_token: str = setting("TWILIO_AUTH_TOKEN", generated=True)
+    twilio_phone_number: str = setting("TWILIO_PHONE_NUMBER", "+15005550006")
+    twilio_api_base_url: str | None = setting("TWILIO_API_BASE_URL", None)
+    public_base_url: str = setting(
+        "PUBLIC_BASE_URL",
+        derived=lambda s: f"http://127.0.0.1:{s.rasa_port}",
+        clean=lambda raw: raw.rstrip("/"),
+    )
+    agent_phone_number: str | None = setting("AGENT_PHONE_NUMBER", None)
+    agent_queue_name: str | None = setting("AGENT_QUEUE_NAME", None)
+    voice_response_timeout: float = setting("VOICE_RESPONSE_TIMEOUT", 0.8)
+    # Vouch for a caller's `From` number: "attested" (STIR/SHAKEN full attestation,
+    # StirVerstat=TN-Validation-Passed-A), "always" (weaker) or "never".
+    voice_trust_caller_id: str = setting(
+        "VOICE_TRUST_CALLER_ID", TRUST_ATTESTED, clean=lambda raw: raw.strip().lower()
+    )
+    # Send the web app's session cookie only over HTTPS: set true behind TLS.
+    session_cookie_secure: bool = setting("SESSION_COOKIE_SECURE", False)
+    # Seconds between the delivery worker's rounds (bot/worker.py).
+    worker_interval: float = setting("WORKER_INTERVAL", 5.0)
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            derive = item.metadata[DERIVED]
+            if derive is not None and not getattr(self, item.name):
+                object.__setattr__(self, item.name, derive(self))
+
+    @property
+    def web_origin(self) -> str:
+        """Origin of the web app, allowed to call the Rasa server from the browser."""
+        return f"http://{self.bind_host}:{self.web_port}"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from environment variables (after loading `.env`).
+
+        Unset secrets come from var/secrets.env, generated there if need be.
+        """
+        load_dotenv_file()
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            raw = os.environ.get(item.metadata[ENV])
+            if raw:
+                values[item.name] = _parse(item.metadata, raw, _types()[item.name])
+        unset = [
+            item
+            for item in fields(cls)
+            if item.metadata[GENERATED] and item.name not in values
+        ]
+        if unset:
+            generated = local_secrets(values.get("var_dir", DEFAULT_VAR_DIR))
+            values.update({item.name: generated[item.metadata[ENV]] for item in unset})
+        return cls(**values)
+
+
+@cache
+def _types() -> dict[str, Any]:
+    """The type of each `Settings` field (str | None for optional text)."""
+    return get_type_hints(Settings)
+
+
+def _parse(metadata: Mapping[str, Any], raw: str, kind: Any) -> Any:
+    """The value of a setting's variable, or a ValueError naming the variable."""
+    name = metadata[ENV]
+    if metadata[CLEAN] is not None:
+        raw = metadata[CLEAN](raw)
+    if kind is Path:
+        return Path(raw).resolve()
+    if kind is bool:
+        flag = raw.strip().lower()
+        if flag in {"1", "true", "yes", "on"}:
+            return True
+        if flag in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{name} must be true or false, got {flag!r}")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    return raw
+
+
+# Secrets with no default: generated per installation (see `local_secrets`).
+GENERATED_SECRETS = tuple(
+    item.metadata[ENV] for item in fields(Settings) if item.metadata[GENERATED]
+)
 
 
 def local_secrets(var_dir: Path) -> dict[str, str]:
@@ -91,124 +258,49 @@ def load_dotenv_file(path: Path | None = None) -> None:
     load_dotenv(path or PROJECT_ROOT / ".env", override=False)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every setting Switchboard reads; see `.env.example` for documentation."""
+# --- what the Twilio channels need at start -----------------------------------------
 
-    var_dir: Path = DEFAULT_VAR_DIR
-    database_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'switchboard.db'}"
-    default_phone_region: str = "US"
-    max_verification_attempts: int = 3
-    max_attempts_per_key: int = 5
-    max_attempts_per_identifier: int = 5
-    attempt_window_minutes: int = 60
-    bind_host: str = "127.0.0.1"
-    web_port: int = 8000
-    rasa_port: int = 5005
-    action_port: int = 5055
-    action_server_url: str = "http://127.0.0.1:5055/webhook"
-    tracker_store_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'rasa_tracker.db'}"
-    lock_store_url: str | None = None
-    secret_key: str = ""
-    rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = ""
-    # Sent by Rasa with every action call; the action server refuses calls without it.
-    action_server_token: str = ""
-    # How long a verification made in a conversation counts (Rasa's session length).
-    verification_ttl_minutes: int = 60
-    timezone: str = "America/New_York"
-    password_reset_url: str = "http://127.0.0.1:8000/account/reset"
-    opening_hours: str = "mon-fri 08:00-20:00; sat 09:00-17:00"
-    registration_url: str = "http://127.0.0.1:8000/register"
-    # Where the link mailed to a registrant points (the web app's confirm page).
-    registration_confirm_url: str = "http://127.0.0.1:8000/register/confirm"
-    # Twilio (names as in Twilio's docs). Without real credentials, the generated
-    # development auth token still lets signed test requests be made locally.
-    twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = ""
-    twilio_phone_number: str = "+15005550006"
-    twilio_api_base_url: str | None = None
-    public_base_url: str = "http://127.0.0.1:5005"
-    agent_phone_number: str | None = None
-    agent_queue_name: str | None = None
-    voice_response_timeout: float = 0.8
-    # Vouch for a caller's `From` number: "attested" (STIR/SHAKEN full attestation,
-    # StirVerstat=TN-Validation-Passed-A), "always" (weaker) or "never".
-    voice_trust_caller_id: str = "attested"
-    # Send the web app's session cookie only over HTTPS: set true behind TLS.
-    session_cookie_secure: bool = False
-    # Seconds between the delivery worker's rounds (bot/worker.py).
-    worker_interval: float = 5.0
 
-    @property
-    def web_origin(self) -> str:
-        """Origin of the web app, allowed to call the Rasa server from the browser."""
-        return f"http://{self.bind_host}:{self.web_port}"
+def check_twilio(settings: Settings) -> Settings:
+    """The settings, or a ValueError naming the variable the Twilio channels need."""
+    if not settings.twilio_auth_token:
+        raise ValueError("TWILIO_AUTH_TOKEN is needed to validate Twilio webhooks")
+    if not settings.public_base_url.startswith(("http://", "https://")):
+        raise ValueError("PUBLIC_BASE_URL must be the http(s) URL Twilio calls")
+    if not ACCOUNT_SID.fullmatch(settings.twilio_account_sid):
+        raise ValueError("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
+    return settings
 
-    @classmethod
-    def from_env(cls) -> Settings:
-        """Build settings from environment variables (after loading `.env`)."""
-        load_dotenv_file()
-        var_dir = Path(_env("SWITCHBOARD_VAR_DIR", str(DEFAULT_VAR_DIR))).resolve()
 
-        def generated() -> dict[str, str]:
-            return local_secrets(var_dir)
-
-        return cls(
-            var_dir=var_dir,
-            database_url=_env(
-                "DATABASE_URL", f"sqlite:///{var_dir / 'switchboard.db'}"
-            ),
-            default_phone_region=_env("DEFAULT_PHONE_REGION", "US"),
-            max_verification_attempts=_env_int("MAX_VERIFICATION_ATTEMPTS", 3),
-            max_attempts_per_key=_env_int("MAX_ATTEMPTS_PER_KEY", 5),
-            max_attempts_per_identifier=_env_int("MAX_ATTEMPTS_PER_IDENTIFIER", 5),
-            attempt_window_minutes=_env_int("ATTEMPT_WINDOW_MINUTES", 60),
-            bind_host=_env("BIND_HOST", "127.0.0.1"),
-            web_port=_env_int("WEB_PORT", 8000),
-            rasa_port=_env_int("RASA_PORT", 5005),
-            action_port=_env_int("ACTION_PORT", 5055),
-            action_server_url=_env(
-                "ACTION_SERVER_URL",
-                f"http://127.0.0.1:{_env_int('ACTION_PORT', 5055)}/webhook",
-            ),
-            tracker_store_url=_env(
-                "RASA_TRACKER_STORE_URL", f"sqlite:///{var_dir / 'rasa_tracker.db'}"
-            ),
-            lock_store_url=os.environ.get("LOCK_STORE_URL") or None,
-            secret_key=os.environ.get("SECRET_KEY") or generated()["SECRET_KEY"],
-            rasa_url=_env(
-                "RASA_URL", f"http://127.0.0.1:{_env_int('RASA_PORT', 5005)}"
-            ),
-            rasa_token=os.environ.get("RASA_TOKEN") or generated()["RASA_TOKEN"],
-            action_server_token=os.environ.get("ACTION_SERVER_TOKEN")
-            or generated()["ACTION_SERVER_TOKEN"],
-            verification_ttl_minutes=_env_int("VERIFICATION_TTL_MINUTES", 60),
-            timezone=_env("SWITCHBOARD_TIMEZONE", "America/New_York"),
-            password_reset_url=_env(
-                "PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset"
-            ),
-            registration_url=_env("REGISTRATION_URL", "http://127.0.0.1:8000/register"),
-            registration_confirm_url=_env(
-                "REGISTRATION_CONFIRM_URL", "http://127.0.0.1:8000/register/confirm"
-            ),
-            opening_hours=_env("OPENING_HOURS", "mon-fri 08:00-20:00; sat 09:00-17:00"),
-            twilio_account_sid=_env(
-                "TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"
-            ),
-            twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN")
-            or generated()["TWILIO_AUTH_TOKEN"],
-            twilio_phone_number=_env("TWILIO_PHONE_NUMBER", "+15005550006"),
-            twilio_api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None,
-            public_base_url=_env(
-                "PUBLIC_BASE_URL", f"http://127.0.0.1:{_env_int('RASA_PORT', 5005)}"
-            ).rstrip("/"),
-            agent_phone_number=os.environ.get("AGENT_PHONE_NUMBER") or None,
-            agent_queue_name=os.environ.get("AGENT_QUEUE_NAME") or None,
-            voice_response_timeout=float(_env("VOICE_RESPONSE_TIMEOUT", "0.8")),
-            voice_trust_caller_id=_env("VOICE_TRUST_CALLER_ID", "attested")
-            .strip()
-            .lower(),
-            session_cookie_secure=_env_bool("SESSION_COOKIE_SECURE", False),
-            worker_interval=_env_float("WORKER_INTERVAL", 5.0),
+def check_voice(settings: Settings) -> Settings:
+    """`check_twilio` and the phone IVR's own settings, or a ValueError naming one."""
+    check_twilio(settings)
+    if "?" in settings.public_base_url or "#" in settings.public_base_url:
+        raise ValueError("PUBLIC_BASE_URL must not have a query or fragment")
+    if not 0 < settings.voice_response_timeout <= 10:
+        raise ValueError(
+            "VOICE_RESPONSE_TIMEOUT must be more than 0 and at most 10 seconds "
+            f"(Twilio gives up after 15), got {settings.voice_response_timeout}"
         )
+    if settings.agent_phone_number and not _is_phone_number(
+        settings.agent_phone_number, settings.default_phone_region
+    ):
+        raise ValueError(
+            f"AGENT_PHONE_NUMBER {settings.agent_phone_number!r} is not a valid "
+            "phone number"
+        )
+    if settings.agent_queue_name and len(settings.agent_queue_name) > MAX_QUEUE_NAME:
+        raise ValueError(f"AGENT_QUEUE_NAME must be at most {MAX_QUEUE_NAME} chars")
+    if settings.voice_trust_caller_id not in TRUST_MODES:
+        raise ValueError(
+            f"VOICE_TRUST_CALLER_ID must be one of {', '.join(TRUST_MODES)}, "
+            f"got {settings.voice_trust_caller_id!r}"
+        )
+    return settings
+
+
+def _is_phone_number(raw: str, region: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(raw.strip(), region))
+    except phonenumbers.NumberParseException:
+        return False

@@ -1,22 +1,28 @@
 """What the Switchboard channels share.
 
-Twilio signatures, running a message through Rasa, and turning bot output into
-plain text.
+Twilio signatures, running a message through Rasa, database work off the event
+loop, and bot output as plain text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic.request import Request
+from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
+from bot.db import session_factory
 from bot.identity import ChannelIdentity, sign_identity
 from bot.settings import Settings
+
+T = TypeVar("T")
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -30,6 +36,29 @@ _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\ufe0f\u200d]"
 )
+
+
+class Transactions:
+    """Runs a channel's units of database work, each in one transaction in a thread.
+
+    The database is not asyncio's, so the event loop stays free.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    @cached_property
+    def _sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.database_url)
+
+    async def __call__(self, work: Callable[[Session], T]) -> T:
+        """`work`'s result, committed; rolled back if it raises."""
+
+        def run() -> T:
+            with self._sessions.begin() as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
 
 
 def public_url(settings: Settings, request: Request) -> str:

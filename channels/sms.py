@@ -4,33 +4,33 @@ Every request's X-Twilio-Signature is checked against the public URL, and the fi
 used (AccountSid, MessageSid, From) against Twilio's exact formats; Twilio's retries
 and replayed requests are recognised by MessageSid and by the signature itself;
 STOP/START/HELP behave as carriers require; replies are plain text with buttons
-turned into numbered choices.
+turned into numbered choices. An answer slower than `TURN_TIMEOUT` is texted when
+ready (`channels.turns`); database work runs off the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Callable
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.db import session_factory
 from bot.identity import ChannelIdentity
 from bot.services import handoff, messaging
 from bot.services.contact import try_normalise_phone
 from bot.services.messaging import sms_conversation_id
-from bot.settings import Settings
+from bot.settings import Settings, check_twilio
 from bot.twilio_client import TwilioClient
 from channels.common import (
     OnNewMessage,
+    Transactions,
     button_payloads,
     button_titles,
     form_params,
@@ -38,7 +38,8 @@ from channels.common import (
     run_through_rasa,
     valid_twilio_signature,
 )
-from channels.twilio_checks import ACCOUNT_SID, signature_id, sms_refusal
+from channels.turns import Replies, SlowTurns, TurnTooSlow
+from channels.twilio_checks import signature_id, sms_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,13 @@ def sms_texts(messages: list[dict[str, Any]]) -> list[str]:
     return bodies
 
 
+@dataclass(frozen=True)
+class ForAssistant:
+    """An inbound text for the assistant (a numbered choice already resolved)."""
+
+    text: str
+
+
 def _build_messaging_response(bodies: list[str]) -> str:
     twiml = MessagingResponse()
     for body in bodies:
@@ -145,17 +153,9 @@ class SmsInput(InputChannel):
         return cls(Settings.from_env())
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.twilio_auth_token:
-            raise ValueError("TWILIO_AUTH_TOKEN is needed to validate Twilio webhooks")
-        if not settings.public_base_url.startswith(("http://", "https://")):
-            raise ValueError("PUBLIC_BASE_URL must be the http(s) URL Twilio calls")
-        if not ACCOUNT_SID.fullmatch(settings.twilio_account_sid):
-            raise ValueError("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
-        self.settings = settings
-
-    @cached_property
-    def _sessions(self) -> Callable[[], Any]:
-        return session_factory(self.settings.database_url).begin
+        self.settings = check_twilio(settings)
+        self._db = Transactions(settings.database_url)
+        self.turns = SlowTurns(TURN_TIMEOUT)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         sms = Blueprint("sms_webhook", __name__)
@@ -208,83 +208,101 @@ class SmsInput(InputChannel):
         """
         conversation = sms_conversation_id(sender, self.settings.secret_key)
         delivery_ids = [f"sms:{sid}", *([signature] if signature else [])]
-        with self._sessions() as session:
-            if not messaging.first_delivery(session, *delivery_ids):
-                return []  # Twilio's retry, or a replay, of a message we handled
-            carrier_keyword = messaging.keyword(body)
-            opted_out = messaging.is_opted_out(session, sender)
-            if carrier_keyword == "stop":
-                messaging.opt_out(session, sender)
-                return [STOP_REPLY]
-            if carrier_keyword == "help":  # carriers require HELP to be answered
-                return [HELP_REPLY]
-            if carrier_keyword == "start" and opted_out:
-                messaging.opt_in(session, sender)
-                return [START_REPLY]
-            if opted_out:
-                return []  # no messages until START
-            # A person has the conversation: the text is theirs, the bot stays
-            # silent. In this transaction, so a Twilio retry doesn't store it twice.
-            if (
-                handoff.receive_customer_message(
-                    session, conversation, body.strip() or NO_TEXT_PLACEHOLDER
-                )
-                is not None
-            ):
-                return []
-            if not body.strip():
-                return [NO_TEXT_REPLY]
-            text = messaging.resolve_choice(session, conversation, body)
-        turn = asyncio.ensure_future(
+        answer = await self._db(
+            lambda s: self._before_assistant(
+                s, sender, conversation, body, delivery_ids
+            )
+        )
+        if isinstance(answer, list):
+            return answer
+        turn = self.turns.start(
             run_through_rasa(
                 on_new_message,
-                text,
+                answer.text,
                 conversation,
                 self.name(),
                 ChannelIdentity(channel="sms", phone=sender),
                 self.settings.secret_key,
-            )
+            ),
+            late=lambda replies: self._send_later(replies, sender, conversation),
         )
         try:
-            replies = await asyncio.wait_for(asyncio.shield(turn), TURN_TIMEOUT)
-        except asyncio.TimeoutError:
+            replies = await self.turns.wait(turn)
+        except TurnTooSlow:
             # Twilio would give up on us: answer now, text the real reply later.
-            turn.add_done_callback(
-                lambda done: asyncio.ensure_future(
-                    self._send_later(done, sender, conversation)
-                )
-            )
             return [SLOW_REPLY]
         except Exception:
             # The message is in the tracker store; the customer is told to retry.
             logger.exception("assistant failed on an SMS from %s", conversation)
             return [ERROR_REPLY]
-        return self._finish(replies, sender, conversation)
+        return await self._db(lambda s: self._finish(s, replies, sender, conversation))
 
+    @staticmethod
+    def _before_assistant(
+        session: Session,
+        sender: str,
+        conversation: str,
+        body: str,
+        delivery_ids: list[str],
+    ) -> list[str] | ForAssistant:
+        """The answer without the assistant, or the text to give it.
+
+        Repeats, carrier keywords (STOP, HELP, START), opted-out senders and held
+        conversations are answered here, in one transaction.
+        """
+        if not messaging.first_delivery(session, *delivery_ids):
+            return []  # Twilio's retry, or a replay, of a message we handled
+        carrier_keyword = messaging.keyword(body)
+        opted_out = messaging.is_opted_out(session, sender)
+        if carrier_keyword == "stop":
+            messaging.opt_out(session, sender)
+            return [STOP_REPLY]
+        if carrier_keyword == "help":  # carriers require HELP to be answered
+            return [HELP_REPLY]
+        if carrier_keyword == "start" and opted_out:
+            messaging.opt_in(session, sender)
+            return [START_REPLY]
+        if opted_out:
+            return []  # no messages until START
+        # A person has the conversation: the text is theirs, the bot stays
+        # silent. In this transaction, so a Twilio retry doesn't store it twice.
+        if (
+            handoff.receive_customer_message(
+                session, conversation, body.strip() or NO_TEXT_PLACEHOLDER
+            )
+            is not None
+        ):
+            return []
+        if not body.strip():
+            return [NO_TEXT_REPLY]
+        return ForAssistant(messaging.resolve_choice(session, conversation, body))
+
+    @staticmethod
     def _finish(
-        self, replies: list[dict[str, Any]], sender: str, conversation: str
+        session: Session, replies: Replies, sender: str, conversation: str
     ) -> list[str]:
-        with self._sessions() as session:
-            if messaging.is_opted_out(session, sender):
-                return []  # STOP arrived while the assistant was thinking
-            messaging.remember_choices(session, conversation, button_payloads(replies))
+        """The replies as SMS bodies, their choices remembered (none after STOP)."""
+        if messaging.is_opted_out(session, sender):
+            return []  # STOP arrived while the assistant was thinking
+        messaging.remember_choices(session, conversation, button_payloads(replies))
         return sms_texts(replies)
 
     async def _send_later(
-        self, turn: asyncio.Future[list[dict[str, Any]]], sender: str, conversation: str
+        self, replies: Replies | None, sender: str, conversation: str
     ) -> None:
-        """Deliver a slow turn's replies through Twilio's REST API."""
-        if turn.cancelled() or turn.exception() is not None:
+        """Deliver a slow turn's replies (None: it failed) through Twilio's REST API."""
+        if replies is None:
             return
-        bodies = self._finish(turn.result(), sender, conversation)
         client = TwilioClient.from_settings(self.settings)
+        try:
+            bodies = await self._db(
+                lambda s: self._finish(s, replies, sender, conversation)
+            )
 
-        def send() -> None:
-            with self._sessions() as session:
+            def send(session: Session) -> None:
                 for body in bodies:
                     messaging.send_text(session, client, sender, body)
 
-        try:
-            await asyncio.to_thread(send)
+            await self._db(send)
         except Exception:
             logger.exception("could not text a late reply to %s", conversation)

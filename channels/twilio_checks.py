@@ -15,9 +15,10 @@ import re
 
 from sanic.request import Request
 
+from bot.settings import ACCOUNT_SID
+
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
-ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from bot.models import (
     utcnow,
 )
 from bot.services import queue
+from bot.services import tickets as ticket_service
 from bot.services.contact import try_normalise_phone
 from bot.services.messaging import sms_conversation_id
 
@@ -175,6 +177,33 @@ def record_context(ticket: Ticket, context: HandoffContext) -> None:
     """Store the context and its summary on the ticket."""
     ticket.context = context.to_json()
     ticket.summary = summarise(ticket, context)
+
+
+# --- the handoff ticket -----------------------------------------------------------
+
+
+def ensure_ticket(
+    session: Session,
+    conversation_id: str,
+    new_ticket: Callable[[], ticket_service.TicketRequest],
+    *,
+    again: Iterable[ticket_service.TranscriptLine] = (),
+    contact: str | None = None,
+) -> Ticket:
+    """The conversation's open handoff ticket, or one opened from `new_ticket()`.
+
+    One handoff ticket per conversation: asking again reuses it, adding `again` to
+    its transcript and `contact` (how to reach the customer) if it has none.
+    """
+    for ticket in ticket_service.open_tickets_for_conversation(
+        session, conversation_id
+    ):
+        if ticket.handed_off:
+            if ticket.contact is None and contact:
+                ticket.contact = contact
+            ticket_service.add_transcript(ticket, again)
+            return ticket
+    return ticket_service.open_ticket(session, new_ticket())
 
 
 # --- holding a conversation ----------------------------------------------------

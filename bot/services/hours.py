@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.settings import Settings
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RULE = re.compile(
     r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+"
@@ -46,6 +48,18 @@ class OpeningHours:
             for day in range(first, last + 1):
                 week[day] = (opens, closes)
         return cls(week=tuple(week), zone=ZoneInfo(timezone))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpeningHours:
+        """The team's hours; a ValueError naming OPENING_HOURS if they can't be read."""
+        try:
+            return cls.parse(settings.opening_hours, settings.timezone)
+        except ValueError as exc:
+            raise ValueError(f"OPENING_HOURS: {exc}") from exc
+        except LookupError as exc:  # ZoneInfoNotFoundError
+            raise ValueError(
+                f"SWITCHBOARD_TIMEZONE {settings.timezone!r} is not a time zone"
+            ) from exc
 
     def is_open(self, now: dt.datetime) -> bool:
         local = now.astimezone(self.zone)

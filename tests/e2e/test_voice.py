@@ -18,7 +18,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.models import Channel, ChannelChoice, Ticket, TicketCategory
-from channels.voice_speech import speakable
+from channels.voice.speech import speakable
 from knowledge_base import KnowledgeBase
 from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
 from tests.fakes.twilio_webhooks import shifted

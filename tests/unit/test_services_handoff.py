@@ -220,6 +220,50 @@ def test_record_context_stores_json_and_summary(session: Session) -> None:
     assert ticket.summary == handoff.summarise(ticket, FULL)
 
 
+# --- the handoff ticket -------------------------------------------------------------
+
+
+def request(conversation: str, contact: str | None = None) -> tickets.TicketRequest:
+    return tickets.TicketRequest(
+        channel=Channel.VOICE,
+        category=TicketCategory.HANDOFF,
+        subject="Call handed off to a person",
+        conversation_id=conversation,
+        contact=contact,
+        handed_off=True,
+    )
+
+
+def test_one_handoff_ticket_per_conversation(session: Session) -> None:
+    first = handoff.ensure_ticket(
+        session, "voice:CA1", lambda: request("voice:CA1", JANE_PHONE)
+    )
+    asked = [tickets.TranscriptLine(Sender.SYSTEM, "Customer asked again.")]
+    again = handoff.ensure_ticket(
+        session, "voice:CA1", lambda: pytest.fail("not opened twice"), again=asked
+    )
+    assert again is first and first.contact == JANE_PHONE
+    assert [m.text for m in first.messages] == ["Customer asked again."]
+    other = handoff.ensure_ticket(session, "voice:CA2", lambda: request("voice:CA2"))
+    assert other is not first
+
+
+def test_a_reused_ticket_gets_a_contact_only_when_it_has_none(session: Session) -> None:
+    ticket = handed_off(session, Channel.VOICE, conversation="voice:CA3")
+    assert ticket.contact is None
+    handoff.ensure_ticket(session, "voice:CA3", lambda: request(""), contact="+1")
+    handoff.ensure_ticket(session, "voice:CA3", lambda: request(""), contact="+2")
+    assert ticket.contact == "+1"
+
+
+def test_a_resolved_ticket_is_not_reused(session: Session) -> None:
+    ticket = handed_off(session, Channel.VOICE, conversation="voice:CA4")
+    ticket.status = S.RESOLVED
+    session.flush()
+    new = handoff.ensure_ticket(session, "voice:CA4", lambda: request("voice:CA4"))
+    assert new is not ticket
+
+
 # --- holding a conversation ------------------------------------------------------------
 
 

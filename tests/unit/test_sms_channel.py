@@ -1,8 +1,11 @@
-"""The SMS channel: held conversations, replays and the fields of a signed webhook."""
+"""The SMS channel: held conversations, slow answers, replays, signed fields."""
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,14 @@ from bot.models import (
 )
 from bot.services import handoff, messaging
 from bot.settings import Settings
-from channels.sms import NO_TEXT_PLACEHOLDER, SmsInput, sms_conversation_id
+from channels.sms import (
+    ERROR_REPLY,
+    NO_TEXT_PLACEHOLDER,
+    SLOW_REPLY,
+    SmsInput,
+    sms_conversation_id,
+)
+from tests.fakes.twilio import FakeTwilio
 from tests.fakes.twilio_webhooks import TwilioWebhooks, shifted
 from tests.unit.holds import customer_lines as lines_of
 from tests.unit.holds import hold_for_a_person
@@ -135,6 +145,84 @@ async def test_a_picture_without_text_reaches_the_agent_while_held(
     assert await channel._handle(assistant, PHONE, "MM1", "") == []
     assert assistant.received == []
     assert customer_lines(database_url, ticket_id) == [NO_TEXT_PLACEHOLDER]
+
+
+# --- a slow assistant ------------------------------------------------------------------
+
+
+class SlowAssistant(FakeAssistant):
+    """Answers only once released; or fails then."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.fail = fail
+
+    async def __call__(self, message: UserMessage) -> None:
+        await self.release.wait()
+        if self.fail:
+            raise RuntimeError("action server down")
+        await super().__call__(message)
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slow_channel(channel: SmsInput, fake_twilio: FakeTwilio) -> SmsInput:
+    settings = replace(channel.settings, twilio_api_base_url=fake_twilio.url)
+    slow = SmsInput(settings)
+    slow.turns.timeout = 0.01  # the assistant above is always slower
+    return slow
+
+
+async def test_a_slow_answer_is_texted_when_it_is_ready(
+    slow_channel: SmsInput, fake_twilio: FakeTwilio
+) -> None:
+    assistant = SlowAssistant()
+    replies = await slow_channel._handle(assistant, PHONE, "SM1", "where is my order")
+    assert replies == [SLOW_REPLY]
+    [turn] = slow_channel.turns.running  # kept until it ends
+    assistant.release.set()
+    await turn
+    assert fake_twilio.bodies_to(PHONE) == ["Hello from the assistant."]
+    assert slow_channel.turns.running == frozenset()
+
+
+async def test_a_slow_answer_is_not_texted_after_stop(
+    slow_channel: SmsInput, fake_twilio: FakeTwilio
+) -> None:
+    assistant = SlowAssistant()
+    assert await slow_channel._handle(assistant, PHONE, "SM1", "hi") == [SLOW_REPLY]
+    [turn] = slow_channel.turns.running
+    [stopped] = await slow_channel._handle(assistant, PHONE, "SM2", "STOP")
+    assert "unsubscribed" in stopped
+    assistant.release.set()
+    await turn
+    assert fake_twilio.sent == []
+
+
+async def test_a_slow_turn_that_fails_texts_nothing(
+    slow_channel: SmsInput, fake_twilio: FakeTwilio
+) -> None:
+    assistant = SlowAssistant(fail=True)
+    assert await slow_channel._handle(assistant, PHONE, "SM1", "hi") == [SLOW_REPLY]
+    [turn] = slow_channel.turns.running
+    assistant.release.set()
+    await asyncio.wait({turn})
+    assert fake_twilio.sent == []
+
+
+async def test_a_failure_in_time_asks_the_customer_to_text_again(
+    channel: SmsInput,
+) -> None:
+    assistant = SlowAssistant(fail=True)
+    assistant.release.set()
+    assert await channel._handle(assistant, PHONE, "SM1", "hi") == [ERROR_REPLY]
 
 
 # --- replays: the webhook as Twilio signs it ------------------------------------------

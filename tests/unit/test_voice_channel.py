@@ -12,7 +12,8 @@ import datetime as dt
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -30,17 +31,13 @@ from bot.identity import ChannelIdentity, verify_identity
 from bot.models import Channel, ChannelChoice, Customer, Ticket, TicketCategory
 from bot.services import tickets as ticket_service
 from bot.settings import Settings
-from channels import voice
-from channels import voice_state as store
 from channels.twilio_checks import SIGNATURE_HEADER
-from channels.voice import (
-    DELAY,
-    DIDNT_CATCH,
-    ERROR,
-    STILL_WAITING,
-    VoiceInput,
-    ensure_handoff_ticket,
-)
+from channels.voice import ivr
+from channels.voice import state as store
+from channels.voice.channel import VoiceInput
+from channels.voice.handoff import callback_ticket
+from channels.voice.prompts import DELAY, DIDNT_CATCH, ERROR, STILL_WAITING
+from channels.voice.twiml import AgentRoute
 from tests.fakes.twilio_webhooks import TwilioWebhooks, shifted
 
 SECRET = "voice-test-secret"
@@ -200,7 +197,7 @@ def make_channel(
 async def channel(database_url: str) -> AsyncIterator[VoiceInput]:
     channel = make_channel(database_url)
     yield channel
-    await asyncio.gather(*channel._running, return_exceptions=True)
+    await asyncio.gather(*channel.turns.running, return_exceptions=True)
 
 
 def janes_id(database_url: str) -> int:
@@ -329,7 +326,7 @@ async def test_the_assistants_handoff_ticket_gets_the_number_to_call_back(
     reference = await channel._db(open_without_contact)
 
     def ensure(session: Session) -> tuple[str, str | None]:
-        found = ensure_handoff_ticket(session, conversation_id, CALLER)
+        found = callback_ticket(session, conversation_id, CALLER)
         [ticket] = ticket_service.open_tickets_for_conversation(
             session, conversation_id
         )
@@ -376,7 +373,7 @@ async def test_a_turn_that_never_ends_is_given_up_after_three_waits(
     apology = await call.wait()
     assert said(apology) == ERROR and apology.find("Gather") is not None
     release.set()
-    await asyncio.gather(*channel._running)
+    await asyncio.gather(*channel.turns.running)
     # The late replies are dropped, not spoken in the middle of the next exchange.
     assert await channel._db(lambda s: store.load_pending(s, call.sid)) is None
 
@@ -668,7 +665,7 @@ async def test_a_webhook_older_than_any_call_only_hangs_up(
     assistant = FakeAssistant([{"text": "Your order has shipped."}])
     call = Caller(channel, assistant)
     await call.start()
-    monkeypatch.setattr(voice, "MAX_CALL_SECONDS", -1.0)  # the call began "long ago"
+    monkeypatch.setattr(ivr, "MAX_CALL_SECONDS", -1.0)  # the call began "long ago"
     replay = await call.say("Where is my order?")
     assert tags(replay) == ["Hangup"] and assistant.received == []
 
@@ -678,7 +675,7 @@ async def test_a_later_save_keeps_the_end_of_the_call(channel: VoiceInput) -> No
     call = Caller(channel, FakeAssistant())
     await call.start()
     await end(channel, call)
-    await channel._db(lambda s: store.save_state(s, call.sid, voice.greeting_state()))
+    await channel._db(lambda s: store.save_state(s, call.sid, ivr.greeting_state()))
     state, _ = await channel._db(lambda s: store.load_call(s, call.sid))
     assert state is not None and state.ended == "completed"
 
@@ -892,3 +889,37 @@ async def test_call_fields_must_have_twilios_formats_even_when_signed(
         reply = await phone.webhooks.post(path, fields)
         assert reply.status == 400 and reason in (reply.body or b"").decode()
     assert await phone.state() is None and phone.assistant.received == []
+
+
+# --- settings --------------------------------------------------------------------------
+
+VALID = Settings(twilio_auth_token="token", public_base_url="https://ivr.example.com")
+
+
+def test_invalid_settings_are_refused_at_start() -> None:
+    """The checks are bot.settings.check_voice's (see test_settings.py)."""
+    with pytest.raises(ValueError, match="VOICE_TRUST_CALLER_ID"):
+        VoiceInput(replace(VALID, voice_trust_caller_id="sometimes"))
+
+
+def test_agent_route_prefers_a_phone_number() -> None:
+    channel = VoiceInput(
+        replace(VALID, agent_phone_number="(415) 555-0100", agent_queue_name="support")
+    )
+    assert channel.route == AgentRoute(phone="+14155550100")
+    assert VoiceInput(replace(VALID, agent_queue_name="support")).route == AgentRoute(
+        queue="support"
+    )
+    assert channel.urls.webhook == "https://ivr.example.com/webhooks/voice/webhook"
+    assert VoiceInput.name() == "voice"
+
+
+def test_caller_id_is_trusted_only_when_attested_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert VALID.voice_trust_caller_id == "attested"
+    for mode in ("attested", "always", "never"):
+        VoiceInput(replace(VALID, voice_trust_caller_id=mode))
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("VOICE_TRUST_CALLER_ID", " Always ")
+    assert Settings.from_env().voice_trust_caller_id == "always"
