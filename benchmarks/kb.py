@@ -9,7 +9,7 @@ time, which does not grow with whatever else the machine runs). Then the same wi
 200 articles: the 17 real ones plus 183 synthetic ones (benchmarks/kb_synthetic.py).
 
 `python -m benchmarks.kb --calibrate` chooses the hybrid's constants on the
-validation set (data/validation/kb.yml), never on the test set: the ones that
+validation set (data/validation/kb/questions.yml), never on the test set: the ones that
 maximise the smaller of top-1 accuracy and "I don't know" recall (ties: their sum),
 with the threshold in the middle of the range that does as well. Set
 knowledge_base.retrieval.CALIBRATION from what it prints.

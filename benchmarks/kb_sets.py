@@ -2,7 +2,7 @@
 
 ``tests/kb_holdout/paraphrases.yml`` maps each article's slug to customer questions
 it answers; ``tests/kb_holdout/unanswerable.yml`` groups questions no article
-answers. ``data/validation/kb.yml`` holds both kinds (``answerable``,
+answers. ``data/validation/kb/questions.yml`` holds both kinds (``answerable``,
 ``unanswerable``) for choosing thresholds. Plain YAML, read without Rasa.
 """
 
@@ -19,7 +19,7 @@ from bot.settings import PROJECT_ROOT
 HOLDOUT_DIR = PROJECT_ROOT / "tests" / "kb_holdout"
 PARAPHRASES = HOLDOUT_DIR / "paraphrases.yml"
 UNANSWERABLE = HOLDOUT_DIR / "unanswerable.yml"
-VALIDATION = PROJECT_ROOT / "data" / "validation" / "kb.yml"
+VALIDATION = PROJECT_ROOT / "data" / "validation" / "kb" / "questions.yml"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from knowledge_base.retrieval import (
     Calibration,
     KnowledgeBase,
     Match,
+    served_knowledge_base,
 )
 from knowledge_base.semantic import EmbeddingCache, Embedder, minilm_embedder
 
@@ -29,4 +30,5 @@ __all__ = [
     "Match",
     "load_articles",
     "minilm_embedder",
+    "served_knowledge_base",
 ]

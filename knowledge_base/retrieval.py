@@ -21,7 +21,7 @@ article is worse than not answering (the bot then offers a ticket or a person), 
 the article's best passage when the article is long (:meth:`Match.answer`).
 
 Every constant of the hybrid and the semantic-only threshold were chosen on the
-validation set ``data/validation/kb.yml`` by ``python -m benchmarks.kb --calibrate``
+validation set ``data/validation/kb/questions.yml`` by ``python -m benchmarks.kb --calibrate``
 (never on the frozen test set ``tests/kb_holdout/``); ``make benchmark-kb`` measures
 all three methods on the test set, also with 200 articles. The lexical method alone
 (``method="bm25"``) keeps the earlier rules: coverage >= ``MIN_COVERAGE``, score >=
@@ -35,6 +35,7 @@ article's ``questions`` or ``keywords``.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -316,6 +317,16 @@ class KnowledgeBase:
             coverage=lexical.coverage if lexical else 0.0,
             on_topic=lexical.on_topic if lexical else False,
         )
+
+
+@functools.lru_cache(maxsize=1)
+def served_knowledge_base(var_dir: Path) -> KnowledgeBase:
+    """The hybrid knowledge base the action server answers from, built once.
+
+    Articles come from ``$KNOWLEDGE_BASE_DIR`` (or the shipped ones); their
+    embeddings are cached in ``var_dir`` (:data:`CACHE_FILE_NAME`, mode 0600).
+    """
+    return KnowledgeBase.from_directory(cache=EmbeddingCache(var_dir / CACHE_FILE_NAME))
 
 
 def _lexical(match: LexicalMatch) -> float:
