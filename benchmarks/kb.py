@@ -132,7 +132,6 @@ class _Signals:
 
     similarity: np.ndarray
     lexical: np.ndarray
-    rrf_order: np.ndarray
 
 
 def _best_threshold(
@@ -175,12 +174,12 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
     gold += [-1] * len(validation.unanswerable)
     answerable = np.array([g >= 0 for g in gold])
     vectors = [kb.embed(text) for text in texts]
-    results = []
+    results: list[tuple[tuple[float, ...], tuple[str, float, float, float, float]]] = []
     for bonus in BONUSES:
         signals = []
         for text, vector in zip(texts, vectors, strict=True):
             semantic, lexical, _ = kb.signals(text, vector, bonus)
-            signals.append(_Signals(semantic.similarity, lexical, np.zeros(0)))
+            signals.append(_Signals(semantic.similarity, lexical))
         sim_top = np.array([s.similarity.argmax() for s in signals])
         sim_conf = np.array([s.similarity.max() for s in signals])
         right = sim_top == np.array(gold)
@@ -189,7 +188,10 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
         for w, a in itertools.product(RANK_WEIGHTS, GATE_WEIGHTS):
             top = np.array([(s.similarity + w * s.lexical).argmax() for s in signals])
             conf = np.array(
-                [s.similarity[i] + a * s.lexical[i] for s, i in zip(signals, top, strict=True)]  # fmt: skip
+                [
+                    s.similarity[i] + a * s.lexical[i]
+                    for s, i in zip(signals, top, strict=True)
+                ]  # fmt: skip
             )
             right = top == np.array(gold)
             score, threshold, width = _best_threshold(conf, right, answerable)
@@ -199,8 +201,11 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
         "best on the validation set (min and sum of top-1 and IDK recall, width of "
         "the threshold's interval):"
     )
-    for score, params in results[:8]:
-        print(f"  {score}  {params}")
+    for key, params in results[:8]:
+        print(f"  {key}  {params}")
+    for rank_weight in RANK_WEIGHTS:
+        key, params = next(r for r in results if r[1][0] == "hybrid" and r[1][2] == rank_weight)  # fmt: skip
+        print(f"  best with rank weight {rank_weight}: {key} {params}")
     semantic_best = next(p for s, p in results if p[0] == "semantic")
     _, bonus, w, a, threshold = next(p for s, p in results if p[0] == "hybrid")
     return Calibration(
@@ -222,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.calibrate:
         kb = KnowledgeBase(
-            load_articles(DEFAULT_ARTICLES_DIR), minilm_embedder(), EmbeddingCache(CACHE)
+            load_articles(DEFAULT_ARTICLES_DIR),
+            minilm_embedder(),
+            EmbeddingCache(CACHE),
         )
         chosen = calibrate(kb, load_validation())
         print(f"recommended: {chosen}")
@@ -230,7 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation = load_validation()
         for name, ranked in methods(kb.with_method("hybrid", chosen)):
             s = evaluate(ranked, validation)
-            print(f"  {name:<28} validation top-1 {s.top1:.3f}, IDK recall {s.idk_recall:.3f}")
+            print(
+                f"  {name:<28} validation top-1 {s.top1:.3f}, IDK recall {s.idk_recall:.3f}"
+            )
         return 0
     benchmark()
     return 0

@@ -13,7 +13,7 @@ from knowledge_base.retrieval import (
     Match,
     served_knowledge_base,
 )
-from knowledge_base.semantic import EmbeddingCache, Embedder, minilm_embedder
+from knowledge_base.semantic import Embedder, EmbeddingCache, minilm_embedder
 
 __all__ = [
     "CACHE_FILE_NAME",

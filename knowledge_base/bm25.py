@@ -91,8 +91,10 @@ class Bm25Index:
                 weighted_tf = 0.0
                 for name, counts in doc.items():
                     if tf := counts.get(term, 0):
-                        norm = 1 - _FIELD_B[name] + _FIELD_B[name] * length[name] / (
-                            average[name]
+                        norm = (
+                            1
+                            - _FIELD_B[name]
+                            + _FIELD_B[name] * length[name] / (average[name])
                         )
                         weighted_tf += _FIELD_BOOSTS[name] * tf / norm
                 head = any(term in doc[name] for name in _HEAD_FIELDS)

@@ -12,12 +12,12 @@ question (``method="hybrid"``, the default):
   passages; it matches questions asked in other words ("assistance seeing the
   accepted payment options").
 
-They are fused with a weighted score (``similarity + RANK_LEXICAL_WEIGHT * lexical``,
-where ``lexical`` is the coverage, halved if no question word is in a head field)
-or, with ``fusion="rrf"``, by reciprocal rank fusion. Answering with the wrong
+They are fused with a weighted score (``similarity + rank_lexical_weight *
+lexical``, where ``lexical`` is the coverage, halved if no question word is in a head
+field and scaled down under ``MIN_SCORE``) or, with ``fusion="rrf"``, by reciprocal rank fusion. Answering with the wrong
 article is worse than not answering (the bot then offers a ticket or a person), so
 :meth:`KnowledgeBase.search` returns the best article only if its confidence,
-``similarity + GATE_LEXICAL_WEIGHT * lexical``, reaches ``THRESHOLD``; the answer is
+``similarity + gate_lexical_weight * lexical``, reaches ``threshold``; the answer is
 the article's best passage when the article is long (:meth:`Match.answer`).
 
 Every constant of the hybrid and the semantic-only threshold were chosen on the
@@ -46,8 +46,8 @@ import numpy as np
 from knowledge_base.articles import Article, load_articles
 from knowledge_base.bm25 import Bm25Index, LexicalMatch
 from knowledge_base.semantic import (
-    EmbeddingCache,
     Embedder,
+    EmbeddingCache,
     SemanticIndex,
     SemanticScores,
     minilm_embedder,
@@ -330,8 +330,13 @@ def served_knowledge_base(var_dir: Path) -> KnowledgeBase:
 
 
 def _lexical(match: LexicalMatch) -> float:
-    """The lexical evidence for an article, 0-1: coverage, halved if only in bodies."""
-    return match.coverage * (1.0 if match.on_topic else 0.5)
+    """The lexical evidence for an article, 0-1.
+
+    Its coverage, halved if no question word is in a head field, and scaled down
+    when the BM25F score is under ``MIN_SCORE`` (only generic words in common).
+    """
+    head = 1.0 if match.on_topic else 0.5
+    return match.coverage * head * min(1.0, match.score / MIN_SCORE)
 
 
 def _descending(values: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Meaning-based ranking: article texts and questions as sentence embeddings.
 
 Each article is represented by several texts ("units"), each embedded with the
-offline all-MiniLM-L6-v2 encoder of :mod:`bot.nlu.encoder`: its title (with its
-keywords), each example question of its front matter, and each passage of its body
+offline all-MiniLM-L6-v2 encoder of :mod:`bot.nlu.encoder`: its title with its
+keywords, each example question of its front matter, and each passage of its body
 (prefixed with the title, so that "They never expire" still says what "they" are).
 An article's similarity to a question is the best cosine over its units, where a
 passage's cosine gets ``passage_bonus`` added: a question is less like the sentence
@@ -125,7 +125,9 @@ class EmbeddingCache:
             if vectors.ndim != 2 or len(keys) != len(vectors):
                 raise ValueError(f"keys {keys.shape} and vectors {vectors.shape}")
         except (OSError, ValueError, KeyError) as error:
-            logger.warning("ignoring unreadable embedding cache %s: %s", self.path, error)
+            logger.warning(
+                "ignoring unreadable embedding cache %s: %s", self.path, error
+            )
             return {}
         return {str(key): vector for key, vector in zip(keys, vectors, strict=True)}
 
