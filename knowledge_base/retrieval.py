@@ -86,11 +86,11 @@ class Calibration:
         rrf_k: The constant of reciprocal rank fusion.
     """
 
-    passage_bonus: float = 0.2
+    passage_bonus: float = 0.1
     rank_lexical_weight: float = 0.2
     gate_lexical_weight: float = 0.8
-    threshold: float = 0.941
-    semantic_threshold: float = 0.71
+    threshold: float = 0.845
+    semantic_threshold: float = 0.59
     fusion: Fusion = "weighted"
     rrf_k: float = 60.0
 
