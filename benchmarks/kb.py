@@ -222,9 +222,7 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
         print(f"  best with rank weight {rank_weight}: {key} {params}")
     _, bonus, w, a, threshold = next(p for s, p in results if p[0] == "hybrid")
     # Semantic alone with the same passage bonus, since the two share the index.
-    semantic_best = next(
-        p for s, p in results if p[0] == "semantic" and p[1] == bonus
-    )
+    semantic_best = next(p for s, p in results if p[0] == "semantic" and p[1] == bonus)
     return Calibration(
         passage_bonus=bonus,
         rank_lexical_weight=w,
