@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -42,7 +41,7 @@ from knowledge_base import (
     minilm_embedder,
 )
 
-CACHE = PROJECT_ROOT / "results" / "kb" / "embeddings.npz"
+CACHE_DIR = PROJECT_ROOT / "results" / "kb"
 BONUSES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 RANK_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 GATE_WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -99,7 +98,12 @@ def methods(kb: KnowledgeBase) -> list[tuple[str, KnowledgeBase]]:
     ]
 
 
-def benchmark(cache_path: Path | None = CACHE) -> None:
+def _cache(articles: int) -> EmbeddingCache:
+    # One file per size: a cache file keeps only the last knowledge base's texts.
+    return EmbeddingCache(CACHE_DIR / f"embeddings-{articles}.npz")
+
+
+def benchmark() -> None:
     """Print the table for 17 and for 200 articles."""
     holdout = load_holdout()
     real = load_articles(DEFAULT_ARTICLES_DIR)
@@ -110,7 +114,7 @@ def benchmark(cache_path: Path | None = CACHE) -> None:
     )
     for articles in (real, real + synthetic_articles(200 - len(real))):
         started = time.perf_counter()
-        kb = KnowledgeBase(articles, embedder, EmbeddingCache(cache_path))
+        kb = KnowledgeBase(articles, embedder, _cache(len(articles)))
         print(
             f"\n=== {len(articles)} articles (built in "
             f"{time.perf_counter() - started:.1f} s) ==="
@@ -244,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kb = KnowledgeBase(
             load_articles(DEFAULT_ARTICLES_DIR),
             minilm_embedder(),
-            EmbeddingCache(CACHE),
+            _cache(17),
         )
         chosen = calibrate(kb, load_validation())
         print(f"recommended: {chosen}")
