@@ -7,13 +7,15 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train db test lint unit stories e2e benchmark-nlu calibrate-nlu benchmark-channels shell clean
+.PHONY: help run install train db test lint unit stories e2e benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb benchmark-channels shell clean
 
 help:
 	@echo "make run            install, train if needed, migrate + seed the database, start all services"
 	@echo "make test           lint, unit tests, conversation tests, end-to-end tests"
 	@echo "make benchmark-nlu  intent accuracy, macro F1 and off-topic rejection on every held-out NLU set"
 	@echo "make calibrate-nlu  the NLU rejection threshold table on the validation set"
+	@echo "make benchmark-kb   help-centre retrieval: BM25, embeddings and hybrid, 17 and 200 articles"
+	@echo "make calibrate-kb   the help centre's constants, chosen on its validation set"
 	@echo "make benchmark-channels  response times per channel (with make run going)"
 	@echo "make shell          talk to the running assistant in the terminal"
 	@echo "make screenshots    console screenshots for the README (docs/screenshots)"
@@ -50,6 +52,7 @@ lint: install
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy bot actions knowledge_base channels benchmarks
 	@$(PY) scripts/check_nlu_data.py
+	@$(PY) -m scripts.check_kb_data
 
 unit: install browser
 	@$(PY) -m pytest tests/unit -q
@@ -75,6 +78,14 @@ benchmark-nlu: train
 # The NLU rejection threshold, chosen on the validation set (data/validation/).
 calibrate-nlu: train
 	@$(PY) -m benchmarks.calibrate_nlu
+
+# Help-centre retrieval on the frozen test set (tests/kb_holdout/).
+benchmark-kb: install
+	@$(PY) -m benchmarks.kb
+
+# The help centre's constants, chosen on data/validation/kb/ (never on the test set).
+calibrate-kb: install
+	@$(PY) -m benchmarks.kb --calibrate
 
 # Needs the stack running (`make run` in another terminal).
 benchmark-channels: install

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from knowledge_base import KnowledgeBase
+from actions.common import settings
+from knowledge_base import KnowledgeBase, served_knowledge_base
 
 
-@lru_cache(maxsize=1)
 def knowledge_base() -> KnowledgeBase:
-    """The articles, loaded once per action server process."""
-    return KnowledgeBase.from_directory()
+    """The articles and their embeddings, built once per action server process."""
+    return served_knowledge_base(settings().var_dir)
 
 
 class ActionAnswerFaq(Action):
@@ -35,7 +33,7 @@ class ActionAnswerFaq(Action):
         dispatcher.utter_message(
             response="utter_faq_answer",
             title=match.article.title,
-            body=match.article.body.strip(),
+            body=match.answer,
             summary=match.article.summary,
         )
         return []

@@ -19,6 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import Settings
+from knowledge_base import served_knowledge_base
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,13 @@ def run(settings: Settings) -> None:
     utils.update_sanic_log_level()
     app = create_app(settings.action_server_token)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
+
+    async def load_help_centre(app: Sanic, loop: object) -> None:
+        # Embedding the articles takes seconds on a cold cache: before the server
+        # listens, not during a customer's (or a phone caller's) first question.
+        served_knowledge_base(settings.var_dir)
+
+    app.register_listener(load_help_centre, "before_server_start")
     app.run(
         settings.bind_host,
         settings.action_port,

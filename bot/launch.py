@@ -29,6 +29,9 @@ TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu")
 # What `rasa train` reads: not all of data/, because data/validation/ is the set for
 # choosing thresholds and must never be trained on.
 TRAINING_DATA = ("data/nlu", "data/rules.yml")
+# Folders under TRAINING_INPUTS that no model depends on: the help centre's
+# validation set chooses the knowledge base's thresholds, which are read at run time.
+NOT_TRAINING_INPUTS = ("data/validation/kb/",)
 
 
 def tracker_store_config(url: str) -> dict[str, Any]:
@@ -157,7 +160,12 @@ def training_fingerprint(root: Path = PROJECT_ROOT) -> str:
         path = root / entry
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in files:
-            if file.is_file() and "__pycache__" not in file.parts:
+            name = file.relative_to(root).as_posix()
+            if (
+                file.is_file()
+                and "__pycache__" not in file.parts
+                and not name.startswith(NOT_TRAINING_INPUTS)
+            ):
                 digest.update(str(file.relative_to(root)).encode())
                 digest.update(file.read_bytes())
     return digest.hexdigest()

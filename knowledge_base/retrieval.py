@@ -1,46 +1,60 @@
-"""Help-centre articles and a small lexical retriever for the ``faq`` intent.
+"""The help centre's retriever: which article answers a question, if any.
 
-Articles are Markdown files with a YAML front matter block (``title``,
-``keywords``, ``questions``) followed by a short answer body. The
-:class:`KnowledgeBase` ranks them with BM25F: BM25 over the fields title,
-keywords, questions and body with per-field boosts (3.0, 2.5, 2.0, 1.0), after
-the rule-based text analysis in :mod:`knowledge_base.analysis`.
+Used by ``actions/knowledge.py`` for the ``faq`` intent. Two rankers look at every
+question (``method="hybrid"``, the default):
 
-Answering with the wrong article is worse than not answering (the bot then
-offers a human instead), so :meth:`KnowledgeBase.search` only returns the best
-article if it passes three checks:
+* lexical, :mod:`knowledge_base.bm25`: BM25F over title, keywords, questions and
+  body after rule-based analysis (:mod:`knowledge_base.analysis`); it knows exact
+  words, product names and the shop's own vocabulary, and how much of the question
+  an article covers (``coverage``, 0-1; a word no article contains counts against it);
+* semantic, :mod:`knowledge_base.semantic`: the offline sentence encoder's cosine
+  between the question and each article's title, example questions and body
+  passages; it matches questions asked in other words ("assistance seeing the
+  accepted payment options").
 
-* ``coverage >= MIN_COVERAGE`` (0.55): the IDF-weighted share of the query's
-  words found in the article, where a word found only in the body counts half
-  and a word no article contains gets the highest possible IDF. So "can I pay
-  with bitcoin" (coverage ~0.3, "bitcoin" is unknown) is rejected while "can I
-  pay with paypal" (1.0) is accepted: most of a question must be about the
-  article.
-* ``score >= MIN_SCORE`` (0.8): rejects queries whose only matching words are
-  generic ones most articles share ("order", "email", "account").
-* ``on_topic``: at least one query word occurs in the article's title,
-  keywords or questions, so a passing mention in a body ("in stock") never
-  decides the answer on its own.
+They are fused with a weighted score (``similarity + rank_lexical_weight *
+lexical``, where ``lexical`` is the coverage, halved if no question word is in a
+head field and scaled down under ``MIN_SCORE``) or, with ``fusion="rrf"``, by
+reciprocal rank fusion. Answering with the wrong article is worse than not
+answering (the bot then offers a ticket or a person), so :meth:`KnowledgeBase.search`
+returns the best article only if its confidence, ``similarity +
+gate_lexical_weight * lexical``, reaches ``threshold``; the answer is the article's
+best passage when the article is long (:meth:`Match.answer`).
 
-The thresholds were tuned on about 140 paraphrased questions and 110 off-topic
-ones (the tables in ``tests/unit/test_knowledge_base.py`` hold a subset). BM25
-scores grow with the number of articles, so rerun those tests after adding
-articles; to teach the retriever a new wording, add it to an article's
-``keywords`` rather than special-casing queries.
+Every constant of the hybrid and the semantic-only threshold were chosen on the
+validation set ``data/validation/kb/questions.yml`` by ``make calibrate-kb`` (never
+on the frozen test set ``tests/kb_holdout/``). ``make benchmark-kb`` measures the
+three methods on the test set, also with 200 articles: on 2026-11-30 top-1 0.46 for
+BM25 alone and 0.76 for the hybrid, "I don't know" for 0.99 and 0.90 of the
+unanswerable questions (see the README). The lexical method alone
+(``method="bm25"``) keeps the earlier rules: coverage >= ``MIN_COVERAGE``, score >=
+``MIN_SCORE`` and a question word in a head field.
+
+Articles are embedded when the knowledge base is built (the action server does it
+at start-up), with embeddings cached by content hash, so editing or adding an
+article needs no retraining. To teach the retriever a new wording, add it to an
+article's ``questions`` or ``keywords``.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 import os
-import re
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
-import yaml
+import numpy as np
 
-from knowledge_base.analysis import analyze
+from knowledge_base.articles import Article, load_articles
+from knowledge_base.bm25 import Bm25Index, LexicalMatch
+from knowledge_base.semantic import (
+    Embedder,
+    EmbeddingCache,
+    SemanticIndex,
+    SemanticScores,
+    minilm_embedder,
+)
 
 #: Environment variable that overrides the default articles directory.
 KNOWLEDGE_BASE_DIR_ENV = "KNOWLEDGE_BASE_DIR"
@@ -48,50 +62,44 @@ KNOWLEDGE_BASE_DIR_ENV = "KNOWLEDGE_BASE_DIR"
 #: Articles shipped with the package.
 DEFAULT_ARTICLES_DIR = Path(__file__).parent / "articles"
 
-#: Minimum IDF-weighted share of query words found in the best article.
+#: Where the action server caches article embeddings, inside SWITCHBOARD_VAR_DIR.
+CACHE_FILE_NAME = "kb_embeddings.npz"
+
+#: BM25 alone: minimum IDF-weighted share of query words found in the best article.
 MIN_COVERAGE = 0.55
 
-#: Minimum BM25F score of the best article.
+#: BM25 alone: minimum BM25F score of the best article.
 MIN_SCORE = 0.8
 
-_FIELD_BOOSTS = {"title": 3.0, "keywords": 2.5, "questions": 2.0, "body": 1.0}
-_FIELD_B = {"title": 0.3, "keywords": 0.5, "questions": 0.5, "body": 0.75}
-_HEAD_FIELDS = ("title", "keywords", "questions")
-_BODY_ONLY_CREDIT = 0.5
-_K1 = 2.0
-
-_FRONT_MATTER = re.compile(
-    r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.S
-)
-_FIRST_SENTENCE = re.compile(r"(.+?[.!?][\"')\]]?)(?=\s+[\"'(\[]?[A-Z0-9]|\s*\Z)", re.S)
-_MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MARKDOWN = re.compile(r"\*\*|__|`|^[ \t]*(?:#+|>|[-+*]|\d+\.)[ \t]+", re.M)
+Method = Literal["hybrid", "semantic", "bm25"]
+Fusion = Literal["weighted", "rrf"]
 
 
 @dataclass(frozen=True)
-class Article:
-    """One help-centre article.
+class Calibration:
+    """The hybrid's constants (chosen on the validation set, see the module docstring).
 
     Attributes:
-        slug: Identifier derived from the file name (``returns.md`` -> ``returns``).
-        title: Human-readable title.
-        body: Markdown answer text, short enough for chat and SMS.
-        keywords: Extra search terms an operator attached to the article.
-        questions: Example customer questions the article answers.
+        passage_bonus: Added to a body passage's cosine before taking an article's best.
+        rank_lexical_weight: Weight of the lexical score when ranking (``weighted``).
+        gate_lexical_weight: Weight of the lexical score in the confidence.
+        threshold: Minimum confidence of the best article (hybrid).
+        semantic_threshold: Minimum similarity of the best article (semantic alone).
+        fusion: ``weighted`` score or reciprocal rank fusion (``rrf``) for ranking.
+        rrf_k: The constant of reciprocal rank fusion.
     """
 
-    slug: str
-    title: str
-    body: str
-    keywords: tuple[str, ...] = ()
-    questions: tuple[str, ...] = ()
+    passage_bonus: float = 0.1
+    rank_lexical_weight: float = 0.2
+    gate_lexical_weight: float = 0.8
+    threshold: float = 0.845
+    semantic_threshold: float = 0.59
+    fusion: Fusion = "weighted"
+    rrf_k: float = 60.0
 
-    @property
-    def summary(self) -> str:
-        """The first sentence of the body, as plain text (read out by the phone IVR)."""
-        text = " ".join(_MARKDOWN.sub("", _MARKDOWN_LINK.sub(r"\1", self.body)).split())
-        found = _FIRST_SENTENCE.match(text)
-        return found.group(1) if found else text
+
+#: The constants served (chosen by `python -m benchmarks.kb --calibrate`).
+CALIBRATION = Calibration()
 
 
 @dataclass(frozen=True)
@@ -100,139 +108,84 @@ class Match:
 
     Attributes:
         article: The best-ranked article.
-        score: Its BM25F score (unbounded, higher is better).
+        score: The ranking's confidence in it: for the hybrid, similarity plus the
+            weighted lexical score; for semantic alone, the similarity; for BM25
+            alone, the BM25F score (unbounded, higher is better).
         coverage: IDF-weighted share of the query's words found in the article (0-1).
         on_topic: Whether a query word occurs in the article's title, keywords
             or questions (not only somewhere in its body).
+        similarity: Best cosine between the question and the article's texts
+            (passages with their bonus); 0.0 for BM25 alone.
+        passage: Index of the article's passage that best answers the question.
     """
 
     article: Article
     score: float
     coverage: float
     on_topic: bool
+    similarity: float = 0.0
+    passage: int = 0
 
-
-def load_articles(directory: Path) -> list[Article]:
-    """Load every ``*.md`` article in a directory, sorted by slug.
-
-    Args:
-        directory: Folder containing the article files.
-
-    Returns:
-        The parsed articles.
-
-    Raises:
-        FileNotFoundError: If ``directory`` does not exist.
-        ValueError: If an article is malformed; the message names the file.
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"Knowledge base directory not found: {directory}")
-    return [_parse_article(path) for path in sorted(directory.glob("*.md"))]
-
-
-def _parse_article(path: Path) -> Article:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not valid UTF-8 ({error})") from error
-    found = _FRONT_MATTER.match(text.lstrip("\ufeff"))
-    if found is None:
-        raise ValueError(
-            f"{path}: missing front matter (the file must start with a '---' block)"
-        )
-    try:
-        meta = yaml.safe_load(found.group(1))
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: invalid YAML front matter: {error}") from error
-    if not isinstance(meta, dict):
-        raise ValueError(
-            f"{path}: front matter must be a mapping with 'title', 'keywords', 'questions'"
-        )
-    title = meta.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise ValueError(f"{path}: 'title' must be a non-empty string")
-    body = found.group(2).strip()
-    if not body:
-        raise ValueError(f"{path}: the article body is empty")
-    return Article(
-        slug=path.stem,
-        title=title.strip(),
-        body=body,
-        keywords=_string_list(meta, "keywords", path),
-        questions=_string_list(meta, "questions", path),
-    )
-
-
-def _string_list(meta: dict[str, object], key: str, path: Path) -> tuple[str, ...]:
-    value = meta.get(key) or []
-    if not isinstance(value, list) or not all(
-        isinstance(item, str | int | float) for item in value
-    ):
-        raise ValueError(f"{path}: '{key}' must be a list of strings")
-    return tuple(str(item).strip() for item in value if str(item).strip())
-
-
-@dataclass
-class _Document:
-    article: Article
-    fields: dict[str, Counter[str]]
-    lengths: dict[str, int] = field(default_factory=dict)
+    @property
+    def answer(self) -> str:
+        """The text to answer with: the body, or from the best passage of a long one."""
+        return self.article.answer(self.passage)
 
 
 class KnowledgeBase:
-    """BM25F search over a fixed set of articles.
+    """Search over a fixed set of articles.
 
     Args:
         articles: The articles to search.
-        min_coverage: Minimum IDF-weighted share of query terms the best article
-            must contain (see the module docstring).
-        min_score: Minimum BM25F score of the best article.
+        embedder: The sentence encoder (the process's MiniLM by default); unused by
+            ``method="bm25"``.
+        cache: Where article embeddings are kept (memory only by default).
+        method: ``hybrid`` (served), ``semantic`` or ``bm25`` alone (benchmarks).
+        calibration: The hybrid's constants.
+        min_coverage: BM25 alone: minimum coverage of the best article.
+        min_score: BM25 alone: minimum BM25F score of the best article.
     """
 
     def __init__(
         self,
         articles: list[Article],
+        embedder: Embedder | None = None,
+        cache: EmbeddingCache | None = None,
+        method: Method = "hybrid",
+        calibration: Calibration = CALIBRATION,
         min_coverage: float = MIN_COVERAGE,
         min_score: float = MIN_SCORE,
     ) -> None:
         self.articles = list(articles)
+        self.method = method
+        self.calibration = calibration
         self.min_coverage = min_coverage
         self.min_score = min_score
-        self._docs = [
-            _Document(
-                article,
-                {
-                    "title": Counter(analyze(article.title)),
-                    "keywords": Counter(analyze(" . ".join(article.keywords))),
-                    "questions": Counter(analyze(" . ".join(article.questions))),
-                    "body": Counter(analyze(article.body)),
-                },
+        self._bm25 = Bm25Index(self.articles)
+        self._semantic: SemanticIndex | None = None
+        if method != "bm25":
+            self._semantic = SemanticIndex(
+                self.articles, embedder or minilm_embedder(), cache
             )
-            for article in self.articles
-        ]
-        for doc in self._docs:
-            doc.lengths = {
-                name: sum(counts.values()) for name, counts in doc.fields.items()
-            }
-        count = max(len(self._docs), 1)
-        self._avg_length = {
-            name: max(sum(doc.lengths[name] for doc in self._docs) / count, 1.0)
-            for name in _FIELD_BOOSTS
-        }
-        doc_freq: Counter[str] = Counter()
-        for doc in self._docs:
-            doc_freq.update(set().union(*doc.fields.values()))
-        self._idf = {term: self._bm25_idf(df) for term, df in doc_freq.items()}
-        self._unknown_idf = self._bm25_idf(0)
+        self._by_slug = {article.slug: article for article in self.articles}
 
     @classmethod
-    def from_directory(cls, path: Path | str | None = None) -> KnowledgeBase:
+    def from_directory(
+        cls,
+        path: Path | str | None = None,
+        *,
+        cache: EmbeddingCache | None = None,
+        embedder: Embedder | None = None,
+        method: Method = "hybrid",
+    ) -> KnowledgeBase:
         """Build a knowledge base from a folder of articles.
 
         Args:
             path: Articles folder. Defaults to ``$KNOWLEDGE_BASE_DIR`` if set,
                 otherwise the ``articles`` folder next to this module.
+            cache: Where article embeddings are kept (memory only by default).
+            embedder: The sentence encoder (the process's MiniLM by default).
+            method: ``hybrid``, ``semantic`` or ``bm25``.
 
         Returns:
             The knowledge base.
@@ -246,44 +199,92 @@ class KnowledgeBase:
         articles = load_articles(Path(path))
         if not articles:
             raise ValueError(f"No articles (*.md) found in {path}")
-        return cls(articles)
+        return cls(articles, embedder=embedder, cache=cache, method=method)
+
+    def with_method(
+        self, method: Method, calibration: Calibration | None = None
+    ) -> KnowledgeBase:
+        """The same articles and embeddings, ranked another way (benchmarks)."""
+        if method != "bm25" and self._semantic is None:
+            raise ValueError(f"method {method!r} needs the semantic index")
+        other = object.__new__(KnowledgeBase)
+        other.__dict__.update(self.__dict__)
+        other.method = method
+        other.calibration = calibration or self.calibration
+        return other
+
+    def embed(self, query: str) -> np.ndarray:
+        """The question's embeddings (whole, and by sentence when it has several)."""
+        if self._semantic is None:
+            raise ValueError("a bm25 knowledge base embeds nothing")
+        return self._semantic.embed_query(query)
+
+    def signals(
+        self, query: str, vectors: np.ndarray, passage_bonus: float
+    ) -> tuple[SemanticScores, np.ndarray, list[LexicalMatch]]:
+        """What the hybrid decides on, for every article (calibration, debugging).
+
+        Args:
+            query: The question.
+            vectors: Its embeddings (:meth:`embed`).
+            passage_bonus: Added to passages' cosines.
+
+        Returns:
+            The semantic scores, the lexical evidence per article (0-1) and the BM25
+            ranking.
+        """
+        if self._semantic is None:
+            raise ValueError("a bm25 knowledge base has no semantic scores")
+        lexical = self._bm25.rank(query)
+        evidence = np.zeros(len(self.articles), dtype=np.float32)
+        for match in lexical:
+            evidence[match.index] = _lexical(match)
+        return self._semantic.scores(vectors, passage_bonus), evidence, lexical
 
     def get(self, slug: str) -> Article | None:
         """Return the article with this slug, or None."""
-        return next(
-            (article for article in self.articles if article.slug == slug), None
-        )
+        return self._by_slug.get(slug)
 
     def rank(self, query: str) -> list[Match]:
-        """Score every article that shares a term with the query, best first.
+        """Every candidate article, best first, without any threshold.
 
-        Unlike :meth:`search` this applies no threshold; it is meant for
-        debugging and tuning.
+        For debugging and tuning; BM25 alone lists only articles sharing a term
+        with the query.
 
         Args:
             query: The customer's question.
 
         Returns:
-            Matches sorted by descending score.
+            Matches sorted best first.
         """
-        terms = set(analyze(query))
-        informative = {term for term in terms if not term.isdigit()}
-        total_weight = sum(
-            self._idf.get(term, self._unknown_idf) for term in informative
+        if self.method == "bm25" or self._semantic is None:
+            return [self._match(m.index, m.score, m) for m in self._bm25.rank(query)]
+        semantic, lexical_score, lexical = self.signals(
+            query, self.embed(query), self.calibration.passage_bonus
         )
-        matches = []
-        for doc in self._docs:
-            score = sum(self._term_score(doc, term) for term in terms)
-            if score <= 0:
-                continue
-            found = sum(
-                self._idf.get(term, 0.0) * self._presence(doc, term)
-                for term in informative
+        by_index = {match.index: match for match in lexical}
+        similarity = semantic.similarity
+        if self.method == "semantic":
+            order, confidence = _descending(similarity), similarity
+        else:
+            calibration = self.calibration
+            confidence = similarity + calibration.gate_lexical_weight * lexical_score
+            if calibration.fusion == "rrf":
+                order = _descending(
+                    _rrf(similarity, lexical, len(self.articles), calibration.rrf_k)
+                )
+            else:
+                order = _descending(
+                    similarity + calibration.rank_lexical_weight * lexical_score
+                )
+        return [
+            replace(
+                self._match(int(i), float(confidence[i]), by_index.get(int(i))),
+                similarity=float(similarity[i]),
+                passage=int(semantic.passage[i]),
             )
-            coverage = found / total_weight if total_weight else 0.0
-            on_topic = any(self._presence(doc, term) == 1.0 for term in terms)
-            matches.append(Match(doc.article, score, coverage, on_topic))
-        return sorted(matches, key=lambda match: match.score, reverse=True)
+            for i in order
+        ]
 
     def search(self, query: str) -> Match | None:
         """Find the article that answers a question.
@@ -294,41 +295,64 @@ class KnowledgeBase:
         Returns:
             The best match, or None if no article matches well enough.
         """
+        if not query.strip():
+            return None
         matches = self.rank(query)
         if not matches:
             return None
         best = matches[0]
-        if (
-            best.coverage < self.min_coverage
-            or best.score < self.min_score
-            or not best.on_topic
-        ):
-            return None
-        return best
+        if self.method == "bm25":
+            accepted = (
+                best.coverage >= self.min_coverage
+                and best.score >= self.min_score
+                and best.on_topic
+            )
+        elif self.method == "semantic":
+            accepted = best.score >= self.calibration.semantic_threshold
+        else:
+            accepted = best.score >= self.calibration.threshold
+        return best if accepted else None
 
-    def _bm25_idf(self, doc_freq: int) -> float:
-        count = len(self._docs)
-        return math.log(1 + (count - doc_freq + 0.5) / (doc_freq + 0.5))
+    def _match(self, index: int, score: float, lexical: LexicalMatch | None) -> Match:
+        return Match(
+            article=self.articles[index],
+            score=score,
+            coverage=lexical.coverage if lexical else 0.0,
+            on_topic=lexical.on_topic if lexical else False,
+        )
 
-    @staticmethod
-    def _presence(doc: _Document, term: str) -> float:
-        """1.0 if the term is in a head field, _BODY_ONLY_CREDIT if only in the body, else 0.0."""
-        if any(term in doc.fields[name] for name in _HEAD_FIELDS):
-            return 1.0
-        return _BODY_ONLY_CREDIT if term in doc.fields["body"] else 0.0
 
-    def _term_score(self, doc: _Document, term: str) -> float:
-        idf = self._idf.get(term)
-        if idf is None:
-            return 0.0
-        weighted_tf = 0.0
-        for name, counts in doc.fields.items():
-            tf = counts.get(term, 0)
-            if tf:
-                norm = (
-                    1
-                    - _FIELD_B[name]
-                    + _FIELD_B[name] * doc.lengths[name] / self._avg_length[name]
-                )
-                weighted_tf += _FIELD_BOOSTS[name] * tf / norm
-        return idf * weighted_tf / (_K1 + weighted_tf)
+@functools.lru_cache(maxsize=1)
+def served_knowledge_base(var_dir: Path) -> KnowledgeBase:
+    """The hybrid knowledge base the action server answers from, built once.
+
+    Articles come from ``$KNOWLEDGE_BASE_DIR`` (or the shipped ones); their
+    embeddings are cached in ``var_dir`` (:data:`CACHE_FILE_NAME`, mode 0600).
+    """
+    return KnowledgeBase.from_directory(cache=EmbeddingCache(var_dir / CACHE_FILE_NAME))
+
+
+def _lexical(match: LexicalMatch) -> float:
+    """The lexical evidence for an article, 0-1.
+
+    Its coverage, halved if no question word is in a head field, and scaled down
+    when the BM25F score is under ``MIN_SCORE`` (only generic words in common).
+    """
+    head = 1.0 if match.on_topic else 0.5
+    return match.coverage * head * min(1.0, match.score / MIN_SCORE)
+
+
+def _descending(values: np.ndarray) -> np.ndarray:
+    """Indexes by descending value; ties keep the articles' order."""
+    return np.argsort(-values, kind="stable")
+
+
+def _rrf(
+    similarity: np.ndarray, lexical: list[LexicalMatch], count: int, k: float
+) -> np.ndarray:
+    """Reciprocal rank fusion of the semantic and the lexical ranking."""
+    fused = np.zeros(count, dtype=np.float64)
+    fused[_descending(similarity)] += 1.0 / (k + 1 + np.arange(count))
+    for rank, match in enumerate(lexical):
+        fused[match.index] += 1.0 / (k + 1 + rank)
+    return fused

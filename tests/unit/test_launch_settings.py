@@ -60,6 +60,18 @@ def test_fingerprint_changes_with_training_data(tmp_path: Path) -> None:
     assert launch.training_fingerprint(tmp_path) != first
 
 
+def test_fingerprint_ignores_the_help_centres_validation_set(tmp_path: Path) -> None:
+    for name in ("config.yml", "domain.yml"):
+        (tmp_path / name).write_text(name)
+    kb = tmp_path / "data" / "validation" / "kb"
+    kb.mkdir(parents=True)
+    first = launch.training_fingerprint(tmp_path)
+    (kb / "questions.yml").write_text("answerable: {}")  # read at run time only
+    assert launch.training_fingerprint(tmp_path) == first
+    (tmp_path / "data" / "validation" / "nlu.yml").write_text("nlu: []")
+    assert launch.training_fingerprint(tmp_path) != first
+
+
 def test_secrets_are_generated_once_per_install(tmp_path: Path) -> None:
     first = local_secrets(tmp_path)
     assert set(first) == {

@@ -1,0 +1,268 @@
+"""Help-centre benchmark: BM25 alone, embeddings alone and the hybrid, on the test set.
+
+`make benchmark-kb` prints, for each method, on the frozen test set
+(tests/kb_holdout/): top-1 article accuracy on the paraphrases (an "I don't know"
+counts as wrong), "I don't know" recall on the unanswerable questions (the share
+refused) and precision (the share of all "I don't know" answers that were right to
+refuse), and the milliseconds one question takes (wall-clock mean and p50, and CPU
+time, which does not grow with whatever else the machine runs). Then the same with
+200 articles: the 17 real ones plus 183 synthetic ones (benchmarks/kb_synthetic.py).
+
+`python -m benchmarks.kb --calibrate` (`make calibrate-kb`) chooses the hybrid's
+constants on the validation set (data/validation/kb/questions.yml), never on the test
+set: the ones that maximise the smaller of top-1 accuracy and "I don't know" recall
+(ties: their sum, then the wider threshold interval, then the smaller bonus and
+weights), with the threshold in the middle of the interval that does as well. Set
+knowledge_base.retrieval.CALIBRATION from what it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from benchmarks.kb_sets import QuestionSet, load_holdout, load_validation
+from benchmarks.kb_synthetic import synthetic_articles
+from bot.settings import PROJECT_ROOT
+from knowledge_base import (
+    CALIBRATION,
+    DEFAULT_ARTICLES_DIR,
+    Calibration,
+    EmbeddingCache,
+    KnowledgeBase,
+    load_articles,
+    minilm_embedder,
+)
+
+CACHE_DIR = PROJECT_ROOT / "results" / "kb"
+BONUSES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+RANK_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5)
+GATE_WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One method's figures on one question set."""
+
+    top1: float
+    idk_recall: float
+    idk_precision: float
+    ms_mean: float
+    ms_p50: float
+    cpu_ms_mean: float
+
+
+def evaluate(kb: KnowledgeBase, questions: QuestionSet) -> Scores:
+    """Search every question once and score the answers."""
+    kb.search("warm-up question about delivery")
+    wall: list[float] = []
+    cpu: list[float] = []
+    answers: list[str | None] = []
+    texts = [q for q, _ in questions.answerable] + list(questions.unanswerable)
+    for text in texts:
+        start, start_cpu = time.perf_counter(), time.process_time()
+        match = kb.search(text)
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+        answers.append(match.article.slug if match else None)
+    gold = [slug for _, slug in questions.answerable]
+    answered = answers[: len(gold)]
+    refused = answers[len(gold) :]
+    idk_total = sum(answer is None for answer in answers)
+    idk_right = sum(answer is None for answer in refused)
+    return Scores(
+        top1=sum(a == g for a, g in zip(answered, gold, strict=True)) / len(gold),
+        idk_recall=idk_right / len(refused),
+        idk_precision=idk_right / idk_total if idk_total else 1.0,
+        ms_mean=statistics.fmean(wall),
+        ms_p50=statistics.median(wall),
+        cpu_ms_mean=statistics.fmean(cpu),
+    )
+
+
+def methods(kb: KnowledgeBase) -> list[tuple[str, KnowledgeBase]]:
+    """The rankings compared: today's BM25, embeddings alone, both fusions."""
+    rrf = replace(kb.calibration, fusion="rrf")
+    return [
+        ("BM25 alone (before)", kb.with_method("bm25")),
+        ("embeddings alone", kb.with_method("semantic")),
+        ("hybrid, weighted (served)", kb.with_method("hybrid")),
+        ("hybrid, RRF ranking", kb.with_method("hybrid", rrf)),
+    ]
+
+
+def _cache(articles: int) -> EmbeddingCache:
+    # One file per size: a cache file keeps only the last knowledge base's texts.
+    return EmbeddingCache(CACHE_DIR / f"embeddings-{articles}.npz")
+
+
+def benchmark() -> None:
+    """Print the table for 17 and for 200 articles."""
+    holdout = load_holdout()
+    real = load_articles(DEFAULT_ARTICLES_DIR)
+    embedder = minilm_embedder()
+    print(
+        f"test set: {len(holdout.answerable)} paraphrases, "
+        f"{len(holdout.unanswerable)} unanswerable questions; {CALIBRATION}"
+    )
+    for articles in (real, real + synthetic_articles(200 - len(real))):
+        started = time.perf_counter()
+        kb = KnowledgeBase(articles, embedder, _cache(len(articles)))
+        print(
+            f"\n=== {len(articles)} articles (built in "
+            f"{time.perf_counter() - started:.1f} s) ==="
+        )
+        print(
+            f"{'method':<28}{'top-1':>7}{'IDK rec':>9}{'IDK prec':>10}"
+            f"{'ms mean':>9}{'ms p50':>8}{'CPU ms':>8}"
+        )
+        for name, ranked in methods(kb):
+            s = evaluate(ranked, holdout)
+            print(
+                f"{name:<28}{s.top1:>7.3f}{s.idk_recall:>9.3f}{s.idk_precision:>10.3f}"
+                f"{s.ms_mean:>9.1f}{s.ms_p50:>8.1f}{s.cpu_ms_mean:>8.1f}"
+            )
+
+
+@dataclass(frozen=True)
+class _Signals:
+    """One validation question's inputs to the hybrid, for one passage bonus."""
+
+    similarity: np.ndarray
+    lexical: np.ndarray
+
+
+def _objective(top1: float, idk: float) -> tuple[float, float]:
+    """Higher is better: the smaller of the two rates, then their sum.
+
+    Both have the same target (0.90), and a threshold that buys one with the other
+    fails a customer either way: a question an article answers sent to a person, or
+    an unanswerable one given a wrong article. (Keeping IDK recall >= 0.90 first
+    refused the issue's own example, "assistance seeing the accepted payment
+    options".)
+    """
+    return (round(min(top1, idk), 4), round(top1 + idk, 4))
+
+
+def _best_threshold(
+    confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray
+) -> tuple[tuple[float, float], float, float]:
+    """The threshold with the best :func:`_objective` of top-1 and IDK recall.
+
+    Thresholds between two neighbouring confidences decide alike, so each candidate
+    stands for an interval; the widest run of best intervals wins and the threshold
+    is its middle, as far as possible from the questions on either side.
+
+    Returns:
+        The best objective, the threshold and the width of its interval.
+    """
+    candidates = np.unique(confidence)
+    keys = []
+    for t in candidates:
+        top1 = float((right & (confidence >= t)).sum() / answerable.sum())
+        idk = float((~answerable & (confidence < t)).sum() / (~answerable).sum())
+        keys.append(_objective(top1, idk))
+    best = max(keys)
+    runs: list[tuple[float, float]] = []  # (low end, high end) of equal decisions
+    for index, key in enumerate(keys):
+        if key != best:
+            continue
+        low = float(candidates[index - 1]) if index else float(candidates[0]) - 0.05
+        if runs and index and keys[index - 1] == best:
+            runs[-1] = (runs[-1][0], float(candidates[index]))
+        else:
+            runs.append((low, float(candidates[index])))
+    low, high = max(runs, key=lambda run: run[1] - run[0])
+    return best, (low + high) / 2, round(high - low, 4)
+
+
+def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
+    """Choose the hybrid's constants on the validation set and print how they do."""
+    slugs = [article.slug for article in kb.articles]
+    texts = [q for q, _ in validation.answerable] + list(validation.unanswerable)
+    gold = [slugs.index(slug) for _, slug in validation.answerable]
+    gold += [-1] * len(validation.unanswerable)
+    answerable = np.array([g >= 0 for g in gold])
+    vectors = [kb.embed(text) for text in texts]
+    results: list[tuple[tuple[float, ...], tuple[str, float, float, float, float]]] = []
+    for bonus in BONUSES:
+        signals = []
+        for text, vector in zip(texts, vectors, strict=True):
+            semantic, lexical, _ = kb.signals(text, vector, bonus)
+            signals.append(_Signals(semantic.similarity, lexical))
+        sim_top = np.array([s.similarity.argmax() for s in signals])
+        sim_conf = np.array([s.similarity.max() for s in signals])
+        right = sim_top == np.array(gold)
+        score, threshold, width = _best_threshold(sim_conf, right, answerable)
+        results.append(((*score, width), ("semantic", bonus, 0.0, 0.0, threshold)))
+        for w, a in itertools.product(RANK_WEIGHTS, GATE_WEIGHTS):
+            top = np.array([(s.similarity + w * s.lexical).argmax() for s in signals])
+            conf = np.array(
+                [
+                    s.similarity[i] + a * s.lexical[i]
+                    for s, i in zip(signals, top, strict=True)
+                ]  # fmt: skip
+            )
+            right = top == np.array(gold)
+            score, threshold, width = _best_threshold(conf, right, answerable)
+            results.append(((*score, width), ("hybrid", bonus, w, a, threshold)))
+    # Ties go to the smaller bonus and lexical weights (the least adjusted ranking).
+    results.sort(key=lambda r: (r[0], -r[1][1], -r[1][2], -r[1][3]), reverse=True)
+    print(
+        "best on the validation set (min and sum of top-1 and IDK recall, width of "
+        "the threshold's interval):"
+    )
+    for key, params in results[:8]:
+        print(f"  {key}  {params}")
+    for rank_weight in RANK_WEIGHTS:
+        key, params = next(r for r in results if r[1][0] == "hybrid" and r[1][2] == rank_weight)  # fmt: skip
+        print(f"  best with rank weight {rank_weight}: {key} {params}")
+    _, bonus, w, a, threshold = next(p for s, p in results if p[0] == "hybrid")
+    # Semantic alone with the same passage bonus, since the two share the index.
+    semantic_best = next(p for s, p in results if p[0] == "semantic" and p[1] == bonus)
+    return Calibration(
+        passage_bonus=bonus,
+        rank_lexical_weight=w,
+        gate_lexical_weight=a,
+        threshold=round(threshold, 3),
+        semantic_threshold=round(semantic_best[4], 3),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="choose the constants on the validation set instead",
+    )
+    args = parser.parse_args(argv)
+    if args.calibrate:
+        kb = KnowledgeBase(
+            load_articles(DEFAULT_ARTICLES_DIR),
+            minilm_embedder(),
+            _cache(17),
+        )
+        chosen = calibrate(kb, load_validation())
+        print(f"recommended: {chosen}")
+        print(f"served:      {CALIBRATION}")
+        validation = load_validation()
+        for name, ranked in methods(kb.with_method("hybrid", chosen)):
+            s = evaluate(ranked, validation)
+            print(
+                f"  {name:<28} validation top-1 {s.top1:.3f}, IDK recall {s.idk_recall:.3f}"
+            )
+        return 0
+    benchmark()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

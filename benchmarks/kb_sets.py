@@ -1,0 +1,78 @@
+"""The help centre's question sets: the frozen test set and the validation set.
+
+``tests/kb_holdout/paraphrases.yml`` maps each article's slug to customer questions
+it answers; ``tests/kb_holdout/unanswerable.yml`` groups questions no article
+answers. ``data/validation/kb/questions.yml`` holds both kinds (``answerable``,
+``unanswerable``) for choosing thresholds. Plain YAML, read without Rasa.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.settings import PROJECT_ROOT
+
+HOLDOUT_DIR = PROJECT_ROOT / "tests" / "kb_holdout"
+PARAPHRASES = HOLDOUT_DIR / "paraphrases.yml"
+UNANSWERABLE = HOLDOUT_DIR / "unanswerable.yml"
+VALIDATION = PROJECT_ROOT / "data" / "validation" / "kb" / "questions.yml"
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    """Questions with the article that answers them, and questions none answers.
+
+    Attributes:
+        answerable: ``(question, slug)`` pairs.
+        unanswerable: Questions whose right answer is "I don't know".
+    """
+
+    answerable: tuple[tuple[str, str], ...]
+    unanswerable: tuple[str, ...]
+
+
+def _read(path: Path) -> object:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _pairs(by_slug: object, where: Path) -> tuple[tuple[str, str], ...]:
+    if not isinstance(by_slug, dict):
+        raise ValueError(f"{where}: expected a mapping of article slug to questions")
+    return tuple(
+        (str(question), str(slug))
+        for slug, questions in by_slug.items()
+        for question in _strings(questions, where)
+    )
+
+
+def _strings(value: object, where: Path) -> Iterable[str]:
+    if isinstance(value, dict):
+        value = [item for group in value.values() for item in group or []]
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: expected a list of questions")
+    return [str(item) for item in value]
+
+
+def load_holdout(
+    paraphrases: Path = PARAPHRASES, unanswerable: Path = UNANSWERABLE
+) -> QuestionSet:
+    """The frozen test set."""
+    return QuestionSet(
+        _pairs(_read(paraphrases), paraphrases),
+        tuple(_strings(_read(unanswerable), unanswerable)),
+    )
+
+
+def load_validation(path: Path = VALIDATION) -> QuestionSet:
+    """The validation set (for choosing thresholds)."""
+    document = _read(path)
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected 'answerable' and 'unanswerable'")
+    return QuestionSet(
+        _pairs(document.get("answerable"), path),
+        tuple(_strings(document.get("unanswerable"), path)),
+    )
