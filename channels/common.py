@@ -7,6 +7,7 @@ loop, and bot output as plain text.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from functools import cached_property
@@ -14,13 +15,17 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from sanic import response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from bot.db import session_factory
 from bot.identity import ChannelIdentity, sign_identity
 from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -107,6 +112,28 @@ def valid_twilio_signature(settings: Settings, request: Request) -> bool:
             public_url(settings, request), form_params(request), signature
         )
     )
+
+
+def checked_params(
+    settings: Settings,
+    request: Request,
+    refusal: Callable[[dict[str, str], str], str | None],
+    what: str,
+) -> dict[str, str] | HTTPResponse:
+    """A Twilio webhook's form fields, or the answer refusing it.
+
+    403 without a valid signature; 400 when `refusal` finds a field in the wrong
+    format (checked even though signed: a moved field boundary keeps the signature).
+    """
+    if not valid_twilio_signature(settings, request):
+        logger.warning("%s with a missing or invalid Twilio signature", what)
+        return response.text("invalid Twilio signature", status=403)
+    params = form_params(request)
+    reason = refusal(params, settings.twilio_account_sid)
+    if reason:
+        logger.warning("%s refused: %s", what, reason)
+        return response.text(reason, status=400)
+    return params
 
 
 def collector_for(channel: str) -> type[CollectingOutputChannel]:

@@ -33,10 +33,9 @@ from channels.common import (
     Transactions,
     button_payloads,
     button_titles,
-    form_params,
+    checked_params,
     plain_text,
     run_through_rasa,
-    valid_twilio_signature,
 )
 from channels.turns import Replies, SlowTurns, TurnTooSlow
 from channels.twilio_checks import signature_id, sms_refusal
@@ -166,20 +165,15 @@ class SmsInput(InputChannel):
 
         @sms.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            if not valid_twilio_signature(self.settings, request):
-                logger.warning("SMS webhook with a missing or invalid Twilio signature")
-                return response.text("invalid Twilio signature", status=403)
-            params = form_params(request)
-            # Checked even though signed: a moved field boundary keeps the signature.
-            refusal = sms_refusal(params, self.settings.twilio_account_sid)
+            params = checked_params(self.settings, request, sms_refusal, "SMS webhook")
+            if isinstance(params, HTTPResponse):
+                return params
             sender = try_normalise_phone(
                 params.get("From"), self.settings.default_phone_region
             )
-            if refusal or sender is None:
-                logger.warning("SMS webhook refused: %s", refusal or "invalid From")
-                return response.text(
-                    refusal or "From is not a phone number", status=400
-                )
+            if sender is None:
+                logger.warning("SMS webhook refused: invalid From")
+                return response.text("From is not a phone number", status=400)
             bodies = await self._handle(
                 on_new_message,
                 sender,

@@ -36,9 +36,8 @@ from bot.settings import Settings, check_voice
 from channels.common import (
     OnNewMessage,
     Transactions,
-    form_params,
+    checked_params,
     run_through_rasa,
-    valid_twilio_signature,
 )
 from channels.turns import Replies, SlowTurns, TurnTooSlow
 from channels.twilio_checks import call_refusal, signature_id
@@ -156,28 +155,21 @@ class VoiceInput(InputChannel):
 
         @voice.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
-            if not valid_twilio_signature(self.settings, request):
-                logger.warning("voice webhook with a missing or invalid signature")
-                return response.text("invalid Twilio signature", status=403)
-            params = form_params(request)
-            # Checked even though signed: a moved field boundary keeps the signature.
-            refusal = call_refusal(params, self.settings.twilio_account_sid)
-            if refusal:
-                logger.warning("voice webhook refused: %s", refusal)
-                return response.text(refusal, status=400)
+            params = checked_params(
+                self.settings, request, call_refusal, "voice webhook"
+            )
+            if isinstance(params, HTTPResponse):
+                return params
             twiml = await self._answer_safely(on_new_message, request, params)
             return response.text(str(twiml), content_type="text/xml")
 
         @voice.route("/status", methods=["POST"])
         async def status(request: Request) -> HTTPResponse:
-            if not valid_twilio_signature(self.settings, request):
-                logger.warning("voice status callback with an invalid signature")
-                return response.text("invalid Twilio signature", status=403)
-            params = form_params(request)
-            refusal = call_refusal(params, self.settings.twilio_account_sid)
-            if refusal:
-                logger.warning("voice status callback refused: %s", refusal)
-                return response.text(refusal, status=400)
+            params = checked_params(
+                self.settings, request, call_refusal, "voice status callback"
+            )
+            if isinstance(params, HTTPResponse):
+                return params
             await self._record_status(params, signature_id(request))
             return response.empty(status=204)
 
