@@ -10,6 +10,12 @@ message answered with its intent, an off-topic one refused), ties going to the l
 threshold, among those that wrongly reject at most MAX_FALSE_REJECTION of in-scope
 messages; FallbackClassifier's `threshold` in config.yml is set from it.
 
+When the pipeline has a SentenceIntentClassifier (bot/nlu/classifier.py), the share of
+DIET in its blend is chosen the same way and at the same time: every candidate blend
+is tried on the validation set (the loaded component's weight is changed in this
+process only) and the pair (blend, threshold) with the most right decisions within the
+budget is recommended; ties go to the lower threshold, then to the blend in config.yml.
+
 Why not "the most off-topic refused within the budget": the out_of_scope intent does
 most of the refusing, and on a small validation set written by the training data's
 authors in-scope confidence looks higher than real customers' (the held-out sets show
@@ -24,14 +30,17 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.nlu import OUT_OF_SCOPE, Prediction, load_examples, predict
 from bot.launch import model_path
+from bot.nlu.classifier import SentenceIntentClassifier
 from bot.settings import PROJECT_ROOT
 
 VALIDATION_DIR = PROJECT_ROOT / "data" / "validation"
 MAX_FALSE_REJECTION = 0.05
-CANDIDATES = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 .. 0.95
+CANDIDATES = tuple(round(0.20 + 0.05 * i, 2) for i in range(16))  # 0.20 .. 0.95
+BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class Operating:
     """What one threshold does on the validation set."""
 
     threshold: float
+    blend: float | None  # the SentenceIntentClassifier's DIET share, if it has one
     accuracy: float  # in-scope messages answered with their intent
     false_rejection: float  # in-scope messages rejected
     rejection: float  # off-topic messages rejected
@@ -52,12 +62,15 @@ def rejected(prediction: Prediction, threshold: float) -> bool:
     )
 
 
-def operating_point(predictions: list[Prediction], threshold: float) -> Operating:
-    """The three rates of `threshold` over `predictions`."""
+def operating_point(
+    predictions: list[Prediction], threshold: float, blend: float | None = None
+) -> Operating:
+    """The three rates of `threshold` (at `blend`) over `predictions`."""
     in_scope = [p for p in predictions if p.intent != OUT_OF_SCOPE]
     off_topic = [p for p in predictions if p.intent == OUT_OF_SCOPE]
     return Operating(
         threshold=threshold,
+        blend=blend,
         accuracy=sum(
             not rejected(p, threshold) and p.best_intent == p.intent for p in in_scope
         )
@@ -73,12 +86,25 @@ def operating_point(predictions: list[Prediction], threshold: float) -> Operatin
     )
 
 
-def choose(points: list[Operating], max_false_rejection: float) -> Operating:
-    """Most right decisions within the false-rejection budget; ties: the lowest."""
+def choose(
+    points: list[Operating],
+    max_false_rejection: float,
+    configured_blend: float | None = None,
+) -> Operating:
+    """Most right decisions within the false-rejection budget.
+
+    Ties go to the lowest threshold, then to the blend nearest the configured one.
+    """
+
+    def blend_distance(p: Operating) -> float:
+        if p.blend is None or configured_blend is None:
+            return 0.0
+        return abs(p.blend - configured_blend)
+
     allowed = [p for p in points if p.false_rejection <= max_false_rejection]
     if not allowed:
-        return min(points, key=lambda p: p.threshold)
-    return max(allowed, key=lambda p: (p.right, -p.threshold))
+        return min(points, key=lambda p: (p.threshold, blend_distance(p)))
+    return max(allowed, key=lambda p: (p.right, -p.threshold, -blend_distance(p)))
 
 
 def validation_files() -> list[Path]:
@@ -86,7 +112,23 @@ def validation_files() -> list[Path]:
     return sorted(VALIDATION_DIR.glob("*.yml"))
 
 
-async def _predictions(model: Path) -> list[Prediction]:
+def sentence_classifiers(agent: Any) -> list[SentenceIntentClassifier]:
+    """The loaded model's SentenceIntentClassifier instances (usually none or one).
+
+    Reads the graph runner's instantiated nodes: Rasa has no public accessor for a
+    loaded component, and this is a benchmark, never the serving path.
+    """
+    runner = agent.processor.graph_runner
+    nodes = getattr(runner, "_instantiated_nodes", {}).values()
+    return [
+        node._component
+        for node in nodes
+        if isinstance(getattr(node, "_component", None), SentenceIntentClassifier)
+    ]
+
+
+async def _operating_points(model: Path) -> tuple[list[Operating], float | None]:
+    """Every (blend, threshold) candidate's operating point, and the configured blend."""
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
@@ -95,7 +137,18 @@ async def _predictions(model: Path) -> list[Prediction]:
         for path in validation_files()
         for text, intent in load_examples(path)
     ]
-    return await predict(agent, examples)
+    classifiers = sentence_classifiers(agent)
+    if not classifiers:
+        predictions = await predict(agent, examples)
+        return [operating_point(predictions, t) for t in CANDIDATES], None
+    configured = classifiers[0].blend
+    points = []
+    for weight in BLENDS:
+        for classifier in classifiers:
+            classifier.blend = weight
+        predictions = await predict(agent, examples)
+        points += [operating_point(predictions, t, weight) for t in CANDIDATES]
+    return points, configured
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,21 +161,25 @@ def main(argv: list[str] | None = None) -> int:
     if not model.exists():
         print(f"No trained model at {model}: run `make train` first.")
         return 1
-    predictions = asyncio.run(_predictions(model))
-    points = [operating_point(predictions, t) for t in CANDIDATES]
+    points, configured = asyncio.run(_operating_points(model))
     names = ", ".join(str(p.relative_to(PROJECT_ROOT)) for p in validation_files())
     print(f"Validation sets: {names}; model {model}")
     print(
-        f"{'threshold':>9}{'in-scope right':>16}{'false reject':>14}{'off-topic':>11}"
+        f"{'blend':>6}{'threshold':>10}{'in-scope right':>16}{'false reject':>14}"
+        f"{'off-topic':>11}"
     )
     for p in points:
+        blend = "-" if p.blend is None else f"{p.blend:.2f}"
         print(
-            f"{p.threshold:>9.2f}{p.accuracy:>16.3f}{p.false_rejection:>14.3f}"
-            f"{p.rejection:>11.3f}"
+            f"{blend:>6}{p.threshold:>10.2f}{p.accuracy:>16.3f}"
+            f"{p.false_rejection:>14.3f}{p.rejection:>11.3f}"
         )
-    best = choose(points, MAX_FALSE_REJECTION)
+    best = choose(points, MAX_FALSE_REJECTION, configured)
+    chosen = f"threshold {best.threshold:.2f}"
+    if best.blend is not None:
+        chosen = f"blend {best.blend:.2f}, {chosen}"
     print(
-        f"chosen threshold: {best.threshold:.2f} (most right decisions with at most "
+        f"chosen: {chosen} (most right decisions with at most "
         f"{MAX_FALSE_REJECTION:.0%} of in-scope messages refused)"
     )
     return 0

@@ -45,3 +45,26 @@ def test_choose_takes_the_most_right_decisions_within_the_budget() -> None:
 def test_without_a_threshold_in_budget_the_lowest_is_taken() -> None:
     points = [operating_point(PREDICTIONS, t) for t in (0.6, 0.9)]
     assert choose(points, max_false_rejection=0.0).threshold == 0.6
+
+
+def test_blend_and_threshold_are_chosen_together() -> None:
+    # At blend 0.5 the misread order-status request is read right: one more right
+    # decision than any point of blend 1.0, though 1.0 is the configured blend.
+    better = [
+        *PREDICTIONS[:3],
+        prediction("check_order_status", "check_order_status", 0.8),
+        *PREDICTIONS[4:],
+    ]
+    points = [operating_point(PREDICTIONS, t, 1.0) for t in (0.5, 0.6)] + [
+        operating_point(better, t, 0.5) for t in (0.5, 0.6)
+    ]
+
+    best = choose(points, max_false_rejection=0.05, configured_blend=1.0)
+
+    assert (best.blend, best.threshold) == (0.5, 0.5)
+
+
+def test_ties_go_to_the_configured_blend() -> None:
+    points = [operating_point(PREDICTIONS, 0.5, b) for b in (0.25, 0.5, 0.75)]
+
+    assert choose(points, 0.05, configured_blend=0.75).blend == 0.75
