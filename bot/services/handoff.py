@@ -295,6 +295,16 @@ def release(session: Session, ticket: Ticket) -> int:
     return int(result.rowcount or 0)
 
 
+def customer_line(text: str, now: dt.datetime) -> TicketMessage:
+    """A transcript line of what the customer wrote while held."""
+    return TicketMessage(
+        sender=Sender.CUSTOMER,
+        # NUL can't be stored in PostgreSQL text; nothing else is changed.
+        text=text.replace("\x00", "")[:MAX_CUSTOMER_MESSAGE_LENGTH],
+        sent_at=now,
+    )
+
+
 def receive_customer_message(
     session: Session,
     conversation_id: str,
@@ -316,14 +326,7 @@ def receive_customer_message(
         release(session, ticket)
         return None
     now = now or utcnow()
-    ticket.messages.append(
-        TicketMessage(
-            sender=Sender.CUSTOMER,
-            # NUL can't be stored in PostgreSQL text; nothing else is changed.
-            text=text.replace("\x00", "")[:MAX_CUSTOMER_MESSAGE_LENGTH],
-            sent_at=now,
-        )
-    )
+    ticket.messages.append(customer_line(text, now))
     if ticket.status == S.WAITING_ON_CUSTOMER:
         try:
             queue.transition(
@@ -516,12 +519,19 @@ def hand_back(
         detail=f"{HANDED_BACK} ({released} conversation{'' if released == 1 else 's'})",
         now=now,
     )
-    if ticket.channel == Channel.VOICE and not _texted_by_agent(session, ticket):
-        # A caller who was never texted gets no text out of the blue (and the
-        # number may be a spoofed caller ID): the agent's callback tells them.
+    if not may_text(session, ticket):
         return None
     text = resolved_notice(ticket) if resolve else returned_notice(ticket)
     return notify(session, ticket, text, secret=secret, region=region, now=now)
+
+
+def may_text(session: Session, ticket: Ticket) -> bool:
+    """Whether a notice may be sent to the ticket's customer unasked.
+
+    A caller who was never texted by an agent gets no text out of the blue (and
+    the number may be a spoofed caller ID): the agent's callback tells them.
+    """
+    return ticket.channel != Channel.VOICE or _texted_by_agent(session, ticket)
 
 
 def _texted_by_agent(session: Session, ticket: Ticket) -> bool:
