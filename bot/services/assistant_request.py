@@ -60,7 +60,10 @@ _REQUEST = re.compile(
     rf"(?:(?:{_WANT} )?{_ACTION} {_TARGET}|(?:go |get )?back to (?:the )?"
     rf"(?:main )?menu|{_WANT} {_TARGET}|give me {_TARGET}|{_WITHDRAW})"
     rf"(?: {_TRAILER})*"
-    rf"|(?:{_SOFT_FILLER} )*{_PLAIN_TARGET}(?: (?:again|back))?(?: {_TRAILER})*"
+)
+# "Bot?" asks what one is talking to; "bot" or "the assistant, please" asks for it.
+_BARE = re.compile(
+    rf"(?:{_SOFT_FILLER} )*{_PLAIN_TARGET}(?: (?:again|back))?(?: {_TRAILER})*"
 )
 _APOSTROPHES = re.compile(r"['’‘`]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
@@ -77,4 +80,6 @@ def asks_for_the_assistant(text: str) -> bool:
     if len(text) > MAX_LENGTH:
         return False
     words = normalise(text)
-    return bool(words) and _REQUEST.fullmatch(words) is not None
+    if _REQUEST.fullmatch(words):
+        return True
+    return bool(_BARE.fullmatch(words)) and not text.rstrip().endswith("?")

@@ -20,7 +20,8 @@ Either way the hold is released (the assistant answers the next message), the au
 trail says why, and the transcript keeps the customer's words and the notice. An
 agent's later reply holds the conversation again (`handoff.reply`). Each channel
 routes a customer's message through `route_customer_message` before the assistant
-may see it (web chat, SMS, and the hold gate of bot/rasa_server.py).
+may see it (web chat, SMS, and the hold gate of bot/rasa_server.py); asking for the
+assistant where it has the conversation already is answered there too (`ALREADY`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ def kept_notice(reference: str) -> str:
     )
 
 
+# Asked for the assistant where nobody held the conversation: the NLU model, never
+# trained for it, would take "talk to the assistant" for a request for a person.
+ALREADY_NOTICE = (
+    "You're talking with our assistant already: ask it anything, or ask for a "
+    "person at any time."
+)
+
+
 def unclaimed_notice(reference: str) -> str:
     return (
         "No one could pick up your conversation yet, so you're back with our "
@@ -94,11 +103,18 @@ class Held:
 
 @dataclass(frozen=True)
 class Returned:
-    """The customer asked for the assistant back and has it: tell them `notice`."""
+    """The customer asked for the assistant and has it: `notice` answers them.
 
-    reference: str
+    `reference` is the ticket that held the conversation; None when nothing did
+    (the assistant had it already).
+    """
+
+    reference: str | None
     withdrawn: bool  # nobody had claimed the ticket: it is resolved
     notice: str
+
+
+ALREADY = Returned(None, False, ALREADY_NOTICE)
 
 
 def route_customer_message(
@@ -108,16 +124,15 @@ def route_customer_message(
     *,
     now: dt.datetime | None = None,
 ) -> Held | Returned | None:
-    """Where a customer's message goes; None: the assistant answers it.
+    """Where a customer's message goes; None: the assistant's model answers it.
 
     In a held conversation it goes to the person (`Held`), unless it asks for the
-    assistant back (`Returned`).
+    assistant back (`Returned`). Asking for the assistant where it has the
+    conversation already is answered here too (`ALREADY`).
     """
     now = now or utcnow()
     if asks_for_the_assistant(text):
-        returned = customer_returns(session, conversation_id, text, now=now)
-        if returned is not None:
-            return returned
+        return customer_returns(session, conversation_id, text, now=now) or ALREADY
     ticket = handoff.receive_customer_message(session, conversation_id, text, now=now)
     return Held(ticket.reference) if ticket is not None else None
 
@@ -136,7 +151,10 @@ def customer_returns(
     """
     now = now or utcnow()
     ticket = handoff.held_ticket(session, conversation_id)
-    if ticket is None or ticket.status not in queue.OPEN_STATUSES:
+    if ticket is None:
+        return None
+    if ticket.status not in queue.OPEN_STATUSES:
+        handoff.release(session, ticket)  # a hold that outlived its ticket
         return None
     ticket.messages.append(handoff.customer_line(said, now))
     withdrawn = _settle(session, ticket, now)

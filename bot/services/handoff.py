@@ -1,13 +1,15 @@
 """Human handoff: a person takes the conversation over and hands it back.
 
 While a conversation is *held* (a `conversation_holds` row), the assistant stays
-silent in it: the Rasa server calls `receive_customer_message` for every message of
-every channel before the assistant sees it (bot/rasa_server.py), web chat and SMS
-also before asking Rasa, and a held conversation's messages go to the ticket's
-transcript, where the console shows them live. Agents answer with `reply`; the reply is stored first (pending) and then
+silent in it: every message of every channel reaches `receive_customer_message`
+(through `back_to_bot.route_customer_message`) before the assistant sees it, in the
+Rasa server (bot/rasa_server.py), and for web chat and SMS also before asking Rasa;
+a held conversation's messages go to the ticket's transcript, where the console
+shows them live. Agents answer with `reply`; the reply is stored first (pending) and then
 delivered on the customer's channel by bot/services/delivery.py, so nothing is lost
 when a channel is down. `hand_back` (Resolve, or Return to bot) deletes the hold and
-tells the customer that the assistant is back.
+tells the customer that the assistant is back; the customer asking for it, and a
+hold nobody claimed in time, end in bot/services/back_to_bot.py.
 
 The handoff also carries what the assistant understood (`HandoffContext`) and a
 one-paragraph summary the agent can read in five seconds.

@@ -110,6 +110,18 @@ async def test_asking_for_the_assistant_releases_the_hold_and_gets_the_notice(
     assert processor.received == ["hello"]
 
 
+async def test_asking_for_the_assistant_it_has_already_skips_the_model(
+    sessions: sessionmaker,
+) -> None:
+    # The model takes "talk to the assistant" for a request for a person.
+    processor = FakeProcessor()
+    gated = HoldGate(sessions.begin).guard(FakeProcessor.handle_message)
+    free = f"rest-{uuid.uuid4().hex}"
+    replies = await gated(processor, message(free, "talk to the assistant"))
+    assert replies == [{"recipient_id": free, "text": back_to_bot.ALREADY_NOTICE}]
+    assert processor.received == []
+
+
 async def test_without_the_database_nothing_is_answered(tmp_path: Path) -> None:
     # The hold can't be checked: the channel reports a failure, the bot stays quiet.
     engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'no.db'}")

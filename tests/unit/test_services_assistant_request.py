@@ -42,6 +42,8 @@ DOES_NOT_ASK = [
     "",
     "no bot",  # a refusal
     "hi bot",  # a greeting
+    "bot?",  # what am I talking to?
+    "the assistant?",
     "not the bot",
     "I don't want to talk to the bot",
     "don't put me back to the bot",

@@ -55,7 +55,10 @@ def test_a_held_message_goes_to_the_person(session: Session) -> None:
 
 def test_a_conversation_nobody_holds_goes_to_the_assistant(session: Session) -> None:
     assert route(session, "hello") is None
-    assert route(session, "back to the bot") is None  # the assistant has it already
+    # Asking for it anyway is answered here: the model would hand off to a person.
+    assert route(session, "back to the bot") == back_to_bot.ALREADY
+    assert back_to_bot.ALREADY.reference is None
+    assert back_to_bot.ALREADY.notice == back_to_bot.ALREADY_NOTICE
 
 
 def test_asking_before_anyone_claimed_it_withdraws_the_request(
@@ -140,7 +143,7 @@ def test_a_claim_at_the_same_moment_keeps_the_ticket_with_the_agent(
 def test_a_hold_left_by_a_closed_ticket_is_no_hold(session: Session) -> None:
     ticket = hold_for_a_person(session, WEB)
     queue.resolve(session, ticket, None, now=T0)
-    assert route(session, "back to the bot") is None
+    assert route(session, "back to the bot") == back_to_bot.ALREADY
     assert session.get(ConversationHold, WEB) is None
     assert lines(ticket) == []
 

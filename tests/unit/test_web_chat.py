@@ -29,7 +29,7 @@ from bot.models import (
     TicketMessage,
 )
 from bot.seed import seed_demo_data
-from bot.services import handoff
+from bot.services import back_to_bot, handoff
 from bot.services import tickets as ticket_service
 from bot.services.customers import NewCustomer, upsert_customer
 from bot.settings import Settings
@@ -366,6 +366,16 @@ def test_asking_for_the_assistant_gets_it_back_with_a_notice(
     body = say(client, {"text": "where is my order"}).get_json()
     assert [m["sender"] for m in body["messages"]] == ["customer", "bot"]
     assert [f.json["message"] for f in rasa.received] == ["hi", "where is my order"]
+
+
+def test_asking_for_the_assistant_it_has_already_is_answered_without_rasa(
+    client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    body = say(client, {"text": "can I talk to the bot"}).get_json()
+    assert [(m["sender"], m["text"]) for m in body["messages"]][1:] == [
+        ("system", back_to_bot.ALREADY_NOTICE)
+    ]
+    assert rasa.received == []
 
 
 def test_another_conversation_is_not_held(
