@@ -6,7 +6,8 @@ Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `ras
   var/secrets.env), never from the command line, which `ps` shows to every user.
 - Holds are enforced in one place that every input channel passes (REST, web chat,
   SMS, voice, `rasa shell`): a message in a conversation a person holds goes to the
-  ticket's transcript and gets no answer from the assistant (bot.services.handoff).
+  ticket's transcript and gets no answer from the assistant, unless it asks for the
+  assistant back, which releases the hold (bot.services.back_to_bot).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.orm import Session
 
 from bot.db import session_factory
-from bot.services import handoff
+from bot.services import back_to_bot
 from bot.settings import Settings
 
 TOKEN_OPTION = "--auth-token"
@@ -42,28 +43,45 @@ class HoldGate:
     def __init__(self, sessions: SessionScope) -> None:
         self._sessions = sessions  # one transaction per call
 
-    async def divert(self, message: UserMessage) -> bool:
-        """True when a person holds the conversation: the message is now theirs."""
+    async def divert(
+        self, message: UserMessage
+    ) -> back_to_bot.Held | back_to_bot.Returned | None:
+        """Where the message went, when not to the assistant (see back_to_bot)."""
         text = (message.text or "").strip() or EMPTY_MESSAGE
         # The database is not asyncio's: keep the event loop free for other turns.
         return await asyncio.to_thread(self._divert, message.sender_id, text)
 
-    def _divert(self, conversation_id: str, text: str) -> bool:
+    def _divert(
+        self, conversation_id: str, text: str
+    ) -> back_to_bot.Held | back_to_bot.Returned | None:
         with self._sessions() as session:
-            ticket = handoff.receive_customer_message(session, conversation_id, text)
-            return ticket is not None
+            return back_to_bot.route_customer_message(session, conversation_id, text)
 
     def guard(self, handle: HandleMessage) -> HandleMessage:
         """`handle` (a processor's handle_message) behind the gate."""
 
         @functools.wraps(handle)
         async def gated(processor: Any, message: UserMessage) -> Replies:
-            if await self.divert(message):
+            routed = await self.divert(message)
+            if isinstance(routed, back_to_bot.Returned):
+                # Back with the assistant: the notice is its answer to this message.
+                await message.output_channel.send_text_message(
+                    message.sender_id, routed.notice
+                )
+                return collected(message)
+            if routed is not None:
                 return None
             return await handle(processor, message)
 
         setattr(gated, _GATED, True)
         return gated
+
+
+def collected(message: UserMessage) -> Replies:
+    """What Rasa's processor returns for a handled message: a collector's messages."""
+    if isinstance(message.output_channel, CollectingOutputChannel):
+        return message.output_channel.messages
+    return None
 
 
 def _processor() -> type[Any]:

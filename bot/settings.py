@@ -140,6 +140,9 @@ class Settings:
     session_cookie_secure: bool = setting("SESSION_COOKIE_SECURE", False)
     # Seconds between the delivery worker's rounds (bot/worker.py).
     worker_interval: float = setting("WORKER_INTERVAL", 5.0)
+    # Minutes a handed-off conversation nobody claimed stays held before the
+    # assistant answers again (the ticket stays in the queue); 0: held until claimed.
+    unclaimed_hold_minutes: int = setting("UNCLAIMED_HOLD_MINUTES", 30)
 
     def __post_init__(self) -> None:
         for item in fields(self):

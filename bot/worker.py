@@ -1,15 +1,19 @@
-"""The delivery worker: sends the team's pending messages, keeps priorities fresh.
+"""The delivery worker: sends the team's pending messages, keeps the queue moving.
 
 Agent replies and notices are stored first and delivered after
 (bot/services/delivery.py). The console tries right away; this process picks up
 everything else every WORKER_INTERVAL seconds: retries after a failure, replies
-stored while the channel was down. Once a minute it also recomputes the queue's
-priorities, so waiting tickets move up. Start it with `python -m bot run worker`;
-it stops cleanly on SIGTERM or SIGINT, after the round under way.
+stored while the channel was down. Each round it first gives the assistant back
+the conversations nobody claimed within UNCLAIMED_HOLD_MINUTES
+(bot/services/back_to_bot.py), so their notices go out in the same round. Once a
+minute it also recomputes the queue's priorities, so waiting tickets move up.
+Start it with `python -m bot run worker`; it stops cleanly on SIGTERM or SIGINT,
+after the round under way.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
@@ -21,8 +25,8 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import session_factory
-from bot.models import Delivery
-from bot.services import delivery, priority
+from bot.models import Delivery, utcnow
+from bot.services import back_to_bot, delivery, priority
 from bot.services.delivery import Outcome
 from bot.services.messaging import SmsSender
 from bot.settings import Settings
@@ -36,15 +40,36 @@ STARTED = "Delivery worker started"
 
 @dataclass
 class Worker:
-    """One round at a time: deliver what is due, refresh priorities when due."""
+    """One round at a time: release unclaimed holds, deliver, refresh priorities."""
 
     factory: sessionmaker[Session]
     sms: SmsSender
     secret: str
     region: str = "US"
+    # How long a new ticket may hold its conversation; None: as long as it takes.
+    unclaimed_for: dt.timedelta | None = None
     refresh_every: float = REFRESH_SECONDS
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # schedules the refreshes
     _next_refresh: float | None = field(default=None, init=False)
+
+    def release_unclaimed(self) -> list[back_to_bot.Released]:
+        """Give the assistant back the conversations nobody claimed in time."""
+        if self.unclaimed_for is None:
+            return []
+        with self.factory.begin() as session:
+            released = back_to_bot.release_unclaimed(
+                session,
+                self.unclaimed_for,
+                secret=self.secret,
+                region=self.region,
+                now=utcnow(),  # by bot/clock.py, which the tests set
+            )
+        for ticket in released:
+            logger.info(
+                "%s not claimed in time: its conversation is back with the assistant",
+                ticket.reference,
+            )
+        return released
 
     def deliver(self) -> list[Outcome]:
         """Send every due message; log what happened to each."""
@@ -81,6 +106,10 @@ class Worker:
     def tick(self) -> None:
         """One round. A failure is logged and the next round tries again."""
         try:
+            self.release_unclaimed()
+        except Exception:
+            logger.exception("returning unclaimed conversations failed")
+        try:
             self.deliver()
         except Exception:
             logger.exception("delivery round failed")
@@ -104,6 +133,11 @@ def run(settings: Settings, interval: float | None = None) -> None:
     interval = settings.worker_interval if interval is None else interval
     if not interval > 0:
         raise ValueError(f"WORKER_INTERVAL must be more than 0 seconds, got {interval}")
+    if settings.unclaimed_hold_minutes < 0:
+        raise ValueError(
+            "UNCLAIMED_HOLD_MINUTES must be 0 (never) or more minutes, got "
+            f"{settings.unclaimed_hold_minutes}"
+        )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -122,6 +156,9 @@ def run(settings: Settings, interval: float | None = None) -> None:
         sms=TwilioClient.from_settings(settings),
         secret=settings.secret_key,
         region=settings.default_phone_region,
+        unclaimed_for=dt.timedelta(minutes=settings.unclaimed_hold_minutes)
+        if settings.unclaimed_hold_minutes
+        else None,
     )
     logger.info("%s: delivering every %g s", STARTED, interval)
     try:

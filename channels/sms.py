@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.identity import ChannelIdentity
-from bot.services import handoff, messaging
+from bot.services import back_to_bot, messaging
 from bot.services.contact import try_normalise_phone
 from bot.services.messaging import sms_conversation_id
 from bot.settings import Settings, check_twilio
@@ -242,7 +242,8 @@ class SmsInput(InputChannel):
         """The answer without the assistant, or the text to give it.
 
         Repeats, carrier keywords (STOP, HELP, START), opted-out senders and held
-        conversations are answered here, in one transaction.
+        conversations (and asking to leave the person for the assistant) are
+        answered here, in one transaction.
         """
         if not messaging.first_delivery(session, *delivery_ids):
             return []  # Twilio's retry, or a replay, of a message we handled
@@ -259,13 +260,14 @@ class SmsInput(InputChannel):
         if opted_out:
             return []  # no messages until START
         # A person has the conversation: the text is theirs, the bot stays
-        # silent. In this transaction, so a Twilio retry doesn't store it twice.
-        if (
-            handoff.receive_customer_message(
-                session, conversation, body.strip() or NO_TEXT_PLACEHOLDER
-            )
-            is not None
-        ):
+        # silent, unless it asks for the assistant back. In this transaction, so a
+        # Twilio retry doesn't store it twice.
+        routed = back_to_bot.route_customer_message(
+            session, conversation, body.strip() or NO_TEXT_PLACEHOLDER
+        )
+        if isinstance(routed, back_to_bot.Returned):
+            return sms_texts([{"text": routed.notice}])
+        if routed is not None:
             return []
         if not body.strip():
             return [NO_TEXT_REPLY]

@@ -1,13 +1,15 @@
 """Human handoff: a person takes the conversation over and hands it back.
 
 While a conversation is *held* (a `conversation_holds` row), the assistant stays
-silent in it: the Rasa server calls `receive_customer_message` for every message of
-every channel before the assistant sees it (bot/rasa_server.py), web chat and SMS
-also before asking Rasa, and a held conversation's messages go to the ticket's
-transcript, where the console shows them live. Agents answer with `reply`; the reply is stored first (pending) and then
+silent in it: every message of every channel reaches `receive_customer_message`
+(through `back_to_bot.route_customer_message`) before the assistant sees it, in the
+Rasa server (bot/rasa_server.py), and for web chat and SMS also before asking Rasa;
+a held conversation's messages go to the ticket's transcript, where the console
+shows them live. Agents answer with `reply`; the reply is stored first (pending) and then
 delivered on the customer's channel by bot/services/delivery.py, so nothing is lost
 when a channel is down. `hand_back` (Resolve, or Return to bot) deletes the hold and
-tells the customer that the assistant is back.
+tells the customer that the assistant is back; the customer asking for it, and a
+hold nobody claimed in time, end in bot/services/back_to_bot.py.
 
 The handoff also carries what the assistant understood (`HandoffContext`) and a
 one-paragraph summary the agent can read in five seconds.
@@ -295,6 +297,16 @@ def release(session: Session, ticket: Ticket) -> int:
     return int(result.rowcount or 0)
 
 
+def customer_line(text: str, now: dt.datetime) -> TicketMessage:
+    """A transcript line of what the customer wrote while held."""
+    return TicketMessage(
+        sender=Sender.CUSTOMER,
+        # NUL can't be stored in PostgreSQL text; nothing else is changed.
+        text=text.replace("\x00", "")[:MAX_CUSTOMER_MESSAGE_LENGTH],
+        sent_at=now,
+    )
+
+
 def receive_customer_message(
     session: Session,
     conversation_id: str,
@@ -316,14 +328,7 @@ def receive_customer_message(
         release(session, ticket)
         return None
     now = now or utcnow()
-    ticket.messages.append(
-        TicketMessage(
-            sender=Sender.CUSTOMER,
-            # NUL can't be stored in PostgreSQL text; nothing else is changed.
-            text=text.replace("\x00", "")[:MAX_CUSTOMER_MESSAGE_LENGTH],
-            sent_at=now,
-        )
-    )
+    ticket.messages.append(customer_line(text, now))
     if ticket.status == S.WAITING_ON_CUSTOMER:
         try:
             queue.transition(
@@ -516,12 +521,19 @@ def hand_back(
         detail=f"{HANDED_BACK} ({released} conversation{'' if released == 1 else 's'})",
         now=now,
     )
-    if ticket.channel == Channel.VOICE and not _texted_by_agent(session, ticket):
-        # A caller who was never texted gets no text out of the blue (and the
-        # number may be a spoofed caller ID): the agent's callback tells them.
+    if not may_text(session, ticket):
         return None
     text = resolved_notice(ticket) if resolve else returned_notice(ticket)
     return notify(session, ticket, text, secret=secret, region=region, now=now)
+
+
+def may_text(session: Session, ticket: Ticket) -> bool:
+    """Whether a notice may be sent to the ticket's customer unasked.
+
+    A caller who was never texted by an agent gets no text out of the blue (and
+    the number may be a spoofed caller ID): the agent's callback tells them.
+    """
+    return ticket.channel != Channel.VOICE or _texted_by_agent(session, ticket)
 
 
 def _texted_by_agent(session: Session, ticket: Ticket) -> bool:

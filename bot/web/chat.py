@@ -21,7 +21,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from bot.services import handoff
+from bot.services import back_to_bot
 from bot.web import chat_store
 from bot.web.auth import signed_in_customer_id
 from bot.web.conversation import (
@@ -88,7 +88,9 @@ def send_message() -> ResponseReturnValue:
     """Store the customer's message, ask Rasa, store and return the replies.
 
     While a person handles the conversation the assistant is not asked: the answer
-    is the stored message and ``"held": true`` (the agent's reply comes by stream).
+    is the stored message and ``"held": true`` (the agent's reply comes by stream),
+    unless the message asks for the assistant back: then the answer is the notice
+    that it is back (bot/services/back_to_bot.py).
     """
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
@@ -120,8 +122,11 @@ def send_message() -> ResponseReturnValue:
             # A person has taken the conversation over: the message is theirs (in
             # the ticket's transcript, shown live in the console), not the bot's.
             # A button click goes as its title, the words the customer saw.
-            held = handoff.receive_customer_message(db, conversation, text) is not None
-        if held:
+            routed = back_to_bot.route_customer_message(db, conversation, text)
+            if isinstance(routed, back_to_bot.Returned):
+                notice = chat_store.add_notice(db, conversation, routed.notice)
+                return jsonify(messages=[stored, chat_store.to_json(notice)])
+        if routed is not None:
             return jsonify(messages=[stored], held=True)
         try:
             replies = client.send(

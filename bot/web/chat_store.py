@@ -42,16 +42,25 @@ def _buttons(reply: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _add(
+    session: Session, conversation_id: str, sender: Sender, text: str
+) -> ChatMessage:
+    row = ChatMessage(conversation_id=conversation_id, sender=sender, text=text)
+    session.add(row)
+    session.flush()
+    return row
+
+
 def add_customer_message(
     session: Session, conversation_id: str, text: str
 ) -> ChatMessage:
     """Store what the customer said (before the assistant is asked)."""
-    row = ChatMessage(
-        conversation_id=conversation_id, sender=Sender.CUSTOMER, text=text
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return _add(session, conversation_id, Sender.CUSTOMER, text)
+
+
+def add_notice(session: Session, conversation_id: str, text: str) -> ChatMessage:
+    """Store a notice from the team (shown as such, not as the assistant's words)."""
+    return _add(session, conversation_id, Sender.SYSTEM, text)
 
 
 def add_bot_replies(

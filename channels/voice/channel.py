@@ -52,6 +52,7 @@ from channels.voice.ivr import (
     HangUp,
     Prompt,
     attested,
+    back_from_queue_prompt,
     call_is_over,
     greeting_state,
     interpret,
@@ -97,6 +98,7 @@ MAX_WAITS = 3  # webhooks spent waiting for one slow turn before apologising
 STALE_TURN_SECONDS = 60.0  # a turn "running" longer than this is taken as lost
 POLL_SECONDS = 0.05
 FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+LEFT_QUEUE = "leave"  # Enqueue's QueueResult after <Leave>
 
 
 def _load(
@@ -227,10 +229,17 @@ class VoiceInput(InputChannel):
             logger.info("webhook for call %s after it ended: hanging up", sid)
             return build_hangup_response(())
         call = self._call(params, state, errors_in(request.args))
+        if request.args.get("queue") in ("wait", "input"):  # waiting for agents
+            answered = first and request.args.get("queue") == "input"
+            return await self.handoff.in_queue(call, self._fresh_urls(), answered)
         if not first:  # Twilio's retry or a replay: ask again, change nothing
             logger.info("repeated webhook for call %s", sid)
             return self._ask_again(call, state) if state else build_hangup_response(())
         if request.args.get("after") == "transfer":
+            if params.get("QueueResult") == LEFT_QUEUE:  # back to the assistant
+                return await self._apply(
+                    on_new_message, request, call, back_from_queue_prompt()
+                )
             return await self.handoff.after_transfer(call, params)
         if state is None:
             greeting = greeting_state().evolve(caller_attested=attested(params))

@@ -4,6 +4,11 @@ A transfer dials the agents' phone or joins their Twilio queue (`AGENT_PHONE_NUM
 `AGENT_QUEUE_NAME`). With neither, outside opening hours (nobody would answer), or
 when a transfer finds nobody, the caller is promised a call back under the
 conversation's handoff ticket (`bot.services.handoff.ensure_ticket`).
+
+A caller waiting in the queue hears how to go back to the assistant (star, or
+saying so), and goes back by themselves when their conversation's hold is released
+meanwhile (`bot.services.back_to_bot`: nobody claimed it in time, or an agent
+handed it back).
 """
 
 from __future__ import annotations
@@ -16,22 +21,56 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.models import Channel, TicketCategory
-from bot.services import handoff
+from bot.services import back_to_bot, handoff, queue
 from bot.services import tickets as ticket_service
+from bot.services.assistant_request import asks_for_the_assistant
 from bot.services.customers import find_by_phone
 from bot.services.hours import OpeningHours, describe_opening
 from channels.common import Transactions
 from channels.voice.ivr import Call
-from channels.voice.prompts import NOBODY_FREE, UNAVAILABLE
+from channels.voice.prompts import (
+    BACK,
+    BACK_KEPT,
+    BACK_UNCLAIMED,
+    BACK_WITHDRAWN,
+    NOBODY_FREE,
+    UNAVAILABLE,
+)
 from channels.voice.twiml import (
     AgentRoute,
     CallUrls,
     build_callback_response,
     build_hangup_response,
+    build_leave_queue_response,
+    build_queue_wait_response,
     build_transfer_response,
 )
 
 logger = logging.getLogger(__name__)
+
+
+# The transcript line for a caller who left the queue with the key.
+STAR_PRESSED = "[pressed * to go back to the assistant]"
+RETURN_KEY = "*"
+
+
+def back_from_queue(returned: back_to_bot.Returned | None) -> str:
+    """What a caller who asked to leave the queue hears (None: nobody held the call)."""
+    if returned is None:
+        return BACK
+    return BACK_WITHDRAWN if returned.withdrawn else BACK_KEPT
+
+
+def released_notice(session: Session, conversation_id: str) -> str | None:
+    """What to tell a waiting caller whose hold was released; None: keep waiting.
+
+    A caller transferred without a handoff ticket (the channel's own transfer) has
+    no hold to lose, and waits.
+    """
+    ticket = back_to_bot.released_ticket(session, conversation_id)
+    if ticket is None:
+        return None
+    return BACK_UNCLAIMED if ticket.status in queue.OPEN_STATUSES else BACK
 
 
 def callback_ticket(
@@ -124,6 +163,29 @@ class CallHandoff:
         return build_callback_response(
             speech, caller_known=call.caller is not None, back=back
         )
+
+    async def in_queue(
+        self, call: Call, urls: CallUrls, answered: bool
+    ) -> VoiceResponse:
+        """A webhook of a caller in the agents' queue: hold music, or leave it.
+
+        `answered`: the caller's own keys or speech (first delivery). "*" or asking
+        for the assistant leaves the queue and withdraws or keeps the request
+        (`back_to_bot.customer_returns`); so does a hold released meanwhile.
+        """
+        wants_back = call.digits == RETURN_KEY or (
+            not call.digits and asks_for_the_assistant(call.speech)
+        )
+        if answered and wants_back:
+            said = call.speech or STAR_PRESSED
+            returned = await self._db(
+                lambda s: back_to_bot.customer_returns(s, call.conversation_id, said)
+            )
+            return build_leave_queue_response((back_from_queue(returned),))
+        notice = await self._db(lambda s: released_notice(s, call.conversation_id))
+        if notice is not None:
+            return build_leave_queue_response((notice,))
+        return build_queue_wait_response(urls)
 
     async def after_transfer(self, call: Call, params: dict[str, str]) -> VoiceResponse:
         """Twilio's report on a <Dial>/<Enqueue>: done, or nobody answered."""

@@ -17,6 +17,7 @@ from channels.voice.prompts import (
     ACCOUNT_MENU_SHORT,
     AGENT_OFFER,
     ANYTHING_ELSE,
+    BACK_PROMPT,
     DIDNT_CATCH,
     GREETING,
     MAIN_MENU_PROMPT,
@@ -139,6 +140,17 @@ def greeting_state() -> CallState:
         prompt=f"{GREETING} {MAIN_MENU_PROMPT}",
         reprompt=f"{DIDNT_CATCH} {MAIN_MENU_SHORT}",
     )
+
+
+def back_from_queue_prompt() -> Prompt:
+    """The caller left the agents' queue for the assistant: ask what they need."""
+    state = CallState(
+        phase=Phase.CONVERSATION,
+        gather=GatherKind.OPEN,
+        prompt=BACK_PROMPT,
+        reprompt=ANYTHING_ELSE,
+    )
+    return Prompt((BACK_PROMPT,), GatherKind.OPEN, state)
 
 
 def account_menu_state() -> CallState:

@@ -60,6 +60,24 @@ CALLBACK_AFTER_HOURS_NO_NUMBER = (
     "Our team is away right now and back {back}. I can't see the number you're "
     "calling from, so please call us again then, or use the chat on our website."
 )
+QUEUE_WAITING = (
+    "Thanks for holding: a member of our team will be with you as soon as they can. "
+    "To go back to the automated assistant instead, press star or say assistant."
+)
+# After leaving the agents' queue for the assistant.
+BACK_WITHDRAWN = (
+    "OK, you're back with the assistant, and your request for a person is withdrawn."
+)
+BACK_KEPT = (
+    "OK, you're back with the assistant. A member of our team still has your "
+    "request and may call you back."
+)
+BACK_UNCLAIMED = (
+    "Sorry, no one could take your call yet, so you're back with the assistant. "
+    "Your request stays open, and a member of our team will get back to you."
+)
+BACK = "OK, you're back with the assistant."
+BACK_PROMPT = "What can I help you with? You can also press 0 for an agent."
 NOBODY_FREE = "Sorry, nobody could take your call just now."
 UNAVAILABLE = "Sorry, we're having technical trouble. Please call again later."
 OUTAGE = "Sorry, we're having technical trouble. Please call us back later on {number}."

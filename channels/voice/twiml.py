@@ -16,6 +16,8 @@ from twilio.twiml.voice_response import (
     Enqueue,
     Gather,
     Hangup,
+    Leave,
+    Play,
     Redirect,
     Say,
     VoiceResponse,
@@ -32,6 +34,7 @@ from channels.voice.prompts import (
     GREETING,
     MAIN_MENU_PROMPT,
     PUTTING_THROUGH,
+    QUEUE_WAITING,
     readback_prompt,
 )
 from channels.voice.replies import VoiceReply
@@ -41,6 +44,10 @@ from channels.voice.state import GatherKind
 VOICE = "Polly.Joanna-Neural"
 LANGUAGE = "en-US"
 TRANSFER_RING_SECONDS = 30
+# Twilio's own hold music (its default for a queue's waitUrl).
+HOLD_MUSIC = (
+    "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+)
 
 
 # --- where Twilio goes next ---------------------------------------------------------
@@ -88,6 +95,16 @@ class CallUrls:
     @property
     def after_transfer(self) -> str:
         return replace(self, errors=0)._with("after=transfer")
+
+    @property
+    def queue_wait(self) -> str:
+        """What a caller in the agents' queue hears (Twilio's waitUrl, re-requested)."""
+        return replace(self, errors=0)._with("queue=wait")
+
+    @property
+    def queue_input(self) -> str:
+        """Where the waiting caller's keys or speech go."""
+        return replace(self, errors=0)._with("queue=input")
 
 
 def errors_in(args: Any) -> int:
@@ -207,7 +224,47 @@ def build_transfer_response(
         dial.number(route.phone)
         twiml.append(dial)
     else:
-        twiml.append(Enqueue(route.queue, action=urls.after_transfer, method="POST"))
+        twiml.append(
+            Enqueue(
+                route.queue,
+                action=urls.after_transfer,
+                method="POST",
+                waitUrl=urls.queue_wait,
+                waitUrlMethod="POST",
+            )
+        )
+    return twiml
+
+
+def build_queue_wait_response(urls: CallUrls) -> VoiceResponse:
+    """Hold music in the agents' queue; "*" or "assistant" goes back to the bot.
+
+    Twilio requests the wait URL again when this ends, and posts what the caller
+    keyed or said to `urls.queue_input`.
+    """
+    twiml = VoiceResponse()
+    gather = Gather(
+        input="dtmf speech",
+        action=urls.queue_input,
+        method="POST",
+        language=LANGUAGE,
+        speechTimeout="auto",
+        numDigits=1,
+        timeout=1,
+        hints="assistant, back to the assistant, bot",
+    )
+    _say(gather, QUEUE_WAITING)
+    gather.append(Play(HOLD_MUSIC))
+    twiml.append(gather)
+    return twiml
+
+
+def build_leave_queue_response(speech: Sequence[str]) -> VoiceResponse:
+    """Say `speech` and leave the queue: Twilio then asks `after_transfer` (leave)."""
+    twiml = VoiceResponse()
+    for text in speech:
+        _say(twiml, text)
+    twiml.append(Leave())
     return twiml
 
 

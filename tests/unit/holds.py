@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,8 +17,9 @@ def hold_for_a_person(
     conversation: str,
     channel: Channel = Channel.WEB,
     contact: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Ticket:
-    """Open a handoff ticket for `conversation` and let it hold the conversation."""
+    """Open a handoff ticket for `conversation` and let it hold it (from `now`)."""
     ticket = ticket_service.open_ticket(
         session,
         ticket_service.TicketRequest(
@@ -28,7 +31,7 @@ def hold_for_a_person(
             handed_off=True,
         ),
     )
-    handoff.hold(session, ticket, conversation)
+    handoff.hold(session, ticket, conversation, now=now)
     return ticket
 
 

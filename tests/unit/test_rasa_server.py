@@ -13,9 +13,9 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import launch, migrate
 from bot.db import make_engine, make_session_factory
-from bot.models import Ticket
+from bot.models import Ticket, TicketStatus
 from bot.rasa_server import EMPTY_MESSAGE, HoldGate, install, rasa_arguments
-from bot.services import handoff
+from bot.services import back_to_bot, handoff
 from bot.settings import Settings
 from channels.webchat import WebChatInput
 from tests.unit.holds import customer_lines, hold_for_a_person
@@ -89,6 +89,37 @@ async def test_a_conversation_nobody_holds_is_answered(sessions: sessionmaker) -
         handoff.release(session, ticket)
     assert await gated(processor, message(held, "thanks")) == REPLIES
     assert processor.received == ["hello", "thanks"]
+
+
+async def test_asking_for_the_assistant_releases_the_hold_and_gets_the_notice(
+    sessions: sessionmaker,
+) -> None:
+    conversation, ticket_id = held_conversation(sessions)
+    processor = FakeProcessor()
+    gated = HoldGate(sessions.begin).guard(FakeProcessor.handle_message)
+    replies = await gated(processor, message(conversation, "back to the bot please"))
+    with sessions() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None and ticket.status == TicketStatus.RESOLVED
+        notice = back_to_bot.withdrawn_notice(ticket.reference)
+        assert handoff.held_ticket(session, conversation) is None
+    assert replies == [{"recipient_id": conversation, "text": notice}]
+    assert processor.received == []  # the notice is the answer
+    assert lines(sessions, ticket_id) == ["back to the bot please"]
+    assert await gated(processor, message(conversation, "hello")) == REPLIES
+    assert processor.received == ["hello"]
+
+
+async def test_asking_for_the_assistant_it_has_already_skips_the_model(
+    sessions: sessionmaker,
+) -> None:
+    # The model takes "talk to the assistant" for a request for a person.
+    processor = FakeProcessor()
+    gated = HoldGate(sessions.begin).guard(FakeProcessor.handle_message)
+    free = f"rest-{uuid.uuid4().hex}"
+    replies = await gated(processor, message(free, "talk to the assistant"))
+    assert replies == [{"recipient_id": free, "text": back_to_bot.ALREADY_NOTICE}]
+    assert processor.received == []
 
 
 async def test_without_the_database_nothing_is_answered(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from bot.models import (
     ProcessedWebhook,
     Ticket,
 )
-from bot.services import handoff, messaging
+from bot.services import back_to_bot, handoff, messaging
 from bot.settings import Settings
 from channels.sms import (
     ERROR_REPLY,
@@ -135,6 +135,23 @@ async def test_the_assistant_answers_once_the_conversation_is_handed_back(
     replies = await channel._handle(assistant, PHONE, "SM1", "thanks")
     assert replies == ["Hello from the assistant."]
     assert assistant.received == ["thanks"]
+
+
+async def test_asking_for_the_assistant_by_text_gets_it_back(
+    channel: SmsInput, database_url: str
+) -> None:
+    ticket_id = hold_conversation(database_url)
+    assistant = FakeAssistant()
+    [notice] = await channel._handle(assistant, PHONE, "SM1", "Back to the bot!")
+    reference = notice.split("(")[1].split(")")[0]
+    assert notice == back_to_bot.withdrawn_notice(reference)
+    # Twilio retrying the same message: answered once.
+    assert await channel._handle(assistant, PHONE, "SM1", "Back to the bot!") == []
+    assert assistant.received == []
+    assert customer_lines(database_url, ticket_id) == ["Back to the bot!"]
+    replies = await channel._handle(assistant, PHONE, "SM2", "where is my order")
+    assert replies == ["Hello from the assistant."]
+    assert assistant.received == ["where is my order"]
 
 
 async def test_a_picture_without_text_reaches_the_agent_while_held(

@@ -14,13 +14,20 @@ from channels.voice.ivr import (
     Prompt,
     Send,
     attested,
+    back_from_queue_prompt,
     call_is_over,
     greeting_state,
     interpret,
     on_silence,
     trusts_caller,
 )
-from channels.voice.prompts import ACCOUNT_MENU_PROMPT, AGENT_OFFER, NO_INPUT_GOODBYE
+from channels.voice.prompts import (
+    ACCOUNT_MENU_PROMPT,
+    AGENT_OFFER,
+    ANYTHING_ELSE,
+    BACK_PROMPT,
+    NO_INPUT_GOODBYE,
+)
 from channels.voice.speech import clean_digits
 from channels.voice.state import CallState, GatherKind, Phase, Readback
 
@@ -217,3 +224,13 @@ def test_call_state_round_trips_and_keeps_the_call_facts() -> None:
     legacy = CallState.from_json('{"phase": "menu", "prompt": "x"}')
     assert legacy.started_at == 0.0 and not legacy.caller_attested
     assert call_is_over(legacy, 10.0 + MAX_CALL_SECONDS)
+
+
+def test_back_from_the_queue_the_assistant_listens_for_anything() -> None:
+    prompt = back_from_queue_prompt()
+    assert prompt.speech == (BACK_PROMPT,) and prompt.gather is GatherKind.OPEN
+    assert prompt.state.phase is Phase.CONVERSATION
+    assert prompt.state.reprompt == ANYTHING_ELSE
+    # Then the caller's words go to the assistant.
+    said = Call(sid="CA1", caller=None, speech="where is my order")
+    assert interpret(prompt.state, said, None) == Send("where is my order")

@@ -15,6 +15,7 @@ from channels.voice.prompts import DELAY, UNAVAILABLE, outage_message
 from channels.voice.replies import VoiceReply, conversation_state, voice_reply
 from channels.voice.state import GatherKind
 from channels.voice.twiml import (
+    HOLD_MUSIC,
     AgentRoute,
     CallUrls,
     build_callback_response,
@@ -22,6 +23,8 @@ from channels.voice.twiml import (
     build_error_response,
     build_greeting_response,
     build_hangup_response,
+    build_leave_queue_response,
+    build_queue_wait_response,
     build_readback_response,
     build_reply_response,
     build_transfer_response,
@@ -216,7 +219,40 @@ def test_transfer_enqueues_when_only_a_queue_is_configured() -> None:
     enqueue = root.find("Enqueue")
     assert enqueue is not None and enqueue.text == "support"
     assert enqueue.attrib["action"] == URLS.after_transfer
+    # While waiting, the caller hears our wait prompt: they can go back to the bot.
+    assert enqueue.attrib["waitUrl"] == URLS.queue_wait
+    assert enqueue.attrib["waitUrlMethod"] == "POST"
     assert root.find("Dial") is None and root.find("Hangup") is None
+
+
+def test_the_queue_plays_music_and_listens_for_star_or_assistant() -> None:
+    twiml = build_queue_wait_response(URLS.with_step("0f1e2d3c4b5a6978"))
+    assert str(twiml) == (
+        f"{XML}<Response>"
+        '<Gather action="https://ivr.example.com/webhooks/voice/webhook?queue=input'
+        '&amp;step=0f1e2d3c4b5a6978" hints="assistant, back to the assistant, bot" '
+        'input="dtmf speech" language="en-US" method="POST" numDigits="1" '
+        'speechTimeout="auto" timeout="1">'
+        f"{SAY}Thanks for holding: a member of our team will be with you as soon as "
+        "they can. To go back to the automated assistant instead, press star or say "
+        f"assistant.</Say><Play>{HOLD_MUSIC}</Play></Gather></Response>"
+    )
+
+
+def test_leaving_the_queue_says_why_then_leaves() -> None:
+    twiml = build_leave_queue_response(("OK, you're back with the assistant.",))
+    assert str(twiml) == (
+        f"{XML}<Response>{SAY}OK, you're back with the assistant.</Say>"
+        "<Leave /></Response>"
+    )
+
+
+def test_queue_urls_drop_the_error_count_and_keep_the_step() -> None:
+    step = URLS.with_errors(1).with_step("0f1e2d3c4b5a6978")
+    assert (step.queue_wait, step.queue_input) == (
+        f"{URLS.webhook}?queue=wait&step=0f1e2d3c4b5a6978",
+        f"{URLS.webhook}?queue=input&step=0f1e2d3c4b5a6978",
+    )
 
 
 def test_callback_response_promises_a_call_back_and_hangs_up() -> None:

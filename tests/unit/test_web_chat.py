@@ -29,7 +29,7 @@ from bot.models import (
     TicketMessage,
 )
 from bot.seed import seed_demo_data
-from bot.services import handoff
+from bot.services import back_to_bot, handoff
 from bot.services import tickets as ticket_service
 from bot.services.customers import NewCustomer, upsert_customer
 from bot.settings import Settings
@@ -335,6 +335,47 @@ def test_the_assistant_answers_again_once_the_conversation_is_handed_back(
     assert "held" not in body
     assert [m["sender"] for m in body["messages"]] == ["customer", "bot"]
     assert [f.json["message"] for f in rasa.received] == ["hi", "thanks"]
+
+
+def test_asking_for_the_assistant_gets_it_back_with_a_notice(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    say(client, {"text": "hi"})
+    ticket_id = hand_to_a_person(app, client)
+    body = say(client, {"text": "talk to the assistant"}).get_json()
+    assert "held" not in body
+    customer, notice = body["messages"]
+    assert (customer["sender"], customer["text"]) == (
+        "customer",
+        "talk to the assistant",
+    )
+    assert (
+        notice["sender"] == "system"
+        and "You're back with our assistant" in (notice["text"])
+    )
+    assert [(r.sender, r.text) for r in stored(app)][-1] == (
+        Sender.SYSTEM,
+        notice["text"],
+    )
+    assert transcript_of(app, ticket_id) == [
+        (Sender.CUSTOMER, "talk to the assistant"),
+        (Sender.SYSTEM, notice["text"]),
+    ]
+    assert [f.json["message"] for f in rasa.received] == ["hi"]
+    # The assistant answers the next message.
+    body = say(client, {"text": "where is my order"}).get_json()
+    assert [m["sender"] for m in body["messages"]] == ["customer", "bot"]
+    assert [f.json["message"] for f in rasa.received] == ["hi", "where is my order"]
+
+
+def test_asking_for_the_assistant_it_has_already_is_answered_without_rasa(
+    client: FlaskClient, rasa: FakeRasaWebChat
+) -> None:
+    body = say(client, {"text": "can I talk to the bot"}).get_json()
+    assert [(m["sender"], m["text"]) for m in body["messages"]][1:] == [
+        ("system", back_to_bot.ALREADY_NOTICE)
+    ]
+    assert rasa.received == []
 
 
 def test_another_conversation_is_not_held(

@@ -1,4 +1,4 @@
-"""The delivery worker: rounds, priority refreshes, surviving failures, stopping."""
+"""The delivery worker: rounds, priority refreshes, unclaimed holds, failures, stopping."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cli, migrate
+from bot import cli, clock, migrate
 from bot import worker as worker_module
 from bot.db import make_engine, make_session_factory
 from bot.models import (
@@ -28,9 +28,10 @@ from bot.models import (
     TicketPriority,
     utcnow,
 )
-from bot.services import handoff, messaging, tickets
+from bot.services import back_to_bot, handoff, messaging, tickets
 from bot.settings import Settings
 from bot.worker import Worker
+from tests.unit.holds import hold_for_a_person
 
 SECRET = "worker-secret"
 PHONE = "+14155550134"
@@ -101,8 +102,14 @@ def make_worker(
     factory: sessionmaker[Session],
     sms: FakeSms | None = None,
     clock: FakeClock | None = None,
+    unclaimed_for: dt.timedelta | None = None,
 ) -> Worker:
-    worker = Worker(factory=factory, sms=sms or FakeSms(), secret=SECRET)
+    worker = Worker(
+        factory=factory,
+        sms=sms or FakeSms(),
+        secret=SECRET,
+        unclaimed_for=unclaimed_for,
+    )
     if clock is not None:
         worker.clock = clock
     return worker
@@ -178,14 +185,67 @@ def test_a_refresh_is_committed(
     assert "1 ticket priority changed" in caplog.text
 
 
+def held_by_sms(factory: sessionmaker[Session], at: dt.datetime) -> tuple[str, str]:
+    """A texting customer's conversation held from `at`: its id and ticket reference."""
+    conversation = messaging.sms_conversation_id(PHONE, SECRET)
+    with factory.begin() as session:
+        ticket = hold_for_a_person(session, conversation, Channel.SMS, PHONE, at)
+        return conversation, ticket.reference
+
+
+def held_by(factory: sessionmaker[Session], conversation: str) -> str | None:
+    with factory() as session:
+        ticket = handoff.held_ticket(session, conversation)
+        return ticket.reference if ticket is not None else None
+
+
+def test_a_conversation_nobody_claimed_goes_back_and_the_customer_is_texted(
+    factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    start = clock.now()
+    conversation, reference = held_by_sms(factory, start)
+    sms = FakeSms()
+    worker = make_worker(factory, sms, unclaimed_for=dt.timedelta(minutes=30))
+    caplog.set_level(logging.INFO, logger="bot.worker")
+    with clock.frozen_at(start + dt.timedelta(minutes=29)):
+        worker.tick()
+    assert held_by(factory, conversation) == reference
+    assert sms.sent == []
+    with clock.frozen_at(start + dt.timedelta(minutes=30)):
+        worker.tick()  # released, and the notice delivered in the same round
+    assert held_by(factory, conversation) is None
+    assert sms.sent == [(PHONE, back_to_bot.unclaimed_notice(reference))]
+    assert f"{reference} not claimed in time" in caplog.text
+    with factory() as session:
+        ticket = session.scalars(
+            select(Ticket).where(Ticket.reference == reference)
+        ).one()
+        assert ticket.status.value == "new"
+
+
+def test_without_a_time_limit_holds_wait_for_an_agent(
+    factory: sessionmaker[Session],
+) -> None:
+    start = clock.now()
+    conversation, reference = held_by_sms(factory, start)
+    sms = FakeSms()
+    with clock.frozen_at(start + dt.timedelta(days=3)):
+        make_worker(factory, sms).tick()
+    assert held_by(factory, conversation) == reference
+    assert sms.sent == []
+
+
 def test_a_failing_round_is_logged_and_the_worker_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'nowhere.db'}")
-    broken = make_worker(make_session_factory(engine))
+    broken = make_worker(
+        make_session_factory(engine), unclaimed_for=dt.timedelta(minutes=30)
+    )
     broken.tick()  # must not raise
     broken.tick()
     engine.dispose()
+    assert caplog.text.count("returning unclaimed conversations failed") == 2
     assert caplog.text.count("delivery round failed") == 2
     assert caplog.text.count("refreshing ticket priorities failed") == 1
 
@@ -228,6 +288,36 @@ def test_run_stops_cleanly_on_sigterm(
 def test_the_interval_must_be_positive(interval: float, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="WORKER_INTERVAL"):
         worker_module.run(Settings(var_dir=tmp_path), interval)
+
+
+def test_unclaimed_hold_minutes_must_not_be_negative(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, unclaimed_hold_minutes=-5)
+    with pytest.raises(ValueError, match="UNCLAIMED_HOLD_MINUTES must be 0"):
+        worker_module.run(settings, 1.0)
+
+
+def test_unclaimed_hold_minutes_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    made: list[Worker] = []
+    monkeypatch.setattr(Worker, "run", lambda self, interval, stop: made.append(self))
+    database_url = f"sqlite:///{tmp_path / 'w.db'}"
+    for minutes, expected in (
+        (30, dt.timedelta(minutes=30)),
+        (0, None),  # off: held until someone claims it
+    ):
+        settings = Settings(
+            var_dir=tmp_path,
+            database_url=database_url,
+            secret_key=SECRET,
+            unclaimed_hold_minutes=minutes,
+        )
+        worker_module.run(settings, 1.0)
+        assert made[-1].unclaimed_for == expected
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    assert Settings.from_env().unclaimed_hold_minutes == 30
+    monkeypatch.setenv("UNCLAIMED_HOLD_MINUTES", "45")
+    assert Settings.from_env().unclaimed_hold_minutes == 45
 
 
 def test_worker_interval_setting(
