@@ -214,19 +214,19 @@ class KnowledgeBase:
         return other
 
     def embed(self, query: str) -> np.ndarray:
-        """The question's embeddings (whole, and by sentence when it has several)."""
+        """The question's embedding (it is computed once per question)."""
         if self._semantic is None:
             raise ValueError("a bm25 knowledge base embeds nothing")
         return self._semantic.embed_query(query)
 
     def signals(
-        self, query: str, vectors: np.ndarray, passage_bonus: float
+        self, query: str, vector: np.ndarray, passage_bonus: float
     ) -> tuple[SemanticScores, np.ndarray, list[LexicalMatch]]:
         """What the hybrid decides on, for every article (calibration, debugging).
 
         Args:
             query: The question.
-            vectors: Its embeddings (:meth:`embed`).
+            vector: Its embedding (:meth:`embed`).
             passage_bonus: Added to passages' cosines.
 
         Returns:
@@ -239,7 +239,7 @@ class KnowledgeBase:
         evidence = np.zeros(len(self.articles), dtype=np.float32)
         for match in lexical:
             evidence[match.index] = _lexical(match)
-        return self._semantic.scores(vectors, passage_bonus), evidence, lexical
+        return self._semantic.scores(vector, passage_bonus), evidence, lexical
 
     def get(self, slug: str) -> Article | None:
         """Return the article with this slug, or None."""
