@@ -91,9 +91,9 @@ class Calibration:
 
     passage_bonus: float = 0.1
     rank_lexical_weight: float = 0.2
-    gate_lexical_weight: float = 0.8
-    threshold: float = 0.845
-    semantic_threshold: float = 0.59
+    gate_lexical_weight: float = 0.4
+    threshold: float = 0.81
+    semantic_threshold: float = 0.627
     fusion: Fusion = "weighted"
     rrf_k: float = 60.0
 
@@ -240,6 +240,12 @@ class KnowledgeBase:
         for match in lexical:
             evidence[match.index] = _lexical(match)
         return self._semantic.scores(vector, passage_bonus), evidence, lexical
+
+    def by_kind(self, vector: np.ndarray) -> dict[str, np.ndarray]:
+        """Each article's best cosine with its title, questions and passages."""
+        if self._semantic is None:
+            raise ValueError("a bm25 knowledge base has no semantic scores")
+        return self._semantic.by_kind(vector)
 
     def get(self, slug: str) -> Article | None:
         """Return the article with this slug, or None."""

@@ -201,6 +201,8 @@ class SemanticIndex:
         self._starts = np.searchsorted(self._owners, np.arange(len(articles)))
         self._count = len(articles)
         self._is_passage = (self._passage_of >= 0).astype(np.float32)
+        self._kind = np.where(self._passage_of >= 0, "passage", "question")
+        self._kind[self._starts] = "title"
 
     def embed_query(self, query: str) -> np.ndarray:
         """The question's embedding, ``(dimension,)`` float32 of unit length."""
@@ -225,6 +227,20 @@ class SemanticIndex:
         passages = np.where(self._passage_of >= 0, cosines, -np.inf)
         best_unit = _argmax_per_group(passages, self._starts)
         return SemanticScores(similarity, self._passage_of[best_unit])
+
+    def by_kind(self, query_vector: np.ndarray) -> dict[str, np.ndarray]:
+        """Each article's best cosine with its title, its questions and its passages.
+
+        For comparing refusal signals (``make calibrate-kb``); no bonus is added, and
+        an article without questions gets -1 for them.
+        """
+        cosines = self._vectors @ query_vector
+        return {
+            kind: np.maximum.reduceat(
+                np.where(self._kind == kind, cosines, np.float32(-1.0)), self._starts
+            )
+            for kind in ("title", "question", "passage")
+        }
 
 
 def _title_text(article: Article) -> str:

@@ -89,7 +89,8 @@ def check(
         for article in articles
         for text in article.questions
     }
-    for question in [q for q, _ in validation.answerable] + list(validation.unanswerable):
+    validation_questions = [q for q, _ in validation.answerable]
+    for question in validation_questions + list(validation.unanswerable):
         key = normalise(question)
         if key in asked:
             problems.append(

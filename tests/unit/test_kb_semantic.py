@@ -160,3 +160,23 @@ def test_a_question_is_embedded_once_whole(encoder: WordHashEncoder) -> None:
     assert index.scores(vector).similarity[0] == pytest.approx(
         float(np.max(units @ vector))
     )
+
+
+def test_by_kind_gives_each_articles_best_title_question_and_passage(
+    encoder: WordHashEncoder,
+) -> None:
+    articles = [*ARTICLES, Article("bare", "Opening hours", "We open at 8.")]
+    index = SemanticIndex(articles, embedder(encoder))
+    vector = index.embed_query("do gift cards expire")
+
+    kinds = index.by_kind(vector)
+
+    assert kinds["question"][0] == pytest.approx(1.0)  # its own question
+    assert kinds["question"][2] == -1.0  # no questions at all
+    [title, passage] = encoder.encode(["Gift cards: gift card", "Gift cards: Gift cards never expire."])  # fmt: skip
+    assert kinds["title"][0] == pytest.approx(float(title @ vector))
+    assert kinds["passage"][0] == pytest.approx(float(passage @ vector))
+    # The similarity ranking takes the best of the three (no bonus here).
+    assert index.scores(vector).similarity == pytest.approx(
+        np.maximum.reduce([kinds["title"], kinds["question"], kinds["passage"]])
+    )
