@@ -46,6 +46,7 @@ from typing import Literal
 
 import numpy as np
 
+from bot.nlu.encoder import one_blas_thread
 from knowledge_base.articles import Article, load_articles
 from knowledge_base.bm25 import Bm25Index, LexicalMatch
 from knowledge_base.semantic import (
@@ -265,9 +266,10 @@ class KnowledgeBase:
         """
         if self.method == "bm25" or self._semantic is None:
             return [self._match(m.index, m.score, m) for m in self._bm25.rank(query)]
-        semantic, lexical_score, lexical = self.signals(
-            query, self.embed(query), self.calibration.passage_bonus
-        )
+        with one_blas_thread():
+            semantic, lexical_score, lexical = self.signals(
+                query, self.embed(query), self.calibration.passage_bonus
+            )
         by_index = {match.index: match for match in lexical}
         similarity = semantic.similarity
         if self.method == "semantic":

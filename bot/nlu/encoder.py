@@ -11,9 +11,9 @@ GELU feed-forward), mean pooling over the real tokens, L2 normalisation; at most
 word pieces (special tokens included), longer texts are truncated.
 
 One text at a time (a message at inference, in the NLU and the help centre) runs on
-one BLAS thread: its matrix products are too small to share between cores, and on a
-busy 2-core machine a second thread only waits for a core (measured in
-``benchmarks/encoder.py``). Batches keep all of the library's threads.
+one BLAS thread (:func:`one_blas_thread`): its matrix products are too small to share
+between cores, and on a busy 2-core machine a second thread only waits for a core
+(measured in ``benchmarks/encoder.py``). Batches keep all of the library's threads.
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ class SentenceEncoder:
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            with _one_blas_thread() if len(batch) == 1 else contextlib.nullcontext():
+            with one_blas_thread() if len(batch) == 1 else contextlib.nullcontext():
                 hidden, mask = self._forward([encodings[i] for i in batch])
             sentences[batch] = _mean_pool_normalised(hidden, mask)
             for row, index in enumerate(batch if with_tokens else ()):
@@ -308,8 +308,13 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
-    """A block run on one BLAS thread; the previous count is restored after it."""
+def one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """A block run on one BLAS thread; the previous count is restored after it.
+
+    For work on one message (its embedding, and the help centre's cosines after it):
+    a second OpenBLAS thread woken for small products spins waiting for work, which
+    on a busy machine costs CPU time that other processes need.
+    """
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
