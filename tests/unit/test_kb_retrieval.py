@@ -19,6 +19,7 @@ from knowledge_base import (
     served_knowledge_base,
 )
 from knowledge_base.articles import MAX_ANSWER_CHARS
+from knowledge_base.retrieval import Method
 from knowledge_base.semantic import SemanticIndex, SemanticScores
 
 
@@ -142,3 +143,14 @@ def test_a_question_is_scored_on_one_blas_thread(
 
     assert seen == [[1] * len(blas)]
     assert [library.get_num_threads() for library in blas] == before
+
+
+@pytest.mark.parametrize("method", ["hybrid", "semantic", "bm25"])
+def test_a_limited_ranking_is_the_head_of_the_full_one(
+    kb: KnowledgeBase, method: Method
+) -> None:
+    ranked = kb.with_method(method)
+    question = "can i pay with paypal"
+
+    assert ranked.rank(question, limit=1) == ranked.rank(question)[:1]
+    assert ranked.search(question) == ranked.rank(question)[0]
