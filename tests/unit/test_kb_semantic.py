@@ -146,15 +146,37 @@ def test_index_scores_every_article_and_its_best_passage(
     )
 
 
-def test_a_long_question_is_also_embedded_sentence_by_sentence(
+def test_a_question_is_embedded_once_whole(encoder: WordHashEncoder) -> None:
+    index = SemanticIndex(ARTICLES, embedder(encoder))
+    before = len(encoder.encoded)
+    vector = index.embed_query("Hello there. Do gift cards expire?")
+    assert vector.shape == (DIMENSION,)
+    assert encoder.encoded[before:] == ["Hello there. Do gift cards expire?"]
+    # One article's similarity: its best cosine over its title, questions, passages.
+    units = encoder.encode(
+        ["Gift cards: gift card", "do gift cards expire",
+         "Gift cards: Gift cards never expire.", "Gift cards: They have no fees."]
+    )  # fmt: skip
+    assert index.scores(vector).similarity[0] == pytest.approx(
+        float(np.max(units @ vector))
+    )
+
+
+def test_by_kind_gives_each_articles_best_title_question_and_passage(
     encoder: WordHashEncoder,
 ) -> None:
-    index = SemanticIndex(ARTICLES, embedder(encoder))
-    vectors = index.embed_query("Hello there. Do gift cards expire?")
-    assert vectors.shape == (3, DIMENSION)
-    assert encoder.encoded[-3:] == [
-        "Hello there. Do gift cards expire?",
-        "Hello there.",
-        "Do gift cards expire?",
-    ]
-    assert index.embed_query("do gift cards expire").shape == (1, DIMENSION)
+    articles = [*ARTICLES, Article("bare", "Opening hours", "We open at 8.")]
+    index = SemanticIndex(articles, embedder(encoder))
+    vector = index.embed_query("do gift cards expire")
+
+    kinds = index.by_kind(vector)
+
+    assert kinds["question"][0] == pytest.approx(1.0)  # its own question
+    assert kinds["question"][2] == -1.0  # no questions at all
+    [title, passage] = encoder.encode(["Gift cards: gift card", "Gift cards: Gift cards never expire."])  # fmt: skip
+    assert kinds["title"][0] == pytest.approx(float(title @ vector))
+    assert kinds["passage"][0] == pytest.approx(float(passage @ vector))
+    # The similarity ranking takes the best of the three (no bonus here).
+    assert index.scores(vector).similarity == pytest.approx(
+        np.maximum.reduce([kinds["title"], kinds["question"], kinds["passage"]])
+    )

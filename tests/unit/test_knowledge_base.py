@@ -47,8 +47,8 @@ PARAPHRASES = [
     ("can you ship to a po box", "shipping-options"),
     # returns
     ("i want to send back a sweater that doesn't fit", "returns"),
-    # "whats your return policy" was here: the hybrid answers with Refund policy
-    # (cosine 0.77 to its title against 0.69 for Returns); see KNOWN_CONFUSIONS.
+    # Answered with Refund policy until Returns got more example questions.
+    ("whats your return policy", "returns"),
     ("can i swap these shoes for a bigger size", "returns"),
     ("can i return clothes i wore once", "returns"),
     ("what's the return window", "returns"),
@@ -136,20 +136,19 @@ UNANSWERABLE = [
     "do you sell cars",
     "what's the weather like today",
     "can i pay in ethereum",
+    "can i pay with bitcoin",
     "asdf",
     "tell me a joke",
     "who won the football game last night",
     "what is the capital of france",
     "can you help me with my math homework",
     "give me a recipe for lasagna",
-    "is the iphone 15 in stock",
     "what laptop should i get for gaming",
     "order me a pizza",
     "what's the meaning of life",
     "what's the stock price of apple",
     "what's your privacy policy",
     "do you have a physical store in chicago",
-    "can you do my taxes",
     "what is your name",
     "what time is it",
     "i want to speak to a human",
@@ -167,11 +166,13 @@ UNANSWERABLE = [
 # the hybrid's figures on the frozen test set (make benchmark-kb) are what it is
 # judged on, and these are kept visible here rather than dropped.
 KNOWN_CONFUSIONS = {
-    # Returns and Refund policy are close in meaning; the refund article is chosen.
-    "whats your return policy": "refund-policy",
-    # Payment methods lists every method accepted, bitcoin not among them: an answer,
-    # though not a yes (BM25 alone refused it; "can i pay in ethereum" still is).
-    "can i pay with bitcoin": "payment-methods",
+    # One informative word, in an article's head fields ("tax" in Invoices, "stock"
+    # in Price match), is full lexical coverage; with the gate's lexical weight
+    # lowered to 0.4 (make calibrate-kb) that lifts a weak cosine over the threshold.
+    # Discounting coverage of one-word questions won 1-2 validation questions, too
+    # few to tell from luck, so it was left out.
+    "can you do my taxes": "invoices",
+    "is the iphone 15 in stock": "price-match",
     # Not a question: the NLU takes it as `inform` and the faq action never sees it;
     # all its words ("order number") are in How to place an order, which is chosen.
     "my order number is 104257": "placing-an-order",

@@ -20,6 +20,7 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import ACTION_NAME, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from threadpoolctl import ThreadpoolController
 
 from bot.nlu import encoder
 from bot.nlu.encoder import (
@@ -116,6 +117,40 @@ def test_batch_equals_single(model: SentenceEncoder) -> None:
     single = np.stack([model.encode([text])[0] for text in SENTENCES])
 
     np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def blas_threads() -> list[int]:
+    """The thread count of each BLAS library loaded in the process."""
+    blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    return [library.get_num_threads() for library in blas]
+
+
+def test_one_text_runs_on_one_blas_thread_and_a_batch_on_all(
+    model: SentenceEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = blas_threads()
+    seen: list[list[int]] = []
+    forward = SentenceEncoder._forward
+
+    def counting(self: SentenceEncoder, encodings: list[Any]) -> Any:
+        seen.append(blas_threads())
+        return forward(self, encodings)
+
+    monkeypatch.setattr(SentenceEncoder, "_forward", counting)
+    model.encode([SENTENCES[0]])
+    model.encode(SENTENCES[:2])
+
+    assert seen == [[1] * len(before), before]
+    assert blas_threads() == before
+
+
+def test_encode_is_encode_with_tokens_without_the_tokens(
+    model: SentenceEncoder,
+) -> None:
+    sentences, tokens = model.encode_with_tokens(SENTENCES)
+
+    assert np.array_equal(model.encode(SENTENCES), sentences)
+    assert len(tokens) == len(SENTENCES)
 
 
 def test_order_is_kept_though_batches_are_sorted_by_length(
