@@ -30,11 +30,15 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from benchmarks.nlu import OUT_OF_SCOPE, Prediction, load_examples, predict
+from benchmarks.nlu import (
+    OUT_OF_SCOPE,
+    Prediction,
+    load_examples,
+    predict,
+    sentence_classifiers,
+)
 from bot.launch import model_path
-from bot.nlu.classifier import SentenceIntentClassifier
 from bot.settings import PROJECT_ROOT
 
 VALIDATION_DIR = PROJECT_ROOT / "data" / "validation"
@@ -110,21 +114,6 @@ def choose(
 def validation_files() -> list[Path]:
     """The validation sets, in a stable order."""
     return sorted(VALIDATION_DIR.glob("*.yml"))
-
-
-def sentence_classifiers(agent: Any) -> list[SentenceIntentClassifier]:
-    """The loaded model's SentenceIntentClassifier instances (usually none or one).
-
-    Reads the graph runner's instantiated nodes: Rasa has no public accessor for a
-    loaded component, and this is a benchmark, never the serving path.
-    """
-    runner = agent.processor.graph_runner
-    nodes = getattr(runner, "_instantiated_nodes", {}).values()
-    return [
-        node._component
-        for node in nodes
-        if isinstance(getattr(node, "_component", None), SentenceIntentClassifier)
-    ]
 
 
 async def _operating_points(model: Path) -> tuple[list[Operating], float | None]:

@@ -68,3 +68,12 @@ def test_ties_go_to_the_configured_blend() -> None:
     points = [operating_point(PREDICTIONS, 0.5, b) for b in (0.25, 0.5, 0.75)]
 
     assert choose(points, 0.05, configured_blend=0.75).blend == 0.75
+
+
+def test_rethreshold_applies_another_threshold_to_the_best_intent() -> None:
+    from benchmarks.nlu import FALLBACK, rethreshold
+
+    unsure = Prediction("text", "faq", FALLBACK, 0.45, "faq", 0.45)
+
+    assert rethreshold(unsure, 0.4).predicted == "faq"
+    assert rethreshold(unsure, 0.5).predicted == FALLBACK
