@@ -2,7 +2,9 @@
 
 `make calibrate-nlu` parses every file in data/validation/ (never trained on, and not
 a test set: `nlu.yml` by the training data's author, `nlu_customers.yml` by another
-author in real customers' styles) with the trained model and, for each candidate threshold, counts: in-scope
+author in real customers' styles, `nlu_unclear.yml` of messages too vague to act on,
+labelled out_of_scope because refusing them is right) with the trained model and,
+for each candidate threshold, counts: in-scope
 messages answered with the right intent, in-scope messages wrongly rejected, and
 off-topic messages rejected (predicted out_of_scope, or no intent as confident as the
 threshold). It recommends the threshold with the most right decisions (an in-scope
