@@ -261,6 +261,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
         "actions": launch.run_actions,
         "web": launch.run_web,
         "worker": launch.run_worker,
+        "insights": launch.run_insights,
         "shell": launch.run_shell,
     }
     runners[args.service](settings)
@@ -350,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     run = sub.add_parser("run", help="start one service (used by the Procfile)")
-    run.add_argument("service", choices=["rasa", "actions", "web", "worker", "shell"])
+    run.add_argument(
+        "service", choices=["rasa", "actions", "web", "worker", "insights", "shell"]
+    )
     run.set_defaults(func=cmd_run)
     return parser
 

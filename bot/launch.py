@@ -17,11 +17,12 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from sqlalchemy.engine import make_url
 
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import PROJECT_ROOT, Settings, is_rabbitmq
 
 MODEL_DIR = PROJECT_ROOT / "models"
 MODEL_NAME = "switchboard"
@@ -70,6 +71,30 @@ def lock_store_config(url: str | None) -> dict[str, Any] | None:
     return config
 
 
+def event_broker_config(url: str, queue: str) -> dict[str, Any]:
+    """Rasa's event broker settings: RabbitMQ for amqp:// URLs, else Rasa's SQL broker.
+
+    The SQL broker takes a whole SQLAlchemy URL as its `url` and writes a table
+    named `events`. RabbitMQ's credentials go in their own fields, so that the URL
+    Rasa logs has none; its fanout exchange is named after the queue, so
+    installations sharing a server do not get each other's events.
+    """
+    if not is_rabbitmq(url):
+        return {"type": "sql", "url": url}
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = parts.port or 5672
+    return {
+        "type": "pika",
+        "url": f"{parts.scheme}://{host}:{port}{parts.path or '/'}",
+        "port": port,
+        "username": unquote(parts.username or "guest"),
+        "password": unquote(parts.password or "guest"),
+        "queues": [queue],
+        "exchange_name": queue,
+    }
+
+
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
@@ -97,7 +122,10 @@ def keep_files_private(settings: Settings) -> None:
     paths = [settings.var_dir]
     if settings.var_dir.is_dir():
         paths += sorted(settings.var_dir.rglob("*"))
-    for url in (settings.database_url, settings.tracker_store_url):
+    databases = [settings.database_url, settings.tracker_store_url]
+    if not is_rabbitmq(settings.event_broker_url):
+        databases.append(settings.event_broker_url)
+    for url in databases:
         database = sqlite_path(url)
         if database is not None:  # maybe outside var/
             paths += [database.with_name(database.name + s) for s in SQLITE_SUFFIXES]
@@ -122,8 +150,8 @@ def write_private(path: Path, text: str) -> None:
 def write_endpoints(settings: Settings) -> Path:
     """Write var/endpoints.yml for the Rasa server and return its path.
 
-    It holds the action server's token (and maybe the tracker store's password),
-    so only its owner can read it.
+    It holds the action server's token (and maybe the tracker store's or the event
+    broker's password), so only its owner can read it.
     """
     endpoints: dict[str, Any] = {
         "action_endpoint": {
@@ -131,6 +159,9 @@ def write_endpoints(settings: Settings) -> Path:
             "headers": {"Authorization": f"Bearer {settings.action_server_token}"},
         },
         "tracker_store": tracker_store_config(settings.tracker_store_url),
+        "event_broker": event_broker_config(
+            settings.event_broker_url, settings.event_broker_queue
+        ),
     }
     lock_store = lock_store_config(settings.lock_store_url)
     if lock_store:
@@ -295,3 +326,10 @@ def run_worker(settings: Settings) -> None:
     from bot import worker  # only this process needs it
 
     worker.run(settings, settings.worker_interval)
+
+
+def run_insights(settings: Settings) -> None:
+    """Run the insights consumer in this process (bot/insights/consumer.py)."""
+    from bot.insights import consumer  # only this process needs it
+
+    consumer.run(settings)

@@ -92,6 +92,14 @@ class Settings:
         "RASA_TRACKER_STORE_URL", derived=_sqlite_in_var_dir("rasa_tracker.db")
     )
     lock_store_url: str | None = setting("LOCK_STORE_URL", None)
+    # Rasa's event broker (every conversation event, for Insights): a SQL database
+    # (Rasa's SQL broker; its `events` table) or RabbitMQ (amqp://).
+    event_broker_url: str = setting(
+        "EVENT_BROKER_URL", derived=_sqlite_in_var_dir("rasa_events.db")
+    )
+    # RabbitMQ only: the durable queue the insights consumer reads (and the fanout
+    # exchange Rasa publishes to, named after it).
+    event_broker_queue: str = setting("EVENT_BROKER_QUEUE", "switchboard_events")
     secret_key: str = setting("SECRET_KEY", generated=True)
     rasa_url: str = setting(
         "RASA_URL", derived=lambda s: f"http://127.0.0.1:{s.rasa_port}"
@@ -143,6 +151,8 @@ class Settings:
     # Minutes a handed-off conversation nobody claimed stays held before the
     # assistant answers again (the ticket stays in the queue); 0: held until claimed.
     unclaimed_hold_minutes: int = setting("UNCLAIMED_HOLD_MINUTES", 30)
+    # Seconds the insights consumer waits when the SQL event broker has nothing new.
+    insights_interval: float = setting("INSIGHTS_INTERVAL", 2.0)
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -259,6 +269,11 @@ def load_dotenv_file(path: Path | None = None) -> None:
     from dotenv import load_dotenv
 
     load_dotenv(path or PROJECT_ROOT / ".env", override=False)
+
+
+def is_rabbitmq(event_broker_url: str) -> bool:
+    """Whether EVENT_BROKER_URL names RabbitMQ (amqp://), else a SQL database."""
+    return event_broker_url.split("://", 1)[0] in ("amqp", "amqps")
 
 
 # --- what the Twilio channels need at start -----------------------------------------

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
+import bot.insights.schema  # noqa: F401  (its tables join Base.metadata)
 from bot import migrate
 from bot.models import Base
 from tests.conftest import _postgres_database
@@ -18,7 +19,8 @@ TABLES = {
     "customers", "orders", "order_items", "tickets", "ticket_messages",
     "verification_attempts", "sms_opt_outs", "processed_webhooks", "channel_choices",
     "chat_messages", "agents", "ticket_events", "conversation_verifications",
-    "registrations", "outbox",
+    "registrations", "outbox", "insights_conversations", "insights_turns",
+    "insights_flows", "insights_event_keys", "insights_positions",
 }  # fmt: skip
 
 
