@@ -124,7 +124,7 @@ class Script:
     def order_status(
         self, email: str = "jane.doe@example.com", ok: bool = True
     ) -> Script:
-        """ "where is my order 104257", then the email: status told (or not)."""
+        """Asks where order 104257 is, then gives the email: status told (or not)."""
         self.user("where is my order 104257", "check_order_status")
         self.action("order_form").loop("order_form").slot("requested_slot", "email")
         self.bot("utter_ask_email").listen()
@@ -160,7 +160,7 @@ class Script:
         return self.bot("utter_please_rephrase").listen()
 
     def start_registration(self) -> Script:
-        """ "I want to create an account", and nothing after the first question."""
+        """Asks to create an account, and answers nothing after the first question."""
         self.user("I want to create an account", "register_account")
         self.action("registration_form").loop("registration_form")
         self.slot("requested_slot", "name").bot("utter_ask_name")

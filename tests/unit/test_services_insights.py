@@ -26,8 +26,9 @@ def record(session: Session, *scripts: Script) -> None:
 
 
 def the_mix() -> list[Script]:
-    """Two order-status checks, a help-centre answer, an unknown question, a
-    handoff by SMS and a registration left after its first question.
+    """The e2e mix: 2 order checks, 2 questions (1 unknown), an SMS handoff, 1 left.
+
+    The registration is left after its first question.
     """
     return [
         Script("mix-order-1").session().order_status(),
