@@ -1,4 +1,4 @@
-"""The agent console (/console): sign-in, the queue, tickets, the supervisor page.
+"""The agent console (/console): sign-in, the queue, tickets, supervisor pages.
 
 `init_app` registers it. `app.extensions["sms_sender"]` is a zero-argument factory
 of the SMS sender replies to SMS and voice customers go through (the Twilio REST
@@ -16,7 +16,7 @@ from flask import Flask
 from bot.durations import describe_duration
 from bot.settings import Settings
 from bot.twilio_client import TwilioClient
-from bot.web.console import actions, api, auth, once, supervisor, views
+from bot.web.console import actions, api, auth, insights, once, supervisor, views
 from bot.web.console.common import SMS_SENDER, is_supervisor
 
 
@@ -50,5 +50,5 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     # Each blueprint is behind auth.protect (sign-in, role, form token); the
     # ticket forms (actions.py) are routes of the console blueprint (views.py).
-    for blueprint in (actions.bp, api.bp, supervisor.bp):
+    for blueprint in (actions.bp, api.bp, supervisor.bp, insights.bp):
         app.register_blueprint(blueprint)
