@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,11 +13,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import launch, migrate
+from bot import clock, launch, migrate
 from bot.db import session_factory
+from bot.insights import tables
 from bot.mailer import Outbox
 from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
 from bot.seed import DEMO_AGENTS, is_empty, seed_demo_agents, seed_demo_data
+from bot.services import attention, insights
 from bot.services.agents import AgentExists, create_agent
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
@@ -251,6 +254,42 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> None:
             print("No mail waiting.")
 
 
+def _since(raw: str, today: dt.date) -> dt.date:
+    """The first day of `--since`: "7d" (the last 7 days) or a date."""
+    text = raw.strip().lower()
+    if text.endswith("d") and text[:-1].isdigit() and int(text[:-1]) >= 1:
+        return today - dt.timedelta(days=int(text[:-1]) - 1)
+    try:
+        parsed = dt.date.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed > today:
+        raise CommandError(
+            f"--since is a number of days (7d) or a date not after today, got {raw!r}"
+        )
+    return parsed
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
+    """The Insights figures in the terminal (the console's Insights page, as text)."""
+    today = clock.today(settings.timezone)
+    try:
+        filters = insights.Filters(_since(args.since, today), today, args.channel)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    now = clock.now()
+    with session_factory(settings.database_url)() as session:
+        report = insights.report(session, filters, now)
+        flags = attention.red_flags(session, now)
+    every = tables.every_table(report, flags)
+    if args.json:
+        print(json.dumps(tables.as_json(report, every), indent=2, default=str))
+        return
+    where = f" on {filters.channel}" if filters.channel else ""
+    print(f"Insights from {filters.start} to {filters.end}{where}\n")
+    print("\n\n".join(tables.as_text(table) for table in every))
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
     launch.train(force=args.force)
 
@@ -345,6 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--mark-sent", action="store_true", help="and mark what is printed as sent"
     )
     outbox.set_defaults(func=cmd_outbox)
+
+    report = sub.add_parser(
+        "report", help="the Insights figures: containment, handoffs, fallbacks..."
+    )
+    report.add_argument(
+        "--since", default="7d", help="7d (the last 7 days, today included) or a date"
+    )
+    report.add_argument("--channel", choices=insights.CHANNELS)
+    report.add_argument("--json", action="store_true", help="as JSON")
+    report.set_defaults(func=cmd_report)
 
     train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--force", action="store_true")

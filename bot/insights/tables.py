@@ -74,12 +74,21 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def summary(report: Report) -> Table:
-    rates = report.totals.rates
+    totals = report.totals
     rows: list[tuple[Any, ...]] = []
     for title, key, formula in MEASURES:
-        value = report.totals.conversations if key == "conversations" else rates[key]
-        rows.append((title, value, formula))
-    return Table("summary", "The figures", ("measure", "value", "formula"), rows)
+        if key == "conversations":
+            rows.append((title, totals.conversations, None, None, formula))
+            continue
+        part, whole = totals.fractions[key]
+        rows.append((title, part, whole, insights.rate(part, whole), formula))
+    return Table(
+        "summary",
+        "The figures",
+        ("measure", "count", "out of", "rate", "formula"),
+        rows,
+        frozenset({3}),
+    )
 
 
 def per_day(report: Report) -> Table:
@@ -248,3 +257,53 @@ TABLES: dict[str, Callable[[Report], Table]] = {
     "segments": segments,
 }
 SLUGS = (*TABLES, "red_flags")
+
+
+def every_table(report: Report, flags: Sequence[attention.RedFlag]) -> list[Table]:
+    """All the tables, in the page's order, the customers who need attention last."""
+    return [build(report) for build in TABLES.values()] + [red_flags(flags)]
+
+
+def show(value: Any, is_rate: bool = False) -> str:
+    """A cell for people: rates as percentages, no value as a dash."""
+    if value is None:
+        return "—"
+    if is_rate:
+        return f"{value * 100:.0f}%"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def as_text(table: Table, width: int = 60) -> str:
+    """The table for a terminal: its title, then aligned columns."""
+    cells = [list(table.columns)] + [
+        [show(value, i in table.rates)[:width] for i, value in enumerate(row)]
+        for row in table.rows
+    ]
+    sizes = [max(len(row[i]) for row in cells) for i in range(len(table.columns))]
+    lines = [table.title, "-" * len(table.title)]
+    lines += ["  ".join(c.ljust(s) for c, s in zip(row, sizes, strict=True)).rstrip()
+              for row in cells]  # fmt: skip
+    if not table.rows:
+        lines.append("(nothing in this range)")
+    return "\n".join(lines)
+
+
+def as_json(report: Report, tables: Sequence[Table]) -> dict[str, Any]:
+    """The report as JSON: its range, and each table's rows as objects."""
+    return {
+        "from": report.filters.start.isoformat(),
+        "to": report.filters.end.isoformat(),
+        "channel": report.filters.channel,
+        "generated_at": report.generated_at.isoformat(),
+        "tables": {
+            table.slug: {
+                "title": table.title,
+                "rows": [
+                    dict(zip(table.columns, row, strict=True)) for row in table.rows
+                ],
+            }
+            for table in tables
+        },
+    }

@@ -157,20 +157,25 @@ class Totals:
         return self.conversations - self.outcomes.get(OPEN, 0)
 
     @property
-    def rates(self) -> dict[str, float | None]:
-        """Every rate the page and the report show, by name."""
+    def fractions(self) -> dict[str, tuple[int, int]]:
+        """Each rate's numerator and denominator, by the rate's name."""
         return {
-            "containment": rate(self.outcomes.get(CONTAINED, 0), self.conversations),
-            "handoff": rate(self.outcomes.get(HANDED_OFF, 0), self.conversations),
-            "abandonment": rate(self.outcomes.get(ABANDONED, 0), self.conversations),
-            "fallback": rate(self.fallbacks, self.messages),
-            "verification_failure": rate(
+            "containment": (self.outcomes.get(CONTAINED, 0), self.conversations),
+            "handoff": (self.outcomes.get(HANDED_OFF, 0), self.conversations),
+            "abandonment": (self.outcomes.get(ABANDONED, 0), self.conversations),
+            "fallback": (self.fallbacks, self.messages),
+            "verification_failure": (
                 self.verification_failures,
                 self.verification_failures + self.verifications,
             ),
-            "first_contact_resolution": rate(self.resolved_first_contact, self.ended),
-            "repeat_contact": rate(self.repeat_contacts, self.conversations),
+            "first_contact_resolution": (self.resolved_first_contact, self.ended),
+            "repeat_contact": (self.repeat_contacts, self.conversations),
         }
+
+    @property
+    def rates(self) -> dict[str, float | None]:
+        """Every rate the page and the report show, by name."""
+        return {name: rate(*pair) for name, pair in self.fractions.items()}
 
 
 @dataclass(frozen=True)

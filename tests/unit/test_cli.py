@@ -1,5 +1,7 @@
 """The `python -m bot` command line against a real SQLite file."""
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -7,8 +9,10 @@ from sqlalchemy import select
 
 from bot.cli import main
 from bot.db import make_engine, make_session_factory
+from bot.insights.events import record_events
 from bot.mailer import Outbox
 from bot.models import Customer, Order, OrderStatus, Segment
+from tests.unit.insights_events import CONTEXT, Script
 
 
 @pytest.fixture
@@ -117,3 +121,46 @@ def test_outbox_prints_waiting_mail_once_marked_sent(
     assert "To: ada@example.com\nSubject: Finish\n\nOpen http://x/confirm/t" in printed
     assert main(["outbox"]) == 0
     assert capsys.readouterr().out == "No mail waiting.\n"
+
+
+def test_report_prints_the_insights_figures(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["seed"]) == 0
+    with make_session_factory(make_engine(database)).begin() as session:
+        record_events(
+            session,
+            [
+                *Script("cli-1").session().order_status().events,
+                *Script("cli-2", channel="sms").session().ask_for_person().events,
+            ],
+            CONTEXT,
+        )
+    capsys.readouterr()
+    assert main(["report", "--since", "7d"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Insights from 2026-11-14 to 2026-11-20\n")
+    assert re.search(r"\nContained +1 +2 +50% +contained / conversations\n", text)
+    assert "Asked for a person" in text and "check_order_status" in text
+    assert main(["report", "--since", "2026-11-20", "--channel", "sms", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["from"], data["to"], data["channel"]) == (
+        "2026-11-20",
+        "2026-11-20",
+        "sms",
+    )
+    summary = {row["measure"]: row for row in data["tables"]["summary"]["rows"]}
+    assert summary["Conversations"]["count"] == 1
+    assert summary["Handed off"] == {
+        "measure": "Handed off", "count": 1, "out of": 1, "rate": 1.0,
+        "formula": "handed off / conversations",
+    }  # fmt: skip
+    assert data["tables"]["red_flags"]["rows"] == []
+
+
+@pytest.mark.parametrize("since", ["0d", "tomorrow", "2026-12-01"])
+def test_report_refuses_a_range_it_cannot_read(
+    database: str, capsys: pytest.CaptureFixture[str], since: str
+) -> None:
+    assert main(["report", "--since", since]) == 2
+    assert "--since" in capsys.readouterr().err

@@ -82,6 +82,7 @@ def page() -> ResponseReturnValue:
         flag_table=insights_tables.red_flags(flags),
         channels=insights.CHANNELS,
         measures=insights_tables.MEASURES,
+        show=insights_tables.show,
         query={
             "from": chosen.start.isoformat(),
             "to": chosen.end.isoformat(),

@@ -121,9 +121,9 @@ def test_csv_exports(app: Flask, boss: FlaskClient) -> None:
         'attachment; filename="insights-summary-2026-11-20-2026-11-20.csv"'
     )
     rows = csv_rows(response)
-    assert rows[0] == ["measure", "value", "formula"]
-    assert rows[1][:2] == ["Conversations", "4"]
-    assert rows[2][:2] == ["Contained", "0.5000"]
+    assert rows[0] == ["measure", "count", "out of", "rate", "formula"]
+    assert rows[1][:4] == ["Conversations", "4", "", ""]
+    assert rows[2] == ["Contained", "2", "4", "0.5000", "contained / conversations"]
     days = csv_rows(boss.get("/console/insights/conversations.csv?channel=sms"))
     assert days[0] == ["day", "sms", "total"]
     assert days[-1] == ["2026-11-20", "1", "1"]
