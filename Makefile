@@ -7,7 +7,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train db test lint unit stories e2e benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb benchmark-channels shell clean
+.PHONY: help run install train db test lint unit stories e2e benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb benchmark-channels benchmark-insights shell clean
 
 help:
 	@echo "make run            install, train if needed, migrate + seed the database, start all services"
@@ -17,6 +17,7 @@ help:
 	@echo "make benchmark-kb   help-centre retrieval: BM25, embeddings and hybrid, 17 and 200 articles"
 	@echo "make calibrate-kb   the help centre's constants, chosen on its validation set"
 	@echo "make benchmark-channels  response times per channel (with make run going)"
+	@echo "make benchmark-insights  the Insights page and report on 100,000 conversations (SQLite, PostgreSQL)"
 	@echo "make shell          talk to the running assistant in the terminal"
 	@echo "make screenshots    console screenshots for the README (docs/screenshots)"
 
@@ -38,6 +39,7 @@ run: install train db
 	@echo "  Web app        http://127.0.0.1:$${WEB_PORT:-8000}  (demo shop with the chat widget)"
 	@echo "  Agent console  http://127.0.0.1:$${WEB_PORT:-8000}/console  (demo agents: see $${SWITCHBOARD_VAR_DIR:-var}/demo-agents.txt)"
 	@echo "  Worker         delivers agent replies, retries failed ones"
+	@echo "  Insights       records Rasa's conversation events for /console/insights"
 	@echo
 	@$(PY) -m honcho start -f Procfile
 
@@ -86,6 +88,11 @@ benchmark-kb: install
 # The help centre's constants, chosen on data/validation/kb/ (never on the test set).
 calibrate-kb: install
 	@$(PY) -m benchmarks.kb --calibrate
+
+# The Insights page and report at scale; --postgres needs TEST_POSTGRES_URL's server.
+benchmark-insights: install
+	@$(PY) -m benchmarks.insights
+	@$(PY) -m benchmarks.insights --postgres
 
 # Needs the stack running (`make run` in another terminal).
 benchmark-channels: install

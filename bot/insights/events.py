@@ -30,17 +30,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.identity import verify_identity
+from bot.insights import contacts
 from bot.insights.schema import (
     InsightConversation,
     InsightEventKey,
     InsightFlow,
     InsightTurn,
 )
-from bot.models import Customer, Ticket, utcnow
+from bot.models import Ticket, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,6 @@ VERIFICATION = "verification"  # failed verification too often
 OTHER = "other"
 HANDOFF_REASONS = (ASKED, ACCEPTED_OFFER, MISUNDERSTOOD, VERIFICATION, OTHER)
 
-REPEAT_WINDOW = dt.timedelta(days=7)
-PERSON_WINDOW = dt.timedelta(hours=24)
 MAX_QUESTION = 500
 _IN_CHUNK = 500  # keys per IN (...) query
 
@@ -138,17 +137,23 @@ def record_events(session: Session, events: Iterable[Event], context: Context) -
             )
         )
     recorder = _Recorder(session, context)
+    recorder.prefetch(
+        {e["sender_id"][:255] for e in batch if isinstance(e.get("sender_id"), str)}
+    )
     new = 0
-    for event, key in zip(batch, keys, strict=True):
-        if key in seen:
-            continue
-        seen.add(key)
-        session.add(InsightEventKey(key=key, received_at=utcnow()))
-        try:
-            recorder.apply(event)
-        except (TypeError, ValueError, AttributeError):
-            logger.exception("event not understood, skipped: %.200r", event)
-        new += 1
+    # Changes are flushed when ids are needed and at the end, not before each query:
+    # a conversation's row is then written once per batch, not once per event.
+    with session.no_autoflush:
+        for event, key in zip(batch, keys, strict=True):
+            if key in seen:
+                continue
+            seen.add(key)
+            session.add(InsightEventKey(key=key, received_at=utcnow()))
+            try:
+                recorder.apply(event)
+            except (TypeError, ValueError, AttributeError):
+                logger.exception("event not understood, skipped: %.200r", event)
+            new += 1
     session.flush()
     return new
 
@@ -170,7 +175,7 @@ class _Recorder:
 
     session: Session
     context: Context
-    _open: dict[str, InsightConversation] = field(default_factory=dict)
+    _open: dict[str, InsightConversation | None] = field(default_factory=dict)
     _turns: dict[int, InsightTurn | None] = field(default_factory=dict)
     _flows: dict[int, InsightFlow | None] = field(default_factory=dict)
 
@@ -179,7 +184,7 @@ class _Recorder:
         if not isinstance(sender, str) or not sender or not isinstance(kind, str):
             logger.warning("event without sender or type, skipped: %.200r", event)
             return
-        at = _moment(event)
+        sender, at = sender[:255], _moment(event)
         if kind in {"session_started", "restart"}:
             self._close(sender, at)
             return
@@ -193,58 +198,63 @@ class _Recorder:
 
     # --- conversations ---------------------------------------------------------
 
-    def _conversation(self, sender: str, at: dt.datetime) -> InsightConversation:
-        found = self._open.get(sender)
-        if found is None:
-            found = self.session.scalars(
+    def prefetch(self, senders: set[str]) -> None:
+        """Load the open conversations of a batch's senders in a few queries."""
+        wanted = sorted(senders - set(self._open))
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            self._open.update(dict.fromkeys(chunk))
+            for row in self.session.scalars(
                 select(InsightConversation)
                 .where(
-                    InsightConversation.conversation_id == sender,
+                    InsightConversation.conversation_id.in_(chunk),
                     InsightConversation.closed.is_(False),
                 )
-                .order_by(InsightConversation.id.desc())
-                .limit(1)
-            ).first()
-        if found is None:
-            found = InsightConversation(
-                conversation_id=sender[:255],
-                started_at=at,
-                day=at.astimezone(self.context.timezone).date(),
-                last_event_at=at,
-                closed=False,
-                contact_key=f"sender:{sender}"[:300],
-                messages=0,
-                intents="",
-                flows_started=0,
-                flows_completed=0,
-                verified=False,
-                verifications=0,
-                verification_failures=0,
-                verification_locked=False,
-                fallbacks=0,
-                answers=0,
-                kb_answered=0,
-                kb_unanswered=0,
-                handed_off=False,
-                repeat_contact=False,
-                contacted_again=False,
-            )
-            self.session.add(found)
-            self.session.flush()
-            self._link_contacts(found)
+                .order_by(InsightConversation.id)
+            ):
+                self._open[row.conversation_id] = row
+
+    def _current(self, sender: str) -> InsightConversation | None:
+        if sender not in self._open:
+            self.prefetch({sender})
+        return self._open[sender]
+
+    def _conversation(self, sender: str, at: dt.datetime) -> InsightConversation:
+        found = self._current(sender)
+        if found is not None:
+            return found
+        found = InsightConversation(
+            conversation_id=sender,
+            started_at=at,
+            day=at.astimezone(self.context.timezone).date(),
+            last_event_at=at,
+            closed=False,
+            contact_key=f"sender:{sender}"[:300],
+            messages=0,
+            intents="",
+            flows_started=0,
+            flows_completed=0,
+            verified=False,
+            verifications=0,
+            verification_failures=0,
+            verification_locked=False,
+            fallbacks=0,
+            answers=0,
+            kb_answered=0,
+            kb_unanswered=0,
+            handed_off=False,
+            repeat_contact=False,
+            contacted_again=False,
+        )
+        self.session.add(found)
+        self.session.flush()
         self._open[sender] = found
+        self._turns[found.id] = self._flows[found.id] = None  # none yet
+        contacts.link(self.session, found, opened=True)
         return found
 
     def _close(self, sender: str, at: dt.datetime) -> None:
-        conversation = (
-            self._open.pop(sender, None)
-            or self.session.scalars(
-                select(InsightConversation).where(
-                    InsightConversation.conversation_id == sender,
-                    InsightConversation.closed.is_(False),
-                )
-            ).first()
-        )
+        conversation = self._current(sender)
         if conversation is None:
             return
         if conversation.messages == 0 and not conversation.handed_off:
@@ -252,9 +262,9 @@ class _Recorder:
             conversation.started_at = at
             conversation.day = at.astimezone(self.context.timezone).date()
             conversation.last_event_at = at
-            self._open[sender] = conversation
             return
         conversation.closed = True
+        self._open[sender] = None
 
     def _turn(self, conversation: InsightConversation) -> InsightTurn | None:
         if conversation.id not in self._turns:
@@ -335,7 +345,9 @@ class _Recorder:
             event.get("metadata"), self.context.secret, sender, now=at.timestamp()
         )
         if identity is not None:
-            self._identify(conversation, identity.customer_id, identity.phone)
+            contacts.identify(
+                self.session, conversation, identity.customer_id, identity.phone
+            )
 
     def _on_action(
         self, conversation: InsightConversation, event: Event, at: dt.datetime
@@ -434,115 +446,9 @@ class _Recorder:
                     conversation.verification_failures, int(value)
                 )
         elif name == "verified_contact" and isinstance(value, str) and value:
-            self._identify_by_contact(conversation, value)
+            contacts.identify_by_contact(self.session, conversation, value)
         elif name == "handoff_ticket" and isinstance(value, str) and value:
             self._hand_off(conversation, value[:16], at)
-
-    # --- who the customer is, and who came back ---------------------------------
-
-    def _identify_by_contact(
-        self, conversation: InsightConversation, contact: str
-    ) -> None:
-        """The customer of an email, phone or `customer:<id>` a verification proved."""
-        if contact.startswith("customer:") and contact[9:].isdigit():
-            self._identify(conversation, int(contact[9:]), None)
-            return
-        column = Customer.email if "@" in contact else Customer.phone
-        customer_id = self.session.scalar(
-            select(Customer.id).where(column == contact.strip().lower())
-        )
-        if customer_id is not None:
-            self._identify(conversation, customer_id, None)
-
-    def _identify(
-        self,
-        conversation: InsightConversation,
-        customer_id: int | None,
-        phone: str | None,
-    ) -> None:
-        customer = None
-        if customer_id is not None:
-            customer = self.session.get(Customer, customer_id)
-        elif phone:
-            customer = self.session.scalars(
-                select(Customer).where(Customer.phone == phone)
-            ).first()
-        if customer is not None:
-            if conversation.customer_id is not None:
-                return  # the first customer proved stays
-            conversation.customer_id = customer.id
-            conversation.segment = customer.segment.value
-            key = f"customer:{customer.id}"
-        elif phone and conversation.contact_key.startswith("sender:"):
-            key = f"phone:{phone}"
-        else:
-            return
-        if key != conversation.contact_key:
-            conversation.contact_key = key
-            self._link_contacts(conversation)
-
-    def _link_contacts(self, conversation: InsightConversation) -> None:
-        """Mark repeat contacts between this conversation and its contact's others."""
-        table = InsightConversation
-        same = and_(
-            table.contact_key == conversation.contact_key, table.id != conversation.id
-        )
-        start = conversation.started_at
-        before = and_(
-            same, table.started_at >= start - REPEAT_WINDOW, table.started_at <= start
-        )
-        after = and_(
-            same, table.started_at > start, table.started_at <= start + REPEAT_WINDOW
-        )
-        self.session.flush()
-        if self.session.scalar(select(table.id).where(before).limit(1)) is not None:
-            conversation.repeat_contact = True
-            self.session.execute(
-                update(table).where(before).values(contacted_again=True),
-                execution_options={"synchronize_session": "fetch"},
-            )
-        if self.session.scalar(select(table.id).where(after).limit(1)) is not None:
-            conversation.contacted_again = True
-            self.session.execute(
-                update(table).where(after).values(repeat_contact=True),
-                execution_options={"synchronize_session": "fetch"},
-            )
-        if conversation.handed_off and conversation.handed_off_at is not None:
-            self._person_involved(conversation, conversation.handed_off_at)
-        else:
-            later = self.session.scalar(
-                select(table.handed_off_at)
-                .where(
-                    same,
-                    table.handed_off.is_(True),
-                    table.handed_off_at >= start,
-                    table.handed_off_at <= conversation.last_event_at + PERSON_WINDOW,
-                )
-                .order_by(table.handed_off_at)
-                .limit(1)
-            )
-            if later is not None:
-                conversation.person_later_at = later
-
-    def _person_involved(
-        self, conversation: InsightConversation, at: dt.datetime
-    ) -> None:
-        """The contact's conversations that ended in the 24 h before `at` had a person."""
-        table = InsightConversation
-        self.session.flush()
-        self.session.execute(
-            update(table)
-            .where(
-                table.contact_key == conversation.contact_key,
-                table.id != conversation.id,
-                table.handed_off.is_(False),
-                table.person_later_at.is_(None),
-                table.last_event_at >= at - PERSON_WINDOW,
-                table.started_at <= at,
-            )
-            .values(person_later_at=at),
-            execution_options={"synchronize_session": "fetch"},
-        )
 
     def _hand_off(
         self, conversation: InsightConversation, reference: str, at: dt.datetime
@@ -564,8 +470,8 @@ class _Recorder:
                 select(Ticket.customer_id).where(Ticket.reference == reference)
             )
             if customer_id is not None:
-                self._identify(conversation, customer_id, None)
-        self._person_involved(conversation, at)
+                contacts.identify(self.session, conversation, customer_id, None)
+        contacts.person_involved(self.session, conversation, at)
 
     def _resolve(self, turn_id: int | None) -> None:
         if turn_id is None:

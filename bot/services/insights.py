@@ -39,7 +39,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from bot import clock
-from bot.insights.events import NOT_A_REQUEST, PERSON_WINDOW
+from bot.insights.contacts import PERSON_WINDOW
+from bot.insights.events import NOT_A_REQUEST
 from bot.insights.schema import InsightConversation, InsightFlow, InsightTurn
 from bot.models import Ticket, TicketStatus
 

@@ -1,4 +1,4 @@
-"""Start the real Rasa server and action server on a fresh, seeded database."""
+"""Start the real servers (Rasa, actions, web, worker, insights) on a fresh database."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import clock, migrate
 from bot.db import make_engine
+from bot.insights.consumer import STARTED as INSIGHTS_STARTED
 from bot.seed import seed_demo_data
 from bot.settings import PROJECT_ROOT, Settings
 from bot.worker import STARTED as WORKER_STARTED
@@ -60,6 +61,7 @@ class Stack:
     engine: Engine
     tracker_db: Path
     logs: Path
+    events_db: Path
 
     def twilio_post(
         self, path: str, params: dict[str, str], signature: str | None = "valid"
@@ -134,24 +136,25 @@ def launch(service: str, env: dict[str, str], log: Path) -> subprocess.Popen[byt
     )
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start the delivery worker and wait until it is up.
+def _start_background(
+    service: str, ready_line: str, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Start a service without a port (the worker, the insights consumer); wait.
 
-    It has no HTTP endpoint: it is up once it logged its start line and is still
-    running a second later.
+    It is up once it logged `ready_line` and is still running a second later.
     """
-    process = launch("worker", env, log)
+    process = launch(service, env, log)
     started = time.monotonic()
     deadline = started + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the worker exited early:\n{log.read_text()[-3000:]}")
-        if time.monotonic() - started >= 1 and WORKER_STARTED in log.read_text():
+            raise RuntimeError(f"{service} exited early:\n{log.read_text()[-3000:]}")
+        if time.monotonic() - started >= 1 and ready_line in log.read_text():
             return process
         time.sleep(0.2)
     process.kill()
     raise RuntimeError(
-        f"the worker did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
+        f"{service} did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
     )
 
 
@@ -201,6 +204,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TWILIO_PHONE_NUMBER": "+15005550006",
         "TWILIO_API_BASE_URL": twilio.url,
         "WORKER_INTERVAL": "0.5",
+        # Rasa's SQL event broker writes var/rasa_events.db (EVENT_BROKER_URL's
+        # default); the insights consumer reads it.
+        "INSIGHTS_INTERVAL": "0.3",
     }
     processes = []
     try:
@@ -213,7 +219,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             process = launch(service, env, log)
             processes.append(process)
             wait_until_up(ready, process, log)
-        processes.append(_start_worker(env, var / "worker.log"))
+        processes.append(
+            _start_background("worker", WORKER_STARTED, env, var / "worker.log")
+        )
+        processes.append(
+            _start_background("insights", INSIGHTS_STARTED, env, var / "insights.log")
+        )
         yield Stack(
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             action_url=f"http://127.0.0.1:{action_port}",
@@ -226,6 +237,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             engine=engine,
             tracker_db=var / "tracker.db",
             logs=var,
+            events_db=var / "rasa_events.db",
         )
     finally:
         for process in processes:

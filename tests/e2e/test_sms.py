@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 from bot.models import Order, OrderStatus, SmsOptOut, Ticket, TicketCategory
 from channels.sms import sms_conversation_id
 from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
-from tests.fakes.twilio_webhooks import shifted
+from tests.fakes.twilio_webhooks import inbound_sms, shifted
 
 WEBHOOK = "/webhooks/sms/webhook"
 JANE = "+14155550134"
@@ -20,16 +20,8 @@ SAM = "+14155550178"
 
 
 def inbound(body: str, sender: str, sid: str | None = None) -> dict[str, str]:
-    """The form fields Twilio posts for an inbound SMS."""
-    sid = sid or "SM" + uuid.uuid4().hex
-    return {
-        "ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
-        "ToCity": "", "FromZip": "94107", "SmsSid": sid, "FromState": "CA",
-        "SmsStatus": "received", "FromCity": "SAN FRANCISCO", "Body": body,
-        "FromCountry": "US", "To": "+15005550006", "ToZip": "",
-        "NumSegments": "1", "MessageSid": sid, "AccountSid": TWILIO_ACCOUNT_SID,
-        "From": sender, "ApiVersion": "2010-04-01",
-    }  # fmt: skip
+    """The form fields Twilio posts for an inbound SMS to this stack."""
+    return inbound_sms(body, sender, TWILIO_ACCOUNT_SID, sid)
 
 
 def replies(response: requests.Response) -> list[str]:

@@ -7,6 +7,7 @@ the de-duplication all run as they do behind Rasa's server.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,21 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from channels.twilio_checks import SIGNATURE_HEADER
+
+
+def inbound_sms(
+    body: str, sender: str, account_sid: str, sid: str | None = None
+) -> dict[str, str]:
+    """The form fields Twilio posts for an inbound SMS."""
+    sid = sid or "SM" + uuid.uuid4().hex
+    return {
+        "ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
+        "ToCity": "", "FromZip": "94107", "SmsSid": sid, "FromState": "CA",
+        "SmsStatus": "received", "FromCity": "SAN FRANCISCO", "Body": body,
+        "FromCountry": "US", "To": "+15005550006", "ToZip": "",
+        "NumSegments": "1", "MessageSid": sid, "AccountSid": account_sid,
+        "From": sender, "ApiVersion": "2010-04-01",
+    }  # fmt: skip
 
 
 def shifted(params: dict[str, str], field_name: str) -> dict[str, str]:
