@@ -116,7 +116,7 @@ class InsightTurn(Base):
     resolved: Mapped[bool] = Column(Boolean, default=False, nullable=False)
     # The help centre was asked: True when it found an article (its title in
     # kb_article), False when it did not; None when it was not asked.
-    kb_found: Mapped[bool | None] = Column(Boolean, nullable=True)
+    kb_found: Mapped[bool | None] = Column(Boolean, nullable=True, index=True)
     kb_article: Mapped[str | None] = Column(String(200), nullable=True)
     # The customer's words, kept only when the help centre found no article: the
     # list content writers work from.

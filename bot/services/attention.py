@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from bot.insights.schema import InsightConversation
 from bot.models import Customer, Segment, Ticket, TicketCategory, TicketStatus
@@ -66,14 +67,25 @@ class RedFlag:
         return [words[flag].format(count) for flag, count in self.reasons.items()]
 
 
+def _since(moment: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """Conversations started since `moment`; the day too, which is indexed.
+
+    A conversation's day is its local date: never before the UTC date's eve.
+    """
+    eve = moment.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
+    return (C.day >= eve, C.started_at >= moment)
+
+
 def red_flags(session: Session, now: dt.datetime, limit: int = 50) -> list[RedFlag]:
     """Flagged customers, most reasons first, then most contacts."""
     found: dict[int, dict[str, int]] = {}
     queries = {
         REPEAT_CONTACTS: (
             select(C.customer_id, func.count())
-            .where(C.customer_id.isnot(None), C.messages > 0)
-            .where(C.started_at >= now - CONTACTS_WINDOW)
+            # `customer_id + 0`: so that SQLite narrows by the day's index rather
+            # than walking every identified conversation in customer order.
+            .where((C.customer_id + 0).isnot(None), C.messages > 0)
+            .where(*_since(now - CONTACTS_WINDOW))
             .group_by(C.customer_id)
             .having(func.count() >= CONTACTS_LIMIT)
         ),
@@ -89,7 +101,7 @@ def red_flags(session: Session, now: dt.datetime, limit: int = 50) -> list[RedFl
             select(C.customer_id, func.count())
             .join(Customer, Customer.id == C.customer_id)
             .where(Customer.segment == Segment.VIP, C.handed_off.is_(True))
-            .where(C.started_at >= now - VIP_WINDOW)
+            .where(*_since(now - VIP_WINDOW))
             .group_by(C.customer_id)
             .having(func.count() >= VIP_HANDOFFS_LIMIT)
         ),

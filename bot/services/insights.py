@@ -34,13 +34,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, not_, or_, select, update
+from sqlalchemy import and_, case, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from bot import clock
 from bot.insights.contacts import PERSON_WINDOW
-from bot.insights.events import NOT_A_REQUEST
+from bot.insights.events import FEEDBACK_INTENT, NOT_A_REQUEST
 from bot.insights.schema import InsightConversation, InsightFlow, InsightTurn
 from bot.models import Ticket, TicketStatus
 
@@ -274,68 +274,137 @@ def _count(condition: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _days(session: Session, filters: Filters, now: dt.datetime) -> list[DayRow]:
+@dataclass(frozen=True)
+class _Cell:
+    """Conversations of one day, channel and outcome (and how they ended)."""
+
+    day: dt.date
+    channel: str
+    outcome: str
+    contacted_again: bool
+    ticket_resolved: bool
+    conversations: int
+    messages: int
+    fallbacks: int
+    verifications: int
+    verification_failures: int
+    repeat_contacts: int
+
+    @property
+    def resolved_first_contact(self) -> bool:
+        if self.contacted_again:
+            return False
+        if self.outcome == CONTAINED:
+            return True
+        return self.outcome == HANDED_OFF and self.ticket_resolved
+
+
+def _cells(session: Session, filters: Filters, now: dt.datetime) -> list[_Cell]:
+    """One scan of the range, grouped: the days, the totals and the channels."""
     result = outcome(now).label("outcome")
+    channel = func.coalesce(C.channel, "unknown").label("channel")
+    resolved = case(
+        (Ticket.status.in_([TicketStatus.RESOLVED, TicketStatus.CLOSED]), True),
+        else_=False,
+    ).label("ticket_resolved")
     rows = session.execute(
-        select(C.day, func.coalesce(C.channel, "unknown"), result, func.count())
-        .where(*filters.where())
-        .group_by(C.day, func.coalesce(C.channel, "unknown"), result)
-    ).all()
-    cells: dict[tuple[dt.date, str], dict[str, int]] = {}
-    for day, channel, name, count in rows:
-        cells.setdefault((day, channel), {})[name] = int(count)
-    return [
-        DayRow(day, channel, cells[(day, channel)]) for day, channel in sorted(cells)
-    ]
-
-
-def totals(session: Session, filters: Filters, now: dt.datetime) -> Totals:
-    """The range's counts and rates."""
-    result = outcome(now)
-    resolved_ticket = Ticket.status.in_([TicketStatus.RESOLVED, TicketStatus.CLOSED])
-    first_contact = and_(
-        C.contacted_again.is_(False),
-        or_(result == CONTAINED, and_(result == HANDED_OFF, resolved_ticket)),
-    )
-    row = session.execute(
         select(
+            C.day,
+            channel,
+            result,
+            C.contacted_again,
+            resolved,
             func.count(),
-            func.coalesce(func.sum(C.messages), 0),
-            func.coalesce(func.sum(C.fallbacks), 0),
-            func.coalesce(func.sum(C.verifications), 0),
-            func.coalesce(func.sum(C.verification_failures), 0),
+            func.sum(C.messages),
+            func.sum(C.fallbacks),
+            func.sum(C.verifications),
+            func.sum(C.verification_failures),
             _count(C.repeat_contact.is_(True)),
-            _count(first_contact),
-            *(_count(result == name) for name in OUTCOMES),
         )
         .select_from(C)
         .outerjoin(Ticket, Ticket.reference == C.ticket_reference)
         .where(*filters.where())
-    ).one()
-    counts = [int(value) for value in row]
+        .group_by(C.day, channel, result, C.contacted_again, resolved)
+    ).all()
+    return [
+        _Cell(row[0], str(row[1]), str(row[2]), bool(row[3]), bool(row[4]),
+              *(int(value or 0) for value in row[5:]))
+        for row in rows
+    ]  # fmt: skip
+
+
+def _days(cells: list[_Cell]) -> list[DayRow]:
+    found: dict[tuple[dt.date, str], dict[str, int]] = {}
+    for cell in cells:
+        counts = found.setdefault((cell.day, cell.channel), {})
+        counts[cell.outcome] = counts.get(cell.outcome, 0) + cell.conversations
+    return [
+        DayRow(day, channel, found[(day, channel)]) for day, channel in sorted(found)
+    ]
+
+
+def _totals(cells: list[_Cell]) -> Totals:
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    for cell in cells:
+        outcomes[cell.outcome] = outcomes.get(cell.outcome, 0) + cell.conversations
     return Totals(
-        conversations=counts[0],
-        outcomes=dict(zip(OUTCOMES, counts[7:], strict=True)),
-        messages=counts[1],
-        fallbacks=counts[2],
-        verifications=counts[3],
-        verification_failures=counts[4],
-        repeat_contacts=counts[5],
-        resolved_first_contact=counts[6],
+        conversations=sum(c.conversations for c in cells),
+        outcomes=outcomes,
+        messages=sum(c.messages for c in cells),
+        fallbacks=sum(c.fallbacks for c in cells),
+        verifications=sum(c.verifications for c in cells),
+        verification_failures=sum(c.verification_failures for c in cells),
+        repeat_contacts=sum(c.repeat_contacts for c in cells),
+        resolved_first_contact=sum(
+            c.conversations for c in cells if c.resolved_first_contact
+        ),
     )
 
 
-def _intents(session: Session, filters: Filters, limit: int) -> list[IntentRow]:
+def _channels(cells: list[_Cell]) -> list[ChannelRow]:
+    sums: dict[str, tuple[int, int]] = {}
+    for cell in cells:
+        messages, fallbacks = sums.get(cell.channel, (0, 0))
+        sums[cell.channel] = (messages + cell.messages, fallbacks + cell.fallbacks)
+    return [ChannelRow(channel, *sums[channel]) for channel in sorted(sums)]
+
+
+def totals(session: Session, filters: Filters, now: dt.datetime) -> Totals:
+    """The range's counts and rates."""
+    return _totals(_cells(session, filters, now))
+
+
+def _turns(session: Session, filters: Filters) -> tuple[list[IntentRow], Csat]:
+    """One pass over the range's messages: the top requests, and CSAT."""
     T = InsightTurn
     rows = session.execute(
-        select(T.intent, func.count(), _count(T.resolved.is_(True)))
+        select(
+            T.intent,
+            func.count(),
+            _count(T.resolved.is_(True)),
+            func.count(T.rating),
+            _count(T.rating >= SATISFIED),
+            func.sum(T.rating),
+        )
         .join(C, C.id == T.conversation_row_id)
         .where(*filters.where(), T.intent.isnot(None), T.intent.notin_(NOT_A_REQUEST))
         .group_by(T.intent)
-        .order_by(func.count().desc(), T.intent)
-        .limit(limit)
     ).all()
-    return [IntentRow(str(i), int(n), int(r)) for i, n, r in rows]
+    intents = sorted(
+        (IntentRow(str(row[0]), int(row[1]), int(row[2])) for row in rows),
+        key=lambda row: (-row.messages, row.intent),
+    )
+    feedback = next((row for row in rows if row[0] == FEEDBACK_INTENT), None)
+    if feedback is None:
+        return intents[:TOP_INTENTS], Csat(0, 0, None, 0)
+    ratings = int(feedback[3])
+    csat = Csat(
+        ratings=ratings,
+        satisfied=int(feedback[4]),
+        average=int(feedback[5]) / ratings if ratings else None,
+        unrated_feedback=int(feedback[1]) - ratings,
+    )
+    return intents[:TOP_INTENTS], csat
 
 
 def _funnels(session: Session, filters: Filters) -> list[FunnelRow]:
@@ -357,26 +426,30 @@ def _funnels(session: Session, filters: Filters) -> list[FunnelRow]:
     return [FunnelRow(str(r[0]), *(int(v) for v in r[1:])) for r in rows]
 
 
-def _handoff_reasons(session: Session, filters: Filters) -> dict[str, int]:
-    reason = func.coalesce(C.handoff_reason, "other")
+def _segments_and_reasons(
+    session: Session, filters: Filters
+) -> tuple[list[SegmentRow], dict[str, int]]:
+    """One pass: conversations and handoffs by segment, and handoffs by reason."""
+    segment = func.coalesce(C.segment, "unknown").label("segment")
+    reason = func.coalesce(C.handoff_reason, "other").label("reason")
     rows = session.execute(
-        select(reason, func.count())
-        .where(*filters.where(), C.handed_off.is_(True))
-        .group_by(reason)
-        .order_by(func.count().desc(), reason)
-    ).all()
-    return {str(name): int(count) for name, count in rows}
-
-
-def _channels(session: Session, filters: Filters) -> list[ChannelRow]:
-    channel = func.coalesce(C.channel, "unknown")
-    rows = session.execute(
-        select(channel, func.sum(C.messages), func.sum(C.fallbacks))
+        select(segment, C.handed_off, reason, func.count())
         .where(*filters.where())
-        .group_by(channel)
-        .order_by(channel)
+        .group_by(segment, C.handed_off, reason)
     ).all()
-    return [ChannelRow(str(c), int(m or 0), int(f or 0)) for c, m, f in rows]
+    segments: dict[str, list[int]] = {}
+    reasons: dict[str, int] = {}
+    for name, handed_off, why, count in rows:
+        totals = segments.setdefault(str(name), [0, 0])
+        totals[0] += int(count)
+        if handed_off:
+            totals[1] += int(count)
+            reasons[str(why)] = reasons.get(str(why), 0) + int(count)
+    ordered = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    return (
+        [SegmentRow(name, *segments[name]) for name in sorted(segments)],
+        dict(ordered),
+    )
 
 
 def unanswered_questions(
@@ -399,34 +472,6 @@ def unanswered_questions(
     return [QuestionRow(str(q), int(n), _utc(last)) for q, n, last in rows]
 
 
-def _csat(session: Session, filters: Filters) -> Csat:
-    T = InsightTurn
-    feedback = T.intent == "give_feedback"
-    row = session.execute(
-        select(
-            func.count(T.rating),
-            _count(T.rating >= SATISFIED),
-            func.avg(cast(T.rating, Integer)),
-            _count(and_(feedback, T.rating.is_(None))),
-        )
-        .join(C, C.id == T.conversation_row_id)
-        .where(*filters.where())
-    ).one()
-    average = float(row[2]) if row[2] is not None else None
-    return Csat(int(row[0]), int(row[1]), average, int(row[3]))
-
-
-def _segments(session: Session, filters: Filters) -> list[SegmentRow]:
-    segment = func.coalesce(C.segment, "unknown")
-    rows = session.execute(
-        select(segment, func.count(), _count(C.handed_off.is_(True)))
-        .where(*filters.where())
-        .group_by(segment)
-        .order_by(segment)
-    ).all()
-    return [SegmentRow(str(s), int(n), int(h)) for s, n, h in rows]
-
-
 def _utc(moment: dt.datetime) -> dt.datetime:
     # func.max() skips the column's type: SQLite hands back a naive UTC time.
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
@@ -434,16 +479,19 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 def report(session: Session, filters: Filters, now: dt.datetime) -> Report:
     """Every figure of the Insights page, as of `now`."""
+    cells = _cells(session, filters, now)
+    intents, csat = _turns(session, filters)
+    segments, reasons = _segments_and_reasons(session, filters)
     return Report(
         filters=filters,
         generated_at=now,
-        totals=totals(session, filters, now),
-        days=_days(session, filters, now),
-        intents=_intents(session, filters, TOP_INTENTS),
+        totals=_totals(cells),
+        days=_days(cells),
+        intents=intents,
         funnels=_funnels(session, filters),
-        handoff_reasons=_handoff_reasons(session, filters),
-        channels=_channels(session, filters),
+        handoff_reasons=reasons,
+        channels=_channels(cells),
         unanswered=unanswered_questions(session, filters),
-        csat=_csat(session, filters),
-        segments=_segments(session, filters),
+        csat=csat,
+        segments=segments,
     )

@@ -1,18 +1,24 @@
-"""The agent console as an agent uses it over HTTP (sign in, read, act)."""
+"""The agent console as an agent uses it: over HTTP (sign in, read, act) and in a browser."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from bot.models import AgentRole
 from bot.services.agents import create_agent
+from tests.e2e.browser import wait
 from tests.e2e.conftest import Stack
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -51,6 +57,28 @@ def new_agent(stack: Stack, role: AgentRole = AgentRole.AGENT) -> tuple[str, str
     with stack.session() as session, session.begin():
         create_agent(session, name, email, password, role)
     return name, email, password
+
+
+def screenshot(driver: WebDriver, name: str, max_height: int = 2400) -> None:
+    """Save the page as SCREENSHOT_DIR/<name>.png when SCREENSHOT_DIR is set."""
+    directory = os.environ.get("SCREENSHOT_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1280, max(800, min(int(height) + 40, max_height)))
+        driver.save_screenshot(str(Path(directory) / f"{name}.png"))
+        driver.set_window_size(1280, 900)
+
+
+def sign_in(driver: WebDriver, stack: Stack, email: str, password: str) -> None:
+    """Sign in to the console with the browser's own sign-in form."""
+    driver.get(f"{stack.web_url}/console/")
+    wait(driver, 10).until(lambda d: d.find_elements(By.NAME, "password"))
+    assert "/console/login" in driver.current_url
+    screenshot(driver, "console-sign-in")
+    driver.find_element(By.NAME, "email").send_keys(email)
+    driver.find_element(By.NAME, "password").send_keys(password, Keys.ENTER)
+    wait(driver, 10).until(lambda d: d.current_url.rstrip("/").endswith("/console"))
 
 
 @dataclass

@@ -1,48 +1,25 @@
 """The agent console in a real headless Chromium: sign-in, live queue and ticket view.
 
 With SCREENSHOT_DIR set (`make screenshots`), the pages are also saved as PNG files
-for the README.
+for the README (tests/e2e/console.py `screenshot`).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from bot.models import AgentRole
 from tests.e2e.browser import wait
 from tests.e2e.conftest import Stack
-from tests.e2e.console import Console, new_agent, reference_in
+from tests.e2e.console import Console, new_agent, reference_in, screenshot, sign_in
 from tests.e2e.test_sms import text
 
 PRIYA = "+16175550190"
 
 LIVE_TIMEOUT = 15  # the console polls every few seconds
-
-
-def screenshot(driver: WebDriver, name: str) -> None:
-    directory = os.environ.get("SCREENSHOT_DIR")
-    if directory:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1280, max(800, min(int(height) + 40, 2400)))
-        driver.save_screenshot(str(Path(directory) / f"{name}.png"))
-        driver.set_window_size(1280, 900)
-
-
-def sign_in(driver: WebDriver, stack: Stack, email: str, password: str) -> None:
-    driver.get(f"{stack.web_url}/console/")
-    wait(driver, 10).until(lambda d: d.find_elements(By.NAME, "password"))
-    assert "/console/login" in driver.current_url
-    screenshot(driver, "console-sign-in")
-    driver.find_element(By.NAME, "email").send_keys(email)
-    driver.find_element(By.NAME, "password").send_keys(password, Keys.ENTER)
-    wait(driver, 10).until(lambda d: d.current_url.rstrip("/").endswith("/console"))
 
 
 def test_queue_and_ticket_update_live_in_the_browser(

@@ -125,6 +125,9 @@ def upgrade() -> None:
             ["conversation_row_id"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_insights_turns_kb_found"), ["kb_found"], unique=False
+        )
 
     op.create_table(
         "insights_flows",
@@ -170,6 +173,7 @@ def downgrade() -> None:
 
     op.drop_table("insights_flows")
     with op.batch_alter_table("insights_turns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_insights_turns_kb_found"))
         batch_op.drop_index(batch_op.f("ix_insights_turns_conversation_row_id"))
 
     op.drop_table("insights_turns")
