@@ -68,7 +68,7 @@ e2e: train browser
 # The console pages in docs/screenshots/ (used by the README), from the e2e stack.
 .PHONY: screenshots
 screenshots: train browser
-	@SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_console_browser.py -q
+	@SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_console_browser.py tests/e2e/test_insights_browser.py -q
 
 .PHONY: browser
 browser:

@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -46,6 +46,7 @@ from bot.models import Ticket, utcnow
 logger = logging.getLogger(__name__)
 
 Event = Mapping[str, Any]
+Row = TypeVar("Row", InsightTurn, InsightFlow)
 
 # Rasa's input channel names, as our tickets name channels.
 CHANNELS = {"webchat": "web", "sms": "sms", "voice": "voice", "rest": "rest"}
@@ -267,25 +268,30 @@ class _Recorder:
         self._open[sender] = None
 
     def _turn(self, conversation: InsightConversation) -> InsightTurn | None:
+        """The conversation's latest customer message."""
         if conversation.id not in self._turns:
-            self._turns[conversation.id] = self.session.scalars(
-                select(InsightTurn)
-                .where(InsightTurn.conversation_row_id == conversation.id)
-                .order_by(InsightTurn.number.desc())
-                .limit(1)
-            ).first()
+            self._turns[conversation.id] = self._latest(
+                InsightTurn, conversation, InsightTurn.number
+            )
         return self._turns[conversation.id]
 
     def _flow(self, conversation: InsightConversation) -> InsightFlow | None:
         """The conversation's latest flow."""
         if conversation.id not in self._flows:
-            self._flows[conversation.id] = self.session.scalars(
-                select(InsightFlow)
-                .where(InsightFlow.conversation_row_id == conversation.id)
-                .order_by(InsightFlow.id.desc())
-                .limit(1)
-            ).first()
+            self._flows[conversation.id] = self._latest(
+                InsightFlow, conversation, InsightFlow.id
+            )
         return self._flows[conversation.id]
+
+    def _latest(
+        self, model: type[Row], conversation: InsightConversation, order: Any
+    ) -> Row | None:
+        return self.session.scalars(
+            select(model)
+            .where(model.conversation_row_id == conversation.id)  # type: ignore[attr-defined]
+            .order_by(order.desc())
+            .limit(1)
+        ).first()
 
     def _flow_of_this_turn(
         self, conversation: InsightConversation

@@ -184,7 +184,10 @@ def fallback(report: Report) -> Table:
 
 
 def unanswered(report: Report) -> Table:
-    rows = [(q.question, q.asked, q.last_asked.isoformat()) for q in report.unanswered]
+    rows = [
+        (q.question, q.asked, q.last_asked.strftime("%Y-%m-%d %H:%M"))
+        for q in report.unanswered
+    ]
     return Table(
         "unanswered",
         "Help-centre questions with no article",
@@ -195,16 +198,21 @@ def unanswered(report: Report) -> Table:
 
 def csat(report: Report) -> Table:
     score = report.csat
-    rows = [
-        ("ratings found in feedback", score.ratings),
-        ("satisfied (4 or 5 of 5)", score.satisfied),
-        ("CSAT (satisfied / ratings)", score.score),
-        ("average rating (1-5)", score.average),
-        ("feedback without a rating", score.unrated_feedback),
-    ]
-    return Table(
-        "csat", "Customer satisfaction from feedback", ("measure", "value"), rows
+    row = (
+        score.ratings,
+        score.satisfied,
+        score.score,
+        score.average,
+        score.unrated_feedback,
     )
+    return Table(
+        "csat",
+        "Customer satisfaction from feedback",
+        ("ratings", "satisfied (4 or 5 of 5)", "CSAT", "average (1-5)",
+         "feedback without a rating"),
+        [row],
+        frozenset({2}),
+    )  # fmt: skip
 
 
 def segments(report: Report) -> Table:

@@ -64,7 +64,7 @@ def test_the_insights_page_draws_its_charts(stack: Stack, browser: WebDriver) ->
     # Jane, the most frequent contact, came back 3 times or more in 7 days.
     flagged = browser.find_elements(By.CSS_SELECTOR, "tr.red-flag")
     assert any("Jane Doe" in row.text for row in flagged)
-    screenshot(browser, "console-insights", max_height=3200)
+    screenshot(browser, "console-insights", max_height=12000)
 
     Select(browser.find_element(By.NAME, "channel")).select_by_value("sms")
     browser.find_element(By.CSS_SELECTOR, ".insight-filters button").click()

@@ -47,6 +47,25 @@ def test_endpoints_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     }
     assert endpoints["tracker_store"]["db"] == str(tmp_path / "rasa_tracker.db")
     assert endpoints["lock_store"]["type"] == "redis"
+    # Rasa's SQL event broker, in a database of its own (issue 11).
+    assert endpoints["event_broker"] == {
+        "type": "sql",
+        "url": f"sqlite:///{tmp_path / 'rasa_events.db'}",
+    }
+
+
+def test_event_broker_config() -> None:
+    assert launch.event_broker_config("postgresql://u:p@db/events", "q") == {
+        "type": "sql", "url": "postgresql://u:p@db/events",
+    }  # fmt: skip
+    assert launch.event_broker_config(
+        "amqp://rasa:s%40cret@mq.example.com:5673/vhost", "switchboard_events"
+    ) == {
+        "type": "pika", "url": "amqp://mq.example.com:5673/vhost", "port": 5673,
+        "username": "rasa", "password": "s@cret", "queues": ["switchboard_events"],
+        "exchange_name": "switchboard_events",
+    }  # fmt: skip
+    assert launch.event_broker_config("amqp://localhost", "q")["username"] == "guest"
 
 
 def test_fingerprint_changes_with_training_data(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 680
+WIDTH = 900
 # Colour-blind-safe (Okabe-Ito), ordered so neighbours differ in lightness too.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#555555")
 FONT = 12
@@ -110,6 +110,26 @@ def _x_labels(labels: Sequence[str], left: int, step: float, y: int) -> list[str
 
 
 Fmt = Callable[[float], str]
+# The plot area of `columns` and `lines`: height, left, top, bottom and right edges.
+HEIGHT, LEFT, TOP, BOTTOM, RIGHT = 260, 48, 12, 214, WIDTH - 8
+
+
+def _plot(
+    chart_id: str, title: str, description: str, top_value: float, fmt: Fmt
+) -> list[str]:
+    """An SVG with its title, description and y axis (for values per day)."""
+    parts = _open(chart_id, title, description, HEIGHT)
+    return parts + _y_axis(LEFT, TOP, BOTTOM, RIGHT, top_value, fmt)
+
+
+def _finish(
+    parts: list[str], labels: Sequence[str], series: Sequence[Series]
+) -> Markup:
+    """The x labels and the legend under the plot, and the SVG closed."""
+    parts += _x_labels(labels, LEFT, (RIGHT - LEFT) / len(labels), BOTTOM + 16)
+    parts += _legend(series, HEIGHT - 8)
+    parts.append("</svg>")
+    return Markup("".join(parts))
 
 
 def columns(
@@ -124,15 +144,14 @@ def columns(
     """Vertical bars per label (a day): stacked, or side by side."""
     if not labels or not series:
         return _empty(chart_id, title, description)
-    height, left, top, bottom, right = 260, 48, 12, 214, WIDTH - 8
+    left, top, bottom = LEFT, TOP, BOTTOM
     if stacked:
         highest = max(sum(s.at(i) for s in series) for i in range(len(labels)))
     else:
         highest = max(s.at(i) for s in series for i in range(len(labels)))
     top_value = nice_max(highest)
-    parts = _open(chart_id, title, description, height)
-    parts += _y_axis(left, top, bottom, right, top_value, fmt)
-    step = (right - left) / len(labels)
+    parts = _plot(chart_id, title, description, top_value, fmt)
+    step = (RIGHT - left) / len(labels)
     width = step * 0.7 / (1 if stacked else len(series))
     for i in range(len(labels)):
         base = float(bottom)
@@ -149,10 +168,7 @@ def columns(
             )
             if stacked:
                 base -= size
-    parts += _x_labels(labels, left, step, bottom + 16)
-    parts += _legend(series, height - 8)
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return _finish(parts, labels, series)
 
 
 def lines(
@@ -167,10 +183,9 @@ def lines(
     """Lines through values per label (rates per day), with a dot at each value."""
     if not labels or not series:
         return _empty(chart_id, title, description)
-    height, left, top, bottom, right = 260, 48, 12, 214, WIDTH - 8
-    parts = _open(chart_id, title, description, height)
-    parts += _y_axis(left, top, bottom, right, top_value, fmt)
-    step = (right - left) / len(labels)
+    left, top, bottom = LEFT, TOP, BOTTOM
+    parts = _plot(chart_id, title, description, top_value, fmt)
+    step = (RIGHT - left) / len(labels)
     for index, item in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
         runs: list[list[str]] = [[]]  # a day without a value breaks the line
@@ -192,10 +207,7 @@ def lines(
             for run in runs
             if len(run) > 1
         ]
-    parts += _x_labels(labels, left, step, bottom + 16)
-    parts += _legend(series, height - 8)
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return _finish(parts, labels, series)
 
 
 def bars(

@@ -69,7 +69,7 @@ def chart(table: Table) -> Markup | None:
             [label[:60] for label in labels], [Series("times asked", _column(table, 1))],
         )  # fmt: skip
     if slug == "csat":
-        score = table.rows[2][1]
+        score = table.rows[0][2]
         return charts.bars(
             "chart-csat", title, "A bar: the share of ratings that were 4 or 5 of 5.",
             ["CSAT"] if score is not None else [], [Series("CSAT", [float(score or 0)])],
