@@ -16,6 +16,7 @@ from bot import launch, migrate
 from bot.db import session_factory
 from bot.mailer import Outbox
 from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
+from bot.quiet import quiet_warnings
 from bot.seed import DEMO_AGENTS, is_empty, seed_demo_agents, seed_demo_data
 from bot.services.agents import AgentExists, create_agent
 from bot.services.contact import InvalidContact
@@ -356,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_warnings()  # before `run` loads Rasa or rasa-sdk
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     # Before anything is written: var/ holds customer data and secrets, and the

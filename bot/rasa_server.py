@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
-import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -24,6 +23,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.orm import Session
 
 from bot.db import session_factory
+from bot.quiet import quiet_warnings
 from bot.services import back_to_bot
 from bot.settings import Settings
 
@@ -85,11 +85,8 @@ def collected(message: UserMessage) -> Replies:
 
 
 def _processor() -> type[Any]:
-    with warnings.catch_warnings():
-        # Imported before rasa's CLI sets its warning filters: keep its libraries'
-        # deprecation notices out of the log, as `rasa run` does.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from rasa.core.processor import MessageProcessor  # loads TensorFlow
+    from rasa.core.processor import MessageProcessor  # loads TensorFlow
+
     return MessageProcessor
 
 
@@ -126,6 +123,7 @@ def rasa_arguments(args: Sequence[str], token: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run `rasa <argv>` in this process, behind the hold gate."""
+    quiet_warnings()
     settings = Settings.from_env()
     arguments = rasa_arguments(
         sys.argv[1:] if argv is None else argv, settings.rasa_token
