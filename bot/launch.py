@@ -12,7 +12,6 @@ import hashlib
 import os
 import socket
 import stat
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import make_url
 
+from bot import train_output
 from bot.settings import PROJECT_ROOT, Settings
 
 MODEL_DIR = PROJECT_ROOT / "models"
@@ -194,16 +194,12 @@ def train(force: bool = False) -> bool:
     ]  # fmt: skip
     log = MODEL_DIR / "train.log"
     print(
-        f"Training the model (a few minutes; log: {log.relative_to(PROJECT_ROOT)})..."
+        "Training the model (a few minutes; the full log: "
+        f"{log.relative_to(PROJECT_ROOT)})",
+        flush=True,
     )
     started = time.monotonic()
-    with log.open("w") as output:
-        result = subprocess.run(
-            command, cwd=PROJECT_ROOT, env=rasa_env(), stdout=output, stderr=output
-        )
-    if result.returncode != 0:
-        print(log.read_text()[-4000:], file=sys.stderr)
-        raise SystemExit(f"training failed (exit {result.returncode}); see {log}")
+    train_output.run(command, cwd=PROJECT_ROOT, env=rasa_env(), log=log, out=sys.stdout)
     stamp.write_text(fingerprint + "\n")
     print(f"Model trained in {time.monotonic() - started:.0f} s: {model_path()}")
     return True
