@@ -17,7 +17,13 @@ from bot.db import session_factory
 from bot.mailer import Outbox
 from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
 from bot.quiet import quiet_warnings
-from bot.seed import DEMO_AGENTS, is_empty, seed_demo_agents, seed_demo_data
+from bot.seed import (
+    DEMO_AGENTS,
+    DEMO_AGENTS_FILE,
+    is_empty,
+    seed_demo_agents,
+    seed_demo_data,
+)
 from bot.services.agents import AgentExists, create_agent
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
@@ -256,6 +262,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
     launch.train(force=args.force)
 
 
+def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
+    demo_agents = settings.var_dir / DEMO_AGENTS_FILE
+    print(
+        launch.services_table(settings, demo_agents if demo_agents.exists() else None)
+    )
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
     runners = {
         "rasa": launch.run_rasa,
@@ -349,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--force", action="store_true")
     train.set_defaults(func=cmd_train)
+
+    services = sub.add_parser(
+        "services", help="the services `make run` starts, and their addresses"
+    )
+    services.set_defaults(func=cmd_services)
 
     run = sub.add_parser("run", help="start one service (used by the Procfile)")
     run.add_argument("service", choices=["rasa", "actions", "web", "worker", "shell"])

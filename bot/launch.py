@@ -291,3 +291,38 @@ def run_worker(settings: Settings) -> None:
     from bot import worker  # only this process needs it
 
     worker.run(settings, settings.worker_interval)
+
+
+def services_table(settings: Settings, demo_agents: Path | None) -> str:
+    """What `make run` starts and where, as a table.
+
+    `demo_agents` is the file with the demo agents' password (None: no demo agents).
+    """
+    host = settings.bind_host
+    if demo_agents is None:
+        sign_in = "agents: `python -m bot agent create`"
+    else:
+        sign_in = f"demo agents' password: {_shown(demo_agents)}"
+    rows = [
+        ("Service", "Address", "What"),
+        ("Rasa server", f"http://{host}:{settings.rasa_port}",
+         "REST channel: /webhooks/rest/webhook"),
+        ("Action server", f"http://{host}:{settings.action_port}",
+         "custom actions, for the Rasa server only"),
+        ("Web app", settings.web_origin, "demo shop with the chat widget"),
+        ("Agent console", f"{settings.web_origin}/console", sign_in),
+        ("Worker", "(no port)", "delivers agent replies, retries failed ones"),
+    ]  # fmt: skip
+    widths = [max(len(row[column]) for row in rows) for column in range(2)]
+    return "\n".join(
+        f"  {name:<{widths[0]}}  {address:<{widths[1]}}  {what}"
+        for name, address, what in rows
+    )
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
