@@ -5,8 +5,9 @@ Rasa and rasa-sdk) turns them all back on when it is imported
 (`filterwarnings("once", category=DeprecationWarning)` in sanic/app.py), so the Rasa
 server and the action server printed dozens of notices about their libraries' own
 code at every start. `quiet_warnings()`, called first by every entry point that
-loads them (`python -m bot`, bot/rasa_server.py), hides those by module: only
-DeprecationWarnings, only from the packages listed below, each with the reason.
+loads them (`python -m bot`, bot/rasa_server.py, which calls it again after Rasa's
+command line sets its own filters), hides those by module: only DeprecationWarnings,
+only from the packages listed below, each with the reason.
 Every other warning still shows, errors are untouched, and the deprecations our own
 code triggers show once.
 
@@ -30,15 +31,19 @@ THIRD_PARTY_DEPRECATIONS = (
     "sanic_cors",
     # TensorFlow (Rasa's DIET): `sre_constants` and `jax.xla_computation`.
     "tensorflow",
-    # packaging and matplotlib call pyparsing 2 names that pyparsing 3 renamed.
+    # packaging and matplotlib call pyparsing 2 names that pyparsing 3 renamed
+    # (PyparsingDeprecationWarning, also a UserWarning).
     "packaging",
     "matplotlib",
     # typer and spaCy's CLI (loaded with spaCy): click 8.2 names removed in 9.0,
     # and spaCy's `import pkg_resources`.
     "typer",
     "spacy",
-    # setuptools' pkg_resources: `declare_namespace` of mpl_toolkits and ruamel.
+    # setuptools' pkg_resources: `declare_namespace` of mpl_toolkits and ruamel;
+    # and its deprecation as a whole, raised in whichever package imports it first
+    # (apscheduler, Rasa's job scheduler, or spaCy or rasa above).
     "pkg_resources",
+    "apscheduler",
 )
 # Our packages: Python would hide their deprecations (outside `__main__`); show
 # them, once per place, so that we fix them.

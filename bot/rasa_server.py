@@ -121,6 +121,25 @@ def rasa_arguments(args: Sequence[str], token: str) -> list[str]:
     return [*args, TOKEN_OPTION, token]
 
 
+def rasa_command_line() -> Callable[[], None]:
+    """Rasa's `main`, keeping our warning filters (bot/quiet.py) first.
+
+    It sets its own filters when it starts, in front of ours: "once" for every
+    UserWarning, which some libraries' deprecations are too (pyparsing's). Ours go
+    back in front right after.
+    """
+    import rasa.__main__ as rasa_cli
+
+    configure = rasa_cli.configure_logging_and_warnings
+
+    def configure_then_quiet(*args: Any, **kwargs: Any) -> None:
+        configure(*args, **kwargs)
+        quiet_warnings()
+
+    rasa_cli.configure_logging_and_warnings = configure_then_quiet
+    return rasa_cli.main
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run `rasa <argv>` in this process, behind the hold gate."""
     quiet_warnings()
@@ -129,8 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.argv[1:] if argv is None else argv, settings.rasa_token
     )
     install(HoldGate(session_factory(settings.database_url).begin))
-    from rasa.__main__ import main as rasa_main
-
+    rasa_main = rasa_command_line()
     # Only this copy of the arguments has the token; /proc/<pid>/cmdline keeps the
     # ones the process was started with.
     sys.argv = ["rasa", *arguments]
