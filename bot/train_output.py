@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import subprocess
 import sys
 from collections import deque
@@ -122,9 +123,14 @@ class TrainingDisplay:
         if not self._terminal:
             return
         if self._bar is None:
+            # tqdm hides its bar on a terminal that reports no size (0 rows, as a
+            # bare pseudo-terminal does); shutil falls back to $LINES, then 24.
+            size = shutil.get_terminal_size()
             self._bar = tqdm(
                 total=epochs.total,
                 file=self._out,
+                ncols=size.columns,
+                nrows=size.lines,
                 bar_format="    {bar:30} {n_fmt}/{total_fmt} epochs [{elapsed}<{remaining}]",
                 ascii=False,
             )
@@ -185,7 +191,7 @@ def run(
     display = TrainingDisplay(out, terminal=out.isatty())
     env = {**env, "PYTHONUNBUFFERED": "1"}  # each line as it comes, for the bar
     with (
-        log.open("w", encoding="utf-8") as output,
+        log.open("w", encoding="utf-8", buffering=1) as output,  # line by line
         subprocess.Popen(
             command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         ) as process,
