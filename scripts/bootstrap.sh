@@ -33,6 +33,7 @@ echo "Installing Switchboard's dependencies into $VENV with $($python --version)
 # ("WARNING: Location '...' is ignored"); a failure still prints pip's ERROR lines
 # and stops this script (set -e).
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check -qq)
+trap 'echo "error: installing into $VENV failed (pip says why above)" >&2' ERR
 echo "  pip"
 "${pip[@]}" install "pip<24.1"
 # rasa and rasa-sdk on their own, without their Python cap or dependencies...
