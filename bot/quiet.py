@@ -6,10 +6,10 @@ Rasa and rasa-sdk) turns them all back on when it is imported
 server and the action server printed dozens of notices about their libraries' own
 code at every start. `quiet_warnings()`, called first by every entry point that
 loads them (`python -m bot`; bot/rasa_server.py, which calls it again after Rasa's
-command line sets its own filters; the NLU benchmarks), hides those by module: only DeprecationWarnings,
-only from the packages listed below, each with the reason.
+command line sets its own filters; the NLU benchmarks), hides those by module: only
+DeprecationWarnings, only from the packages listed below, each with the reason.
 Every other warning still shows, errors are untouched, and the deprecations our own
-code triggers show once.
+code triggers show once per place.
 
 The web app (waitress, Flask) and the worker never import sanic: Python's defaults
 keep them quiet. `rasa train` writes everything to its log (bot/train_output.py).
