@@ -201,7 +201,12 @@ def run(
         lines = io.TextIOWrapper(
             process.stdout, encoding="utf-8", errors="replace", newline=""
         )
-        follow(lines, output, display)
+        try:
+            follow(lines, output, display)
+        except BaseException:  # Ctrl-C, or a failure of ours: no training left behind
+            process.kill()
+            process.wait()
+            raise
     if process.returncode != 0:
         print(*log_tail(log), sep="\n", file=sys.stderr)
         raise SystemExit(

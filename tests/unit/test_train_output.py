@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import sys
 from pathlib import Path
@@ -158,3 +159,30 @@ def test_a_failed_run_shows_the_log_tail_and_path(
         "'/work/main/models/switchboard.tar.gz'.",
         "Traceback: the last words",
     ]
+
+
+class Interrupted(io.StringIO):
+    """An output where the user presses Ctrl-C as the first stage shows."""
+
+    def write(self, text: str) -> int:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_stops_the_training(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = tmp_path / "slow_rasa.py"
+    script.write_text(
+        "import os, sys, time\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "print('INFO - Started validating domain and training data...', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+
+    with pytest.raises(KeyboardInterrupt):
+        run(
+            [sys.executable, str(script)],
+            cwd=tmp_path, env={}, log=tmp_path / "train.log", out=Interrupted(),
+        )  # fmt: skip
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
