@@ -41,6 +41,7 @@ from benchmarks.nlu import (
     sentence_classifiers,
 )
 from bot.launch import model_path
+from bot.quiet import quiet_warnings
 from bot.settings import PROJECT_ROOT
 
 VALIDATION_DIR = PROJECT_ROOT / "data" / "validation"
@@ -144,6 +145,7 @@ async def _operating_points(model: Path) -> tuple[list[Operating], float | None]
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m benchmarks.calibrate_nlu [MODEL]`: print the table and the choice."""
+    quiet_warnings()
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.ERROR)
