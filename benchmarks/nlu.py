@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.launch import model_path
 from bot.nlu.classifier import SentenceIntentClassifier
+from bot.quiet import quiet_warnings
 from bot.settings import PROJECT_ROOT
 
 HOLDOUT_DIR = PROJECT_ROOT / "tests" / "nlu_holdout"
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     import argparse
 
+    quiet_warnings()
     from rasa.utils.log_utils import configure_structlog
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.nlu")
