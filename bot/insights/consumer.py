@@ -110,7 +110,7 @@ class Consumer:
             new = self.commit(events, (source.name, rows[-1].id))
             source.release(rows[-1].id)
             read += len(rows)
-            logger.info(
+            logger.debug(
                 "recorded %d events (%d new) up to id %d", len(rows), new, rows[-1].id
             )
 

@@ -79,14 +79,15 @@ def _since(moment: dt.datetime) -> tuple[ColumnElement[bool], ...]:
 def red_flags(session: Session, now: dt.datetime, limit: int = 50) -> list[RedFlag]:
     """Flagged customers, most reasons first, then most contacts."""
     found: dict[int, dict[str, int]] = {}
+    # An expression, not the column: SQLite then narrows conversations by the day's
+    # index instead of walking every identified one in customer order.
+    who = (C.customer_id + 0).label("customer")
     queries = {
         REPEAT_CONTACTS: (
-            select(C.customer_id, func.count())
-            # `customer_id + 0`: so that SQLite narrows by the day's index rather
-            # than walking every identified conversation in customer order.
-            .where((C.customer_id + 0).isnot(None), C.messages > 0)
+            select(who, func.count())
+            .where(who.isnot(None), C.messages > 0)
             .where(*_since(now - CONTACTS_WINDOW))
-            .group_by(C.customer_id)
+            .group_by(who)
             .having(func.count() >= CONTACTS_LIMIT)
         ),
         PROBLEM_REPORTS: (
@@ -98,11 +99,11 @@ def red_flags(session: Session, now: dt.datetime, limit: int = 50) -> list[RedFl
             .having(func.count() >= PROBLEMS_LIMIT)
         ),
         VIP_HANDOFFS: (
-            select(C.customer_id, func.count())
-            .join(Customer, Customer.id == C.customer_id)
+            select(who, func.count())
+            .join(Customer, Customer.id == who)
             .where(Customer.segment == Segment.VIP, C.handed_off.is_(True))
             .where(*_since(now - VIP_WINDOW))
-            .group_by(C.customer_id)
+            .group_by(who)
             .having(func.count() >= VIP_HANDOFFS_LIMIT)
         ),
     }
