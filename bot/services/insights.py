@@ -89,7 +89,6 @@ def settle_outcomes(session: Session, as_of: dt.datetime | None = None) -> int:
         latest = session.scalar(select(func.max(C.last_event_at)))
         if latest is None:
             return 0
-        latest = latest if latest.tzinfo else latest.replace(tzinfo=dt.timezone.utc)
         as_of = min(clock.now(), latest)
     result = session.execute(
         update(C)
@@ -469,12 +468,7 @@ def unanswered_questions(
         .order_by(func.count().desc(), func.max(T.at).desc())
         .limit(limit)
     ).all()
-    return [QuestionRow(str(q), int(n), _utc(last)) for q, n, last in rows]
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    # func.max() skips the column's type: SQLite hands back a naive UTC time.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return [QuestionRow(str(q), int(n), last) for q, n, last in rows]
 
 
 def report(session: Session, filters: Filters, now: dt.datetime) -> Report:
