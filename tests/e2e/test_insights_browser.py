@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
+from sqlalchemy import select
 
 from benchmarks.insights_traffic import Contact, traffic
 from bot import clock
 from bot.insights.events import Context, record_events
-from bot.models import AgentRole
+from bot.models import AgentRole, Channel, Customer, TicketCategory
+from bot.services import tickets
 from bot.settings import Settings
 from tests.e2e.browser import wait
 from tests.e2e.conftest import Stack
@@ -34,18 +36,36 @@ CONTACTS = (
 )
 
 
-def record_history(stack: Stack) -> None:
-    """400 conversations over the last two weeks, recorded as the consumer does."""
+def record_history(stack: Stack) -> list[str]:
+    """400 conversations over the last two weeks, recorded as the consumer does.
+
+    Maria also reported two problems: returns their tickets' references.
+    """
     zone = ZoneInfo(Settings().timezone)
     context = Context(secret=stack.secret, timezone=zone)
     start = clock.system_clock() - dt.timedelta(days=DAYS - 1)
     with stack.session() as session, session.begin():
         for events in traffic(400, start, DAYS - 1, CONTACTS, stack.secret, seed=11):
             record_events(session, events, context)
+        maria = session.scalars(
+            select(Customer).where(Customer.email == "maria.lopez@example.com")
+        ).one()
+        return [
+            tickets.open_ticket(
+                session,
+                tickets.TicketRequest(
+                    channel=Channel.WEB,
+                    category=TicketCategory.PROBLEM,
+                    subject=subject,
+                    customer=maria,
+                ),
+            ).reference
+            for subject in ("Lamp arrived broken", "Wrong colour delivered")
+        ]
 
 
 def test_the_insights_page_draws_its_charts(stack: Stack, browser: WebDriver) -> None:
-    record_history(stack)
+    problems = record_history(stack)
     _, email, password = new_agent(stack, AgentRole.SUPERVISOR)
     sign_in(browser, stack, email, password)
     today = clock.system_clock().astimezone(ZoneInfo(Settings().timezone)).date()
@@ -61,9 +81,12 @@ def test_the_insights_page_draws_its_charts(stack: Stack, browser: WebDriver) ->
     columns = browser.find_elements(By.CSS_SELECTOR, "#chart-conversations rect")
     assert len(columns) > DAYS  # a column per day and channel, and the legend
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-rates polyline")
-    # Jane, the most frequent contact, came back 3 times or more in 7 days.
+    # Jane, the most frequent contact, came back 3 times or more in 7 days; Maria
+    # reported two problems, and her row links to their tickets.
     flagged = browser.find_elements(By.CSS_SELECTOR, "tr.red-flag")
     assert any("Jane Doe" in row.text for row in flagged)
+    links = {a.text for a in browser.find_elements(By.CSS_SELECTOR, "tr.red-flag a")}
+    assert set(problems) <= links
     screenshot(browser, "console-insights", max_height=12000)
 
     Select(browser.find_element(By.NAME, "channel")).select_by_value("sms")
