@@ -70,6 +70,8 @@ EXPECTED_ENDPOINTS = {
     "console_api.ticket",
     "console_supervisor.page",
     "console_supervisor.api",
+    "console_insights.page",
+    "console_insights.export",
 }
 
 
@@ -113,8 +115,10 @@ def existing(app: Flask) -> tuple[str, int]:
 
 def url_of(rule: str, existing: tuple[str, int]) -> str:
     reference, message_id = existing
-    url = rule.replace("<reference>", reference).replace(
-        "<message_id>", str(message_id)
+    url = (
+        rule.replace("<reference>", reference)
+        .replace("<message_id>", str(message_id))
+        .replace("<slug>", "summary")
     )
     assert "<" not in url, f"a new URL variable in {rule}: give it a value here"
     return url
