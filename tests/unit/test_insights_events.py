@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
@@ -36,24 +37,28 @@ def only(session: Session, sender: str) -> InsightConversation:
     return found
 
 
-def turns(session: Session, conversation: InsightConversation) -> list[InsightTurn]:
+Row = TypeVar("Row", InsightTurn, InsightFlow)
+
+
+def rows(
+    session: Session, model: type[Row], conversation: InsightConversation
+) -> list[Row]:
+    """The conversation's messages or flows, in order."""
     return list(
         session.scalars(
-            select(InsightTurn)
-            .where(InsightTurn.conversation_row_id == conversation.id)
-            .order_by(InsightTurn.number)
+            select(model)
+            .where(model.conversation_row_id == conversation.id)
+            .order_by(model.id)
         )
     )
+
+
+def turns(session: Session, conversation: InsightConversation) -> list[InsightTurn]:
+    return rows(session, InsightTurn, conversation)
 
 
 def flows(session: Session, conversation: InsightConversation) -> list[InsightFlow]:
-    return list(
-        session.scalars(
-            select(InsightFlow)
-            .where(InsightFlow.conversation_row_id == conversation.id)
-            .order_by(InsightFlow.id)
-        )
-    )
+    return rows(session, InsightFlow, conversation)
 
 
 def customer_id(session: Session, email: str) -> int:
