@@ -88,15 +88,20 @@ def huge(unit: str, size: int = HUGE) -> str:
     return (unit * (size // max(len(unit), 1) + 1))[:size]
 
 
-def texts(max_size: int = 300) -> st.SearchStrategy[str]:
-    """Strings a person or a script might type, hostile ones first."""
+def texts(max_size: int = 300, long: int = HUGE) -> st.SearchStrategy[str]:
+    """Strings a person or a script might type, hostile ones first.
+
+    Besides strings up to `max_size` characters, some are `long` characters long.
+    """
     return st.one_of(
         st.sampled_from(NASTY_STRINGS),
         st.text(max_size=max_size),
         st.lists(st.sampled_from(NASTY_STRINGS), min_size=2, max_size=4).map(
             "".join
         ),
-        st.sampled_from(("x", "😀", "<b>", "' OR 1=1 --", "é")).map(huge),
+        st.sampled_from(("x", "😀", "<b>", "' OR 1=1 --", "é")).map(
+            lambda unit: huge(unit, long)
+        ),
     )
 
 
