@@ -22,6 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from bot.services import back_to_bot
+from bot.services.customer_text import clean_message
 from bot.web import chat_store
 from bot.web.auth import signed_in_customer_id
 from bot.web.conversation import (
@@ -38,7 +39,6 @@ bp = Blueprint("chat", __name__, url_prefix="/chat/api")
 
 __all__ = ["CONVERSATION_KEY", "bp", "conversation_id", "init_app"]
 
-MAX_MESSAGE_LENGTH = 2000
 UNAVAILABLE = (
     "We couldn't reach the assistant; your message is saved, please try again."
 )
@@ -63,24 +63,13 @@ def _refuse_forgeries() -> ResponseReturnValue | None:
     return None
 
 
-def _has_surrogates(value: str) -> bool:
-    return any("\ud800" <= c <= "\udfff" for c in value)
-
-
 def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"'{name}' must be a string.")
-    value = value.strip()
-    if not value:
-        raise ValueError("Type a message before sending.")
-    if "\x00" in value or _has_surrogates(value):
-        raise ValueError("The message contains characters that can't be stored.")
-    if len(value) > MAX_MESSAGE_LENGTH:
-        raise ValueError(f"Messages can be at most {MAX_MESSAGE_LENGTH} characters.")
-    return value
+    return clean_message(value)
 
 
 @bp.post("/messages")
