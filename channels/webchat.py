@@ -52,7 +52,8 @@ def parse_request(body: bytes) -> WebChatRequest:
     """The message in a webhook body; ValueError says what is wrong with it."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # Not UTF-8 or not JSON (ValueErrors), or nested deeper than Python recurses.
+    except (ValueError, RecursionError) as exc:
         raise ValueError("body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")

@@ -127,6 +127,7 @@ def test_parse_request() -> None:
         b"{not json",
         b"\xff",
         b"[]",
+        b"[" * 100_000,  # deeper than Python's recursion limit
         b'{"message": "hi"}',
         b'{"sender": "", "message": "hi"}',
         b'{"sender": "web-1"}',
