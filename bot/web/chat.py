@@ -21,6 +21,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from bot.models import MAX_ID
 from bot.services import back_to_bot
 from bot.services.customer_text import clean_message
 from bot.web import chat_store
@@ -136,6 +137,8 @@ def _after() -> int:
     try:
         after = int(raw)
         resumed = int(last_event) if last_event else 0
+        if max(after, resumed) > MAX_ID:  # no message has such an id
+            raise ValueError(f"{max(after, resumed)} is beyond every message id")
     except ValueError as exc:
         raise ValueError("'after' must be a message id (a whole number).") from exc
     return max(after, resumed, 0)

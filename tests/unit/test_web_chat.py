@@ -397,6 +397,8 @@ def test_history_returns_rows_after_an_id(client: FlaskClient) -> None:
     assert after == second
     assert client.application.test_client().get(MESSAGES).get_json() == {"messages": []}
     assert client.get(f"{MESSAGES}?after=abc").status_code == 400
+    # Beyond every id (SQLite cannot even bind one above 2**63): a 400, not a 500.
+    assert client.get(f"{MESSAGES}?after={2**64}").status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -789,6 +791,8 @@ def test_wrong_password_is_refused(client: FlaskClient) -> None:
 
 def test_unknown_email_is_refused(client: FlaskClient) -> None:
     assert login(client, "nobody@example.com", "demo").status_code == 401
+    # PostgreSQL cannot compare a NUL: refused before any query.
+    assert login(client, "jane.doe@example.com\x00", "demo").status_code == 401
 
 
 def test_only_demo_customers_sign_in_with_the_demo_password(
