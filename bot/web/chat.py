@@ -82,7 +82,10 @@ def send_message() -> ResponseReturnValue:
     unless the message asks for the assistant back: then the answer is the notice
     that it is back (bot/services/back_to_bot.py).
     """
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than Python recurses: not a message
+        data = None
     if not isinstance(data, dict):
         return _error(400, "bad_request", 'Send a JSON object like {"text": "hi"}.')
     try:

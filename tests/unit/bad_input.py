@@ -83,6 +83,10 @@ INVALID_UTF8 = (
 )
 
 
+# JSON nested deeper than Python recurses (a RecursionError, not a ValueError).
+DEEP_JSON = (b"[" * HUGE, b'{"a":' * (HUGE // 5), b"[" * 5_000 + b"]" * 5_000)
+
+
 def huge(unit: str, size: int = HUGE) -> str:
     """`unit` repeated to `size` characters."""
     return (unit * (size // max(len(unit), 1) + 1))[:size]
@@ -106,16 +110,17 @@ def texts(max_size: int = 300, long: int = HUGE) -> st.SearchStrategy[str]:
 
 
 def raw_bytes() -> st.SearchStrategy[bytes]:
-    """Request bodies: random bytes, invalid UTF-8, and bodies of 100 kB and more."""
+    """Request bodies: random bytes, invalid UTF-8, deep JSON, 100 kB and more."""
     return st.one_of(
         st.binary(max_size=2_000),
         st.sampled_from(INVALID_UTF8),
         st.lists(st.sampled_from(INVALID_UTF8), min_size=2, max_size=6).map(
             b"".join
         ),
-        st.sampled_from((b"\x00", b"\xff", b"A", b"=&", b'{"a":')).map(
+        st.sampled_from((b"\x00", b"\xff", b"A", b"=&")).map(
             lambda unit: unit * (2 * HUGE // len(unit))
         ),
+        st.sampled_from(DEEP_JSON),
         texts().map(lambda text: text.encode("utf-8", errors="surrogatepass")),
     )
 

@@ -101,6 +101,20 @@ def test_bodies_that_are_not_a_message_are_refused(
     assert stored_nothing(engine_of(app), before)
 
 
+@given(body=raw_bytes())
+def test_any_body_sent_as_json_is_refused_with_400(
+    app: Flask, client: FlaskClient, rasa: FakeRasaWebChat, body: bytes
+) -> None:
+    before, forwarded = snapshot(engine_of(app)), len(rasa.received)
+    response = client.post(
+        MESSAGES, data=body, content_type="application/json", headers=ORIGIN
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)[:200]
+    assert response.get_json()["error"] == "bad_request"
+    assert len(rasa.received) == forwarded
+    assert stored_nothing(engine_of(app), before)
+
+
 @given(
     body=st.one_of(
         json_values(),

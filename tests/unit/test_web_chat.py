@@ -437,9 +437,10 @@ def test_longest_message_is_accepted(client: FlaskClient) -> None:
     assert say(client, {"text": "x" * 2000}).status_code == 200
 
 
-def test_malformed_json_is_refused(client: FlaskClient) -> None:
+@pytest.mark.parametrize("body", ["{not json", "[" * 100_000])  # too deep for Python
+def test_malformed_json_is_refused(client: FlaskClient, body: str) -> None:
     response = client.post(
-        MESSAGES, data="{not json", content_type="application/json", headers=ORIGIN
+        MESSAGES, data=body, content_type="application/json", headers=ORIGIN
     )
     assert response.status_code == 400
 
