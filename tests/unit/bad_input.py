@@ -13,6 +13,7 @@ import json
 from urllib.parse import urlencode
 from typing import Any
 
+from flask import Flask
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
@@ -173,6 +174,12 @@ def json_objects(
 def json_bytes(value: Any) -> bytes:
     """`value` as a JSON body; lone surrogates travel as \\ud800 escapes."""
     return json.dumps(value).encode()
+
+
+def app_engine(app: Flask) -> Engine:
+    """The engine of the web app's database (bot/web/database.py)."""
+    engine: Engine = app.extensions["session_factory"].kw["bind"]
+    return engine
 
 
 def stored_nothing(engine: Engine, before: dict[str, Any]) -> bool:

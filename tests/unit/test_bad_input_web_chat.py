@@ -23,6 +23,7 @@ from bot.services.back_to_bot import ALREADY_NOTICE
 from bot.services.customer_text import MAX_MESSAGE_LENGTH
 from tests.fakes.rasa_webchat import FakeRasaWebChat
 from tests.unit.bad_input import (
+    app_engine,
     json_bytes,
     json_objects,
     json_values,
@@ -74,11 +75,6 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def engine_of(app: Flask) -> Engine:
-    engine: Engine = app.extensions["session_factory"].kw["bind"]
-    return engine
-
-
 @given(
     body=raw_bytes(),
     content_type=st.sampled_from(CONTENT_TYPES),
@@ -92,27 +88,27 @@ def test_bodies_that_are_not_a_message_are_refused(
     content_type: str,
     origin: dict[str, str],
 ) -> None:
-    before, forwarded = snapshot(engine_of(app)), len(rasa.received)
+    before, forwarded = snapshot(app_engine(app)), len(rasa.received)
     response = client.post(MESSAGES, data=body, content_type=content_type, headers=origin)
     event(f"status {response.status_code}")
     assert response.status_code in (400, 403, 415), response.get_data(as_text=True)
     assert response.get_json()["message"]  # a sentence saying what to do
     assert len(rasa.received) == forwarded
-    assert stored_nothing(engine_of(app), before)
+    assert stored_nothing(app_engine(app), before)
 
 
 @given(body=raw_bytes())
 def test_any_body_sent_as_json_is_refused_with_400(
     app: Flask, client: FlaskClient, rasa: FakeRasaWebChat, body: bytes
 ) -> None:
-    before, forwarded = snapshot(engine_of(app)), len(rasa.received)
+    before, forwarded = snapshot(app_engine(app)), len(rasa.received)
     response = client.post(
         MESSAGES, data=body, content_type="application/json", headers=ORIGIN
     )
     assert response.status_code == 400, response.get_data(as_text=True)[:200]
     assert response.get_json()["error"] == "bad_request"
     assert len(rasa.received) == forwarded
-    assert stored_nothing(engine_of(app), before)
+    assert stored_nothing(app_engine(app), before)
 
 
 @given(
@@ -124,7 +120,7 @@ def test_any_body_sent_as_json_is_refused_with_400(
 def test_json_messages_are_answered_or_refused_with_400(
     app: Flask, client: FlaskClient, rasa: FakeRasaWebChat, body: Any
 ) -> None:
-    before, forwarded = snapshot(engine_of(app)), len(rasa.received)
+    before, forwarded = snapshot(app_engine(app)), len(rasa.received)
     response = client.post(
         MESSAGES, data=json_bytes(body), content_type="application/json", headers=ORIGIN
     )
@@ -138,7 +134,7 @@ def test_json_messages_are_answered_or_refused_with_400(
     assert response.status_code == 400, answer
     assert answer["error"] in ("bad_request", "invalid_message") and answer["message"]
     assert len(rasa.received) == forwarded
-    assert stored_nothing(engine_of(app), before)
+    assert stored_nothing(app_engine(app), before)
 
 
 @given(text=texts())
@@ -146,10 +142,10 @@ def test_any_text_is_stored_as_typed_or_refused(
     app: Flask, client: FlaskClient, text: str
 ) -> None:
     """Emoji, injections and 100 kB messages: stored verbatim, or a 400."""
-    before = snapshot(engine_of(app))
+    before = snapshot(app_engine(app))
     response = client.post(MESSAGES, json={"text": text}, headers=ORIGIN)
     if response.status_code == 400:
-        assert stored_nothing(engine_of(app), before)
+        assert stored_nothing(app_engine(app), before)
         return
     assert response.status_code == 200, response.get_data(as_text=True)
     history = client.get(MESSAGES).get_json()["messages"]
@@ -198,12 +194,12 @@ def form_token(client: FlaskClient) -> str:
 def test_demo_sign_in_takes_any_form(
     app: Flask, client: FlaskClient, email: str, password: str, token: str
 ) -> None:
-    before = snapshot(engine_of(app))
+    before = snapshot(app_engine(app))
     data = {"email": email, "password": password}
     if token != "none":
         data["csrf_token"] = form_token(client) if token == "page" else "x" * 43
     response = client.post("/shop/login", data=data)
     event(f"status {response.status_code}")
     assert response.status_code in (303, 302, 400, 401), response.status_code
-    assert stored_nothing(engine_of(app), before)  # signing in stores nothing
+    assert stored_nothing(app_engine(app), before)  # signing in stores nothing
     client.post("/shop/logout", data={"csrf_token": form_token(client)})
