@@ -27,6 +27,8 @@ from sanic.response import HTTPResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.rasa_server import HoldGate, Replies
+from bot.services import back_to_bot
+from bot.services.assistant_request import asks_for_the_assistant
 
 Handler = Callable[[Request], Awaitable[HTTPResponse]]
 MAX_HEAD = 8192  # Sanic's HEADER_MAX_SIZE
@@ -51,6 +53,13 @@ class EchoProcessor:
             message.sender_id or "", f"You said: {message.text}"
         )
         return None
+
+
+def echo_of(text: str) -> str:
+    """What `EchoAgent` answers to `text` in a conversation nobody holds."""
+    if asks_for_the_assistant(text):  # the hold gate answers: it has it already
+        return back_to_bot.ALREADY_NOTICE
+    return f"You said: {text.strip()}".strip()
 
 
 @dataclass

@@ -8,8 +8,8 @@ A body that is not a JSON object with a sender and a message is refused with 400
 
 from __future__ import annotations
 
-import json
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from bot.db import session_factory
-from bot.services.customer_text import MAX_MESSAGE_LENGTH
+from bot.services.customer_text import InvalidMessage, clean_message
 from channels.rest import MAX_BODY, MAX_SENDER_LENGTH, RestInput
-from tests.fakes.rasa_agent import Answer, ChannelRoutes, EchoAgent
+from tests.fakes.rasa_agent import Answer, ChannelRoutes, EchoAgent, echo_of
 from tests.unit.bad_input import (
     json_bytes,
     json_objects,
@@ -35,7 +35,12 @@ from tests.unit.holds import hold_for_a_person
 
 PATH = "/webhooks/rest/webhook"
 SENDER_IDS = (f"rest-bad-input-{n}" for n in itertools.count())
-CONTENT_TYPES = (None, "application/json", "text/plain", "application/x-www-form-urlencoded")
+CONTENT_TYPES = (
+    None,
+    "application/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+)
 
 
 class Rest:
@@ -67,6 +72,15 @@ def replies(response: Answer) -> list[dict[str, Any]]:
     return answer
 
 
+def takes(message: str) -> bool:
+    """Whether the web chat would take `message` (bot/services/customer_text.py)."""
+    try:
+        clean_message(message)
+    except InvalidMessage:
+        return False
+    return True
+
+
 def valid(body: Any) -> bool:
     """Whether `body` is a request the channel takes (see channels/rest.py)."""
     if not isinstance(body, dict):
@@ -78,8 +92,7 @@ def valid(body: Any) -> bool:
         and 0 < len(sender) <= MAX_SENDER_LENGTH
         and sender.isprintable()
         and isinstance(message, str)
-        and 0 < len(message.strip()) <= MAX_MESSAGE_LENGTH
-        and "\x00" not in message
+        and takes(message)
         and (metadata is None or isinstance(metadata, dict))
         and len(json_bytes(body)) <= MAX_BODY
     )
@@ -112,21 +125,27 @@ OPTIONAL = {
     body=st.one_of(
         json_values(),
         json_objects(
-            {"sender": SENDERS, "message": st.one_of(texts(), json_values()), **OPTIONAL}
+            {
+                "sender": SENDERS,
+                "message": st.one_of(texts(), json_values()),
+                **OPTIONAL,
+            }
         ),
         st.fixed_dictionaries(
             {"sender": st.just("rest-shapes"), "message": texts()}, optional=OPTIONAL
         ),
     )
 )
-async def test_json_of_the_wrong_shape_is_refused_with_400(rest: Rest, body: Any) -> None:
+async def test_json_of_the_wrong_shape_is_refused_with_400(
+    rest: Rest, body: Any
+) -> None:
     before, heard = snapshot(rest.engine), len(rest.agent.received)
     raw = json_bytes(body)
     response = await rest.post(raw)
     event(f"status {response.status}")
     if valid(body):
         [reply] = replies(response)
-        assert reply["text"] == f"You said: {body['message'].strip()}"
+        assert reply["text"] == echo_of(body["message"])
         assert rest.agent.received[-1].input_channel == "rest"  # never the client's
         return
     assert response.status == (413 if len(raw) > MAX_BODY else 400), response.text

@@ -12,12 +12,13 @@ import asyncio
 import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
+from twilio.request_validator import RequestValidator
 
 from bot.db import session_factory
 from bot.models import Channel
@@ -26,10 +27,10 @@ from bot.settings import Settings
 from channels.common import MAX_TWILIO_BODY
 from channels.sms import SmsInput
 from tests.fakes.rasa_agent import Answer, ChannelRoutes, EchoAgent
+from tests.fakes.twilio_webhooks import fields_read
 from tests.unit.bad_input import queries, raw_bytes, stored_nothing, texts
 from tests.unit.console.helpers import database_url, rows_removed_after, snapshot
 from tests.unit.holds import hold_for_a_person
-from twilio.request_validator import RequestValidator
 
 TOKEN = "twilio-token"
 SECRET = "sms-bad-input-secret"
@@ -72,12 +73,9 @@ class Sms:
 
     async def post_signed(self, body: bytes) -> Answer:
         """`body` signed by Twilio for the fields the channel reads from it."""
-        fields: dict[str, str] = {}
-        for key, value in parse_qsl(
-            body.decode("utf-8", errors="replace"), keep_blank_values=True
-        ):
-            fields.setdefault(key, value)
-        signature = RequestValidator(TOKEN).compute_signature(PUBLIC + PATH, fields)
+        signature = RequestValidator(TOKEN).compute_signature(
+            PUBLIC + PATH, fields_read(body)
+        )
         return await self.post(body, signature)
 
     def hold(self, phone: str) -> None:

@@ -25,6 +25,7 @@ from bot.db import session_factory
 from bot.settings import Settings
 from channels.common import MAX_TWILIO_BODY
 from tests.fakes.rasa_agent import Answer, ChannelRoutes, EchoAgent
+from tests.fakes.twilio_webhooks import fields_read
 from tests.unit.bad_input import queries, raw_bytes, stored_nothing, texts
 from tests.unit.console.helpers import database_url, rows_removed_after, snapshot
 from tests.unit.voice_calls import CALLER, make_channel
@@ -70,8 +71,9 @@ class Ivr:
         """`fields` posted to `path`?`args`, signed as Twilio signs them."""
         query = urlencode(args, errors="surrogatepass")
         url = f"{PUBLIC}{path}" + (f"?{query}" if query else "")
-        signature = RequestValidator(self.token).compute_signature(url, fields)
         body = urlencode(fields, errors="surrogatepass").encode()
+        validator = RequestValidator(self.token)
+        signature = validator.compute_signature(url, fields_read(body))
         return await self.post(path, body, signature, query.encode()), body
 
 

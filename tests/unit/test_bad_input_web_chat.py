@@ -24,6 +24,7 @@ from bot.services.customer_text import MAX_MESSAGE_LENGTH
 from tests.fakes.rasa_webchat import FakeRasaWebChat
 from tests.unit.bad_input import (
     app_engine,
+    form_texts,
     json_bytes,
     json_objects,
     json_values,
@@ -62,7 +63,11 @@ def rasa() -> Iterator[FakeRasaWebChat]:
 def app(engine: Engine, rasa: FakeRasaWebChat) -> Iterator[Flask]:
     with rows_removed_after(engine):
         made = make_console_app(
-            engine, FakeSms(), RASA_URL=rasa.url, RASA_TIMEOUT=2.0, CHAT_STREAM_SECONDS=0.0
+            engine,
+            FakeSms(),
+            RASA_URL=rasa.url,
+            RASA_TIMEOUT=2.0,
+            CHAT_STREAM_SECONDS=0.0,
         )
         try:
             yield made
@@ -78,7 +83,9 @@ def client(app: Flask) -> FlaskClient:
 @given(
     body=raw_bytes(),
     content_type=st.sampled_from(CONTENT_TYPES),
-    origin=st.sampled_from((ORIGIN, {}, {"Origin": "null"}, {"Referer": "http://evil"})),
+    origin=st.sampled_from(
+        (ORIGIN, {}, {"Origin": "null"}, {"Referer": "http://evil"})
+    ),
 )
 def test_bodies_that_are_not_a_message_are_refused(
     app: Flask,
@@ -89,7 +96,9 @@ def test_bodies_that_are_not_a_message_are_refused(
     origin: dict[str, str],
 ) -> None:
     before, forwarded = snapshot(app_engine(app)), len(rasa.received)
-    response = client.post(MESSAGES, data=body, content_type=content_type, headers=origin)
+    response = client.post(
+        MESSAGES, data=body, content_type=content_type, headers=origin
+    )
     event(f"status {response.status_code}")
     assert response.status_code in (400, 403, 415), response.get_data(as_text=True)
     assert response.get_json()["message"]  # a sentence saying what to do
@@ -114,7 +123,9 @@ def test_any_body_sent_as_json_is_refused_with_400(
 @given(
     body=st.one_of(
         json_values(),
-        json_objects({"text": st.one_of(texts(), json_values()), "payload": json_values()}),
+        json_objects(
+            {"text": st.one_of(texts(), json_values()), "payload": json_values()}
+        ),
     )
 )
 def test_json_messages_are_answered_or_refused_with_400(
@@ -157,7 +168,7 @@ AFTER = st.one_of(
     st.integers(0, 10**6).map(str),
     st.integers().map(str),
     st.sampled_from(("9" * 30, "9" * 5000, "-5", "1_000", " 7 ", "٣", "0x10", "1e3")),
-    texts(max_size=40, long=300),
+    form_texts(max_size=40, long=300),
 )
 
 
@@ -187,8 +198,8 @@ def form_token(client: FlaskClient) -> str:
 
 
 @given(
-    email=st.one_of(texts(), st.just("jane.doe@example.com")),
-    password=st.one_of(texts(), st.just("demo")),
+    email=st.one_of(form_texts(), st.just("jane.doe@example.com")),
+    password=st.one_of(form_texts(), st.just("demo")),
     token=st.sampled_from(("page", "none", "wrong")),
 )
 def test_demo_sign_in_takes_any_form(

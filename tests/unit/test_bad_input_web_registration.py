@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from hypothesis import event, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -51,11 +50,10 @@ def tokens(secret: str) -> st.SearchStrategy[str]:
         st.from_regex(r"[A-Za-z0-9_.\-]{1,120}", fullmatch=True),
         # Signed by us, around data no link carries.
         json_values().map(ours.dumps),
-        st.fixed_dictionaries(
-            {"r": json_values(), "n": json_values()}
+        st.fixed_dictionaries({"r": json_values(), "n": json_values()}).map(ours.dumps),
+        st.sampled_from(
+            ({"r": 2**63, "n": "x"}, {"r": -1, "n": "x"}, {"r": 1, "n": "x"})
         ).map(ours.dumps),
-        st.sampled_from(({"r": 2**63, "n": "x"}, {"r": -1, "n": "x"}, {"r": 1, "n": "x"}))
-        .map(ours.dumps),
         # Signed for another purpose, or with another key.
         json_values().map(serializer(secret, "switchboard.other").dumps),
         json_values().map(serializer("another-secret", LINK_SALT).dumps),

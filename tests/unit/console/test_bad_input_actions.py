@@ -13,27 +13,37 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask
-from markupsafe import escape
 from flask.testing import FlaskClient
 from hypothesis import event, given
 from hypothesis import strategies as st
+from markupsafe import escape
 
 from bot.models import Channel, Sender
-from tests.unit.bad_input import HUGE, app_engine, raw_bytes, stored_nothing, texts
+from tests.unit.bad_input import HUGE, app_engine, form_texts, raw_bytes, stored_nothing
 from tests.unit.console.helpers import csrf, new_ticket, post, snapshot, text_of
 
-ACTIONS = ("claim", "reply", "note", "reassign", "wait", "resolve", "return", "reopen", "close")
+ACTIONS = (
+    "claim",
+    "reply",
+    "note",
+    "reassign",
+    "wait",
+    "resolve",
+    "return",
+    "reopen",
+    "close",
+)
 CONVERSATIONS = (f"web-bad-input-{n}" for n in itertools.count())
 REFUSED = (400, 403, 404, 405, 409, 413)  # 405: a path that names no ticket
 IDS = st.one_of(
     st.integers(-5, 50).map(str),
     st.sampled_from(("", "0", "1.5", "2147483648", "9" * 40, "١", " 3 ", "0x1")),
-    texts(max_size=20, long=2_000),
+    form_texts(max_size=20, long=2_000),
 )
 
 
 REFERENCES = st.one_of(
-    texts(max_size=30, long=3_000),
+    form_texts(max_size=30, long=3_000),
     st.sampled_from(("T-000001", "T-999999999", "T-١٢٣", "T-7K4M9Q")),
 )
 
@@ -43,11 +53,13 @@ def fields() -> st.SearchStrategy[dict[str, Any]]:
         {},
         optional={
             "text": st.one_of(
-                texts(long=2_000), texts(), st.just("Hello, we're on it 😀")
+                form_texts(long=2_000), form_texts(), st.just("Hello, we're on it 😀")
             ),
             "agent_id": IDS,
-            "reply_key": st.one_of(st.just("k" * 22), texts(max_size=70, long=300)),
-            "extra": texts(long=300),
+            "reply_key": st.one_of(
+                st.just("k" * 22), form_texts(max_size=70, long=300)
+            ),
+            "extra": form_texts(long=300),
         },
     )
 
@@ -73,13 +85,18 @@ def test_any_form_to_any_action_is_answered(
     action = data.draw(st.sampled_from(ACTIONS), label="action")
     target = data.draw(
         st.one_of(
-            st.just(reference), st.just(reference), st.just(reference.lower()), REFERENCES
+            st.just(reference),
+            st.just(reference),
+            st.just(reference.lower()),
+            REFERENCES,
         ),
         label="ticket",
     )
     form = {**data.draw(fields(), label="form"), "csrf_token": csrf(agent)}
     before = snapshot(app_engine(app))
-    response = agent.post(f"/console/tickets/{quote(target, safe='')}/{action}", data=form)
+    response = agent.post(
+        f"/console/tickets/{quote(target, safe='')}/{action}", data=form
+    )
     event(f"{action} {response.status_code}")
     assert response.status_code in (303, *REFUSED), response.status_code
     if response.status_code == 303:
@@ -113,7 +130,12 @@ def test_forms_without_this_sessions_token_are_refused(
         f"/console/tickets/{quote(reference, safe='')}/{action}", data=form
     )
     event(f"status {response.status_code}")
-    assert response.status_code in (400, 404, 405, 413), response.status_code  # no route
+    assert response.status_code in (
+        400,
+        404,
+        405,
+        413,
+    ), response.status_code  # no route
     assert stored_nothing(app_engine(app), before)
 
 
@@ -129,7 +151,11 @@ def test_any_body_to_any_action_is_refused(
     app: Flask, agent: FlaskClient, action: str, body: bytes, content_type: str
 ) -> None:
     reference = held_ticket(app)
-    path = "/console/next" if action == "next" else f"/console/tickets/{reference}/{action}"
+    path = (
+        "/console/next"
+        if action == "next"
+        else f"/console/tickets/{reference}/{action}"
+    )
     before = snapshot(app_engine(app))
     response = agent.post(path, data=body, content_type=content_type)
     event(f"status {response.status_code}")
@@ -143,14 +169,16 @@ def test_retrying_any_message_id_is_answered(
 ) -> None:
     before = snapshot(app_engine(app))
     form = {"csrf_token": csrf(agent)} if token else {}
-    response = agent.post(f"/console/messages/{quote(message_id, safe='')}/retry", data=form)
+    response = agent.post(
+        f"/console/messages/{quote(message_id, safe='')}/retry", data=form
+    )
     event(f"status {response.status_code}")
     assert response.status_code in (303, *REFUSED), response.status_code
     if response.status_code != 303:
         assert stored_nothing(app_engine(app), before)
 
 
-@given(kind=st.sampled_from(("reply", "note")), text=texts(long=HUGE))
+@given(kind=st.sampled_from(("reply", "note")), text=form_texts(long=HUGE))
 def test_any_reply_or_note_is_saved_as_typed_or_refused(
     app: Flask, agent: FlaskClient, kind: str, text: str
 ) -> None:

@@ -18,7 +18,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from tests.unit.bad_input import app_engine, raw_bytes, stored_nothing, texts
+from tests.unit.bad_input import app_engine, form_texts, raw_bytes, stored_nothing
 from tests.unit.console.helpers import (
     PASSWORD,
     FakeSms,
@@ -36,7 +36,9 @@ ADA = "ada@support.example.com"
 def app(engine: Engine, sms: FakeSms) -> Iterator[Flask]:
     """The console app; one client may fail often, so each try reaches the check."""
     with rows_removed_after(engine):
-        made = make_console_app(engine, sms, CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT=10**6)
+        made = make_console_app(
+            engine, sms, CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT=10**6
+        )
         try:
             yield made
         finally:
@@ -49,7 +51,7 @@ def into_the_console(location: str) -> bool:
 
 
 NEXT = st.one_of(
-    texts(max_size=80, long=3_000),
+    form_texts(max_size=80, long=3_000),
     st.sampled_from(
         (
             "/console/tickets/T-7K4M9Q",
@@ -68,10 +70,10 @@ NEXT = st.one_of(
     fields=st.fixed_dictionaries(
         {},
         optional={
-            "email": st.one_of(st.just(ADA), st.just(ADA.upper()), texts()),
-            "password": st.one_of(st.just(PASSWORD), texts(long=5_000)),
+            "email": st.one_of(st.just(ADA), st.just(ADA.upper()), form_texts()),
+            "password": st.one_of(st.just(PASSWORD), form_texts(long=5_000)),
             "next": NEXT,
-            "extra": texts(),
+            "extra": form_texts(),
         },
     ),
     token=st.sampled_from(("page", "none", "wrong")),
@@ -120,7 +122,9 @@ def test_the_sign_in_page_takes_any_next(agent: FlaskClient, target: str) -> Non
 
 
 @given(target=NEXT)
-def test_signed_out_requests_are_sent_to_sign_in(client: FlaskClient, target: str) -> None:
+def test_signed_out_requests_are_sent_to_sign_in(
+    client: FlaskClient, target: str
+) -> None:
     page = client.get("/console/login", query_string={"next": target})
     assert page.status_code == 200
     api = client.get("/console/api/queue", query_string={"next": target})

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from bot.models import TicketPriority
 from bot.services.queue import OPEN_STATUSES
-from tests.unit.bad_input import texts
+from tests.unit.bad_input import form_texts
 from tests.unit.console.helpers import new_ticket
 
 FILTER_VALUES = {
@@ -32,7 +32,7 @@ def filters() -> st.SearchStrategy[dict[str, str]]:
     return st.fixed_dictionaries(
         {},
         optional={
-            name: st.one_of(values, texts(max_size=40, long=3_000))
+            name: st.one_of(values, form_texts(max_size=40, long=3_000))
             for name, values in {**FILTER_VALUES, "next": st.just("/console/")}.items()
         },
     )
@@ -57,14 +57,14 @@ def test_the_queue_takes_any_filters(agent: FlaskClient, args: dict[str, str]) -
 
 
 REFERENCES = st.one_of(
-    texts(max_size=40, long=3_000),
+    form_texts(max_size=40, long=3_000),
     st.sampled_from(("T-000001", "t1", "T-7K4M9Q", "T-١٢٣", "T-999999999", "T-0")),
     st.from_regex(r"T-?[0-9A-Z]{1,12}", fullmatch=True),
 )
 AFTER = st.one_of(
     st.integers(0, 10**6).map(str),
     st.sampled_from(("0", "-1", "9" * 30, "1e3", "٣", " 2 ", "2147483648")),
-    texts(max_size=20, long=1_000),
+    form_texts(max_size=20, long=1_000),
 )
 
 
@@ -99,7 +99,7 @@ def test_the_supervisor_page_refuses_agents_and_takes_any_query(
     assert boss.get("/console/api/supervisor", query_string=args).status_code == 200
 
 
-@given(path=texts(max_size=60, long=2_000))
+@given(path=form_texts(max_size=60, long=2_000))
 def test_any_console_path_is_answered(agent: FlaskClient, path: str) -> None:
     for prefix in ("/console/", "/console/api/"):
         response = agent.get(prefix + quote(path, safe="/"))
