@@ -10,11 +10,13 @@ random examples when hunting for bugs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session
 
+from tests.fakes.rasa_webchat import FakeRasaWebChat
 from tests.unit.queue_setup import Team, make_team
 
 settings.register_profile(
@@ -38,6 +40,14 @@ settings.register_profile(
     derandomize=False,
 )  # fmt: skip
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "switchboard"))
+
+
+@pytest.fixture
+def rasa() -> Iterator[FakeRasaWebChat]:
+    """Rasa's web chat channel on loopback, answering "Hello there!"."""
+    fake = FakeRasaWebChat(replies=[{"recipient_id": "x", "text": "Hello there!"}])
+    yield fake.start()
+    fake.stop()
 
 
 @pytest.fixture

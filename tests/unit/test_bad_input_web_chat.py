@@ -34,9 +34,7 @@ from tests.unit.bad_input import (
 )
 from tests.unit.console.helpers import (
     FakeSms,
-    dispose,
-    make_console_app,
-    rows_removed_after,
+    app_on,
     snapshot,
 )
 
@@ -53,26 +51,10 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
-def rasa() -> Iterator[FakeRasaWebChat]:
-    fake = FakeRasaWebChat(replies=[{"recipient_id": "x", "text": "Hello there!"}])
-    yield fake.start()
-    fake.stop()
-
-
-@pytest.fixture
 def app(engine: Engine, rasa: FakeRasaWebChat) -> Iterator[Flask]:
-    with rows_removed_after(engine):
-        made = make_console_app(
-            engine,
-            FakeSms(),
-            RASA_URL=rasa.url,
-            RASA_TIMEOUT=2.0,
-            CHAT_STREAM_SECONDS=0.0,
-        )
-        try:
-            yield made
-        finally:
-            dispose(made)
+    config = {"RASA_URL": rasa.url, "RASA_TIMEOUT": 2.0, "CHAT_STREAM_SECONDS": 0.0}
+    with app_on(engine, FakeSms(), **config) as made:
+        yield made
 
 
 @pytest.fixture

@@ -23,9 +23,7 @@ from bot.signing import serializer
 from tests.unit.bad_input import app_engine, json_values, stored_nothing, texts
 from tests.unit.console.helpers import (
     FakeSms,
-    dispose,
-    make_console_app,
-    rows_removed_after,
+    app_on,
     snapshot,
 )
 
@@ -34,12 +32,8 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def app(engine: Engine) -> Iterator[Flask]:
-    with rows_removed_after(engine):
-        made = make_console_app(engine, FakeSms())
-        try:
-            yield made
-        finally:
-            dispose(made)
+    with app_on(engine, FakeSms()) as made:
+        yield made
 
 
 def tokens(secret: str) -> st.SearchStrategy[str]:

@@ -6,7 +6,6 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,6 @@ from tests.fakes.rasa_webchat import FakeRasaWebChat
 
 ORIGIN = {"Origin": "http://localhost"}
 MESSAGES = "/chat/api/messages"
-
-
-@pytest.fixture
-def rasa() -> Iterator[FakeRasaWebChat]:
-    fake = FakeRasaWebChat(replies=[{"recipient_id": "x", "text": "Hello there!"}])
-    yield fake.start()
-    fake.stop()
 
 
 @pytest.fixture

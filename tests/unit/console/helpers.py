@@ -124,6 +124,17 @@ def dispose(app: Flask) -> None:
     app.extensions["session_factory"].kw["bind"].dispose()
 
 
+@contextmanager
+def app_on(engine: Engine, sms: FakeSms, **config: Any) -> Iterator[Flask]:
+    """The app on `engine`'s database; every row it committed is removed after."""
+    with rows_removed_after(engine):
+        made = make_console_app(engine, sms, **config)
+        try:
+            yield made
+        finally:
+            dispose(made)
+
+
 def factory(app: Flask) -> sessionmaker[Session]:
     made: sessionmaker[Session] = app.extensions["session_factory"]
     return made

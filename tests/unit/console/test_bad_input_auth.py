@@ -22,10 +22,8 @@ from tests.unit.bad_input import app_engine, form_texts, raw_bytes, stored_nothi
 from tests.unit.console.helpers import (
     PASSWORD,
     FakeSms,
+    app_on,
     csrf,
-    dispose,
-    make_console_app,
-    rows_removed_after,
     snapshot,
 )
 
@@ -35,14 +33,8 @@ ADA = "ada@support.example.com"
 @pytest.fixture
 def app(engine: Engine, sms: FakeSms) -> Iterator[Flask]:
     """The console app; one client may fail often, so each try reaches the check."""
-    with rows_removed_after(engine):
-        made = make_console_app(
-            engine, sms, CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT=10**6
-        )
-        try:
-            yield made
-        finally:
-            dispose(made)
+    with app_on(engine, sms, CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT=10**6) as made:
+        yield made
 
 
 def into_the_console(location: str) -> bool:
