@@ -140,7 +140,7 @@ def test_forms_without_this_sessions_token_are_refused(
 
 
 @given(
-    action=st.sampled_from((*ACTIONS, "next")),
+    action=st.sampled_from((*ACTIONS, "next", "logout")),
     body=raw_bytes(),
     content_type=st.sampled_from(
         ("application/x-www-form-urlencoded", "multipart/form-data; boundary=b",
@@ -151,16 +151,15 @@ def test_any_body_to_any_action_is_refused(
     app: Flask, agent: FlaskClient, action: str, body: bytes, content_type: str
 ) -> None:
     reference = held_ticket(app)
-    path = (
-        "/console/next"
-        if action == "next"
-        else f"/console/tickets/{reference}/{action}"
+    path = {"next": "/console/next", "logout": "/console/logout"}.get(
+        action, f"/console/tickets/{reference}/{action}"
     )
     before = snapshot(app_engine(app))
     response = agent.post(path, data=body, content_type=content_type)
     event(f"status {response.status_code}")
     assert response.status_code in (400, 413), response.status_code  # no form token
     assert stored_nothing(app_engine(app), before)
+    assert agent.get("/console/api/queue").status_code == 200  # still signed in
 
 
 @given(message_id=IDS, token=st.booleans())
