@@ -9,7 +9,9 @@ password hashes and secrets.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import resource
 import socket
 import stat
 import sys
@@ -199,10 +201,27 @@ def train(force: bool = False) -> bool:
         flush=True,
     )
     started = time.monotonic()
+    cpu_before = _children_cpu_seconds()
     train_output.run(command, cwd=PROJECT_ROOT, env=rasa_env(), log=log, out=sys.stdout)
+    wall = time.monotonic() - started
+    cpu = _children_cpu_seconds() - cpu_before
     stamp.write_text(fingerprint + "\n")
-    print(f"Model trained in {time.monotonic() - started:.0f} s: {model_path()}")
+    training_time_path().write_text(
+        json.dumps({"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1)})
+    )
+    print(f"Model trained in {wall:.0f} s: {model_path()}")
     return True
+
+
+def training_time_path() -> Path:
+    """Where `train` records how long the served model took to train."""
+    return MODEL_DIR / f"{MODEL_NAME}.training-time.json"
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU time of this process's finished child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rasa_server(*args: str) -> list[str]:

@@ -205,3 +205,28 @@ def test_services_table_without_demo_agents_says_how_to_add_agents(
         "-m", "bot", "agent", "create`",
     ]  # fmt: skip
     assert len(table) == 6 and "password" not in "".join(table)
+
+
+def test_train_records_its_wall_and_cpu_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from benchmarks.nlu import training_time
+
+    def fake_rasa(command: list[str], **kwargs: object) -> None:
+        # A real child process that uses some CPU, as `rasa train` would.
+        subprocess.run([sys.executable, "-c", "sum(range(20_000_000))"], check=True)
+        launch.model_path().write_bytes(b"model")
+
+    monkeypatch.setattr(launch, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(launch, "MODEL_DIR", tmp_path / "models")
+    monkeypatch.setattr(launch.train_output, "run", fake_rasa)
+
+    assert launch.train(force=True)
+
+    recorded = yaml.safe_load(launch.training_time_path().read_text())
+    assert recorded["wall_seconds"] >= recorded["cpu_seconds"] * 0.5 > 0
+    assert training_time(launch.model_path()).startswith("training time: ")
+    assert "not recorded" in training_time(tmp_path / "other.tar.gz")
