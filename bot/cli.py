@@ -256,14 +256,16 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.service == "shell":
+        launch.run_shell(settings)
+        return
     runners = {
         "rasa": launch.run_rasa,
         "actions": launch.run_actions,
         "web": launch.run_web,
         "worker": launch.run_worker,
-        "shell": launch.run_shell,
     }
-    runners[args.service](settings)
+    runners[args.service](settings, args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -351,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start one service (used by the Procfile)")
     run.add_argument("service", choices=["rasa", "actions", "web", "worker", "shell"])
+    run.add_argument(
+        "--port",
+        type=int,
+        help="listen here instead of the service's own port (an instance behind the "
+        "load balancer; the worker's health endpoint)",
+    )
     run.set_defaults(func=cmd_run)
     return parser
 
