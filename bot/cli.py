@@ -268,6 +268,20 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
     runners[args.service](settings, args.port)
 
 
+def cmd_production(args: argparse.Namespace, settings: Settings) -> None:
+    from bot import production  # only `make run-production` needs it
+
+    if args.step == "start":
+        production.start(settings)
+        return
+    problems = production.prepare(settings)
+    if problems:
+        raise CommandError(
+            "production mode needs its shared services:\n  " + "\n  ".join(problems)
+        )
+    print("PostgreSQL, Redis and RabbitMQ answer.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -360,6 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
         "load balancer; the worker's health endpoint)",
     )
     run.set_defaults(func=cmd_run)
+
+    production = sub.add_parser(
+        "production",
+        help="production mode (make run-production): `prepare` checks PostgreSQL, "
+        "Redis and RabbitMQ and creates the database; `start` runs every instance "
+        "behind HAProxy",
+    )
+    production.add_argument("step", choices=["prepare", "start"])
+    production.set_defaults(func=cmd_production)
     return parser
 
 

@@ -40,10 +40,11 @@ def tracker_store_config(url: str) -> dict[str, Any]:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return {"type": "SQL", "dialect": "sqlite", "db": parsed.database}
+    # The host goes under `url`: Rasa passes that as the store's host.
     config: dict[str, Any] = {
         "type": "SQL",
         "dialect": parsed.drivername,
-        "host": parsed.host,
+        "url": parsed.host,
         "db": parsed.database,
     }
     if parsed.port:

@@ -21,7 +21,7 @@ def test_sqlite_tracker_store() -> None:
 def test_postgres_tracker_store() -> None:
     config = launch.tracker_store_config("postgresql://rasa:pw@db.internal:6543/rasa")
     assert config == {
-        "type": "SQL", "dialect": "postgresql", "host": "db.internal", "db": "rasa",
+        "type": "SQL", "dialect": "postgresql", "url": "db.internal", "db": "rasa",
         "port": 6543, "username": "rasa", "password": "pw",
     }  # fmt: skip
 
