@@ -30,8 +30,10 @@ class RabbitMQBroker(PikaEventBroker):
     """Publishes Rasa's events to RabbitMQ, connecting in the background."""
 
     def __init__(self, host: str, **kwargs: Any) -> None:
-        kwargs.setdefault("connection_attempts", 1)  # each retry is logged here
-        kwargs.setdefault("retry_delay_in_seconds", RETRY_SECONDS)
+        # One attempt at a time, with no pause inside Rasa's own loop: each retry
+        # is made and logged here, every `retry_seconds`.
+        self.retry_seconds = float(kwargs.pop("retry_delay_in_seconds", RETRY_SECONDS))
+        kwargs.update(connection_attempts=1, retry_delay_in_seconds=0)
         super().__init__(host, **kwargs)
         self._unpublished_events: deque[dict[str, Any]] = deque(maxlen=MAX_WAITING)
 
@@ -62,9 +64,9 @@ class RabbitMQBroker(PikaEventBroker):
                     type(exc).__name__,
                     exc,
                     len(self._unpublished_events),
-                    self._retry_delay_in_seconds,
+                    self.retry_seconds,
                 )
-                await asyncio.sleep(self._retry_delay_in_seconds)
+                await asyncio.sleep(self.retry_seconds)
                 continue
             logger.info(
                 "RabbitMQ connected: publishing %d waiting events",
