@@ -17,6 +17,7 @@ from asyncio import AbstractEventLoop
 from collections import deque
 from typing import Any
 
+import rasa.shared.core.events  # noqa: F401 (Rasa's pika module uses it, unimported)
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.utils.endpoints import EndpointConfig
 
