@@ -39,6 +39,10 @@ from bot.shared_state import SharedState, SharedStateDown
 
 INSTANCE_PORT_STEP = 100
 CHECK_EVERY = "2s"
+# A health report saying it serves (bot/health.py). Reading the whole body, not
+# just the status line, also spares the web app a "client disconnected" log line
+# at every check.
+HEALTHY = 'http-check expect rstring "\\"status\\": ?\\"(ok|degraded)\\""'
 HAPROXY_CONFIG = "haproxy.cfg"
 PROCFILE = "Procfile.production"
 
@@ -143,7 +147,7 @@ def haproxy_config(plan: Topology) -> str:
             f"backend {service.name}",
             "    balance leastconn",
             f"    option httpchk GET {service.health}",
-            "    http-check expect status 200",
+            f"    {HEALTHY}",
         ]
         lines += [
             f"    server {service.name}{n} {plan.host}:{port} check"
@@ -154,7 +158,7 @@ def haproxy_config(plan: Topology) -> str:
         "# Checked, not balanced: its state shows on the statistics page.",
         "backend worker",
         "    option httpchk GET /health",
-        "    http-check expect status 200",
+        f"    {HEALTHY}",
         f"    server worker {plan.host}:{plan.worker_port} check",
         "",
         "listen stats",

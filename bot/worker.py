@@ -58,6 +58,10 @@ class Worker:
     clock: Callable[[], float] = time.monotonic  # schedules the refreshes
     _next_refresh: float | None = field(default=None, init=False)
     last_round: float | None = field(default=None, init=False)  # by `clock`
+    started: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     def release_unclaimed(self) -> list[back_to_bot.Released]:
         """Give the assistant back the conversations nobody claimed in time."""
@@ -134,7 +138,8 @@ class Worker:
         limit = max(60.0, STALLED_ROUNDS * interval)
 
         def probe() -> None:
-            if self.last_round is None or self.clock() - self.last_round > limit:
+            last = self.started if self.last_round is None else self.last_round
+            if self.clock() - last > limit:
                 raise health.Unhealthy("stalled")
 
         return probe

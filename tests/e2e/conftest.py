@@ -66,9 +66,10 @@ def wait_until_up(
     process: subprocess.Popen[bytes],
     log: Path,
     up: Callable[[requests.Response], bool] = lambda response: response.ok,
+    timeout: float = STARTUP_TIMEOUT,
 ) -> None:
     """Poll `url` until it answers 200 (or `up`); fail if the process exits or stalls."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
@@ -78,9 +79,7 @@ def wait_until_up(
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    raise RuntimeError(
-        f"{url} did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
-    )
+    raise RuntimeError(f"{url} did not start in {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def launch(

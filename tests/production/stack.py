@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from bot.production import Service, Topology, haproxy_binary, haproxy_config
 from tests.assistant import Assistant
 from tests.e2e.conftest import TWILIO_ACCOUNT_SID, free_port, launch, wait_until_up
 from tests.fakes.twilio import FakeTwilio
+
+STARTUP_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,19 @@ class Processes:
             stderr=subprocess.STDOUT,
         )
 
-    def wait(self, name: str, url: str, **up: object) -> None:
-        """Until `url` answers (see tests.e2e.conftest.wait_until_up)."""
-        wait_until_up(url, self.running[name], self.var / f"{name}.log", **up)  # type: ignore[arg-type]
+    def wait(
+        self,
+        name: str,
+        url: str,
+        up: Callable[[requests.Response], bool] = lambda response: response.ok,
+    ) -> None:
+        """Until `url` answers (see tests.e2e.conftest.wait_until_up).
+
+        Generously: Rasa instances loading the model side by side on a busy
+        2-core machine take minutes.
+        """
+        log = self.var / f"{name}.log"
+        wait_until_up(url, self.running[name], log, up, timeout=STARTUP_SECONDS)
 
     def kill(self, name: str) -> None:
         """SIGKILL: no goodbye, no cleanup (a crashed machine, an OOM kill)."""

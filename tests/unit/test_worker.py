@@ -319,8 +319,11 @@ def test_rounds_that_stop_coming_make_it_unhealthy(
     now = [0.0]
     worker = Worker(factory=factory, sms=FakeSms(), secret=SECRET, clock=lambda: now[0])
     probe = worker.rounds_probe(interval=5.0)
+    probe()  # no round yet, but just started
+    now[0] = 61.0
     with pytest.raises(health.Unhealthy, match="stalled"):
-        probe()  # no round yet
+        probe()  # the first round never ended
+    now[0] = 0.0
     worker.tick()
     now[0] = 50.0
     probe()  # within 10 rounds (and at least a minute)
