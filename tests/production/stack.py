@@ -80,18 +80,20 @@ class Processes:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
 
-    def stop(self, name: str) -> None:
-        process = self.running.pop(name)
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+    def stop(self, *names: str) -> None:
+        """SIGTERM, all at once; SIGKILL for any still running 30 s later."""
+        stopping = [self.running.pop(name) for name in names]
+        for process in stopping:
+            process.terminate()
+        for process in stopping:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
 
     def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name)
+        self.stop(*self.running)
 
 
 def production_env(
