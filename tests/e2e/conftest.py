@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,6 +93,19 @@ def launch(
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+
+
+def stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to all at once; SIGKILL for any still running 30 s later."""
+    stopping = list(processes)
+    for process in stopping:
+        process.terminate()
+    for process in stopping:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -189,12 +202,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             logs=var,
         )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
         twilio.stop()
         engine.dispose()

@@ -19,7 +19,13 @@ from sqlalchemy.engine import Engine
 
 from bot.production import Service, Topology, haproxy_binary, haproxy_config
 from tests.assistant import Assistant
-from tests.e2e.conftest import TWILIO_ACCOUNT_SID, free_port, launch, wait_until_up
+from tests.e2e.conftest import (
+    TWILIO_ACCOUNT_SID,
+    free_port,
+    launch,
+    stop,
+    wait_until_up,
+)
 from tests.fakes.twilio import FakeTwilio
 
 STARTUP_SECONDS = 600.0
@@ -81,16 +87,7 @@ class Processes:
         process.wait(timeout=30)
 
     def stop(self, *names: str) -> None:
-        """SIGTERM, all at once; SIGKILL for any still running 30 s later."""
-        stopping = [self.running.pop(name) for name in names]
-        for process in stopping:
-            process.terminate()
-        for process in stopping:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+        stop([self.running.pop(name) for name in names])
 
     def stop_all(self) -> None:
         self.stop(*self.running)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate
 from bot.chat_push import announce_on_commit
@@ -92,12 +92,18 @@ def test_a_message_stored_in_one_process_wakes_a_stream_in_another(
     assert received[0][0] - stored_at < 2.0
 
 
-def test_only_committed_chat_messages_are_announced(
-    tmp_path: Path, shared_state: SharedState
-) -> None:
+@pytest.fixture
+def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     url = f"sqlite:///{tmp_path / 'push.db'}"
     migrate.upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    made = make_session_factory(make_engine(url))
+    yield made
+    made.kw["bind"].dispose()
+
+
+def test_only_committed_chat_messages_are_announced(
+    factory: sessionmaker[Session], shared_state: SharedState
+) -> None:
     announce_on_commit(factory, shared_state)
     subscription = shared_state.subscribe("chat")
     try:
@@ -113,22 +119,17 @@ def test_only_committed_chat_messages_are_announced(
         heard = [shared_state.signalled(subscription, 0.5) for _ in range(3)]
     finally:
         subscription.close()
-        factory.kw["bind"].dispose()
     assert [name for name in heard if name] == ["web-kept"]
 
 
 def test_a_commit_does_not_fail_when_redis_is_down(
-    tmp_path: Path, redis_down: SharedState
+    factory: sessionmaker[Session], redis_down: SharedState
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'push.db'}"
-    migrate.upgrade(url)
-    factory = make_session_factory(make_engine(url))
     announce_on_commit(factory, redis_down)
     with factory.begin() as db:
         db.add(ChatMessage(conversation_id="web-c", sender=Sender.BOT, text="kept"))
-    with Session(factory.kw["bind"]) as db:
+    with factory() as db:
         assert db.query(ChatMessage).count() == 1
-    factory.kw["bind"].dispose()
 
 
 def test_stream_quotas_are_shared_and_the_total_is_per_process(
