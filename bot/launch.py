@@ -1,7 +1,9 @@
 """Start Switchboard's processes with settings from the environment.
 
 The Procfile calls these, so that defaults live in one place (bot.settings) and Rasa's
-endpoints file is generated from `RASA_TRACKER_STORE_URL` / `LOCK_STORE_URL`. Every
+endpoints file is generated from `RASA_TRACKER_STORE_URL`, `LOCK_STORE_URL` and
+`EVENT_BROKER_URL`. Each service can listen on another port than its own (`port`):
+an instance behind the load balancer in production mode (bot/production.py). Every
 process keeps what it writes private (`keep_files_private`): var/ holds customer data,
 password hashes and secrets.
 """
