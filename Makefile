@@ -35,11 +35,8 @@ db: install
 run: install train db
 	@echo
 	@echo "Starting Switchboard (Ctrl-C stops everything):"
-	@echo "  Rasa server    http://127.0.0.1:$${RASA_PORT:-5005}  (REST: /webhooks/rest/webhook)"
-	@echo "  Action server  http://127.0.0.1:$${ACTION_PORT:-5055}"
-	@echo "  Web app        http://127.0.0.1:$${WEB_PORT:-8000}  (demo shop with the chat widget)"
-	@echo "  Agent console  http://127.0.0.1:$${WEB_PORT:-8000}/console  (demo agents: see $${SWITCHBOARD_VAR_DIR:-var}/demo-agents.txt)"
-	@echo "  Worker         delivers agent replies, retries failed ones"
+	@echo
+	@$(PY) -m bot services
 	@echo
 	@$(PY) -m honcho start -f Procfile
 

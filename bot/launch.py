@@ -14,7 +14,6 @@ import hashlib
 import os
 import socket
 import stat
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 from sqlalchemy.engine import make_url
 
+from bot import train_output
 from bot.settings import PROJECT_ROOT, Settings
 
 MODEL_DIR = PROJECT_ROOT / "models"
@@ -236,16 +236,12 @@ def train(force: bool = False) -> bool:
     ]  # fmt: skip
     log = MODEL_DIR / "train.log"
     print(
-        f"Training the model (a few minutes; log: {log.relative_to(PROJECT_ROOT)})..."
+        "Training the model (a few minutes; the full log: "
+        f"{log.relative_to(PROJECT_ROOT)})",
+        flush=True,
     )
     started = time.monotonic()
-    with log.open("w") as output:
-        result = subprocess.run(
-            command, cwd=PROJECT_ROOT, env=rasa_env(), stdout=output, stderr=output
-        )
-    if result.returncode != 0:
-        print(log.read_text()[-4000:], file=sys.stderr)
-        raise SystemExit(f"training failed (exit {result.returncode}); see {log}")
+    train_output.run(command, cwd=PROJECT_ROOT, env=rasa_env(), log=log, out=sys.stdout)
     stamp.write_text(fingerprint + "\n")
     print(f"Model trained in {time.monotonic() - started:.0f} s: {model_path()}")
     return True
@@ -342,3 +338,38 @@ def run_worker(settings: Settings, port: int | None = None) -> None:
     from bot import worker  # only this process needs it
 
     worker.run(settings, settings.worker_interval, health_port=port)
+
+
+def services_table(settings: Settings, demo_agents: Path | None) -> str:
+    """What `make run` starts and where, as a table.
+
+    `demo_agents` is the file with the demo agents' password (None: no demo agents).
+    """
+    host = settings.bind_host
+    if demo_agents is None:
+        sign_in = "agents: `python -m bot agent create`"
+    else:
+        sign_in = f"demo agents' password: {_shown(demo_agents)}"
+    rows = [
+        ("Service", "Address", "What"),
+        ("Rasa server", f"http://{host}:{settings.rasa_port}",
+         "REST channel: /webhooks/rest/webhook"),
+        ("Action server", f"http://{host}:{settings.action_port}",
+         "custom actions, for the Rasa server only"),
+        ("Web app", settings.web_origin, "demo shop with the chat widget"),
+        ("Agent console", f"{settings.web_origin}/console", sign_in),
+        ("Worker", "(no port)", "delivers agent replies, retries failed ones"),
+    ]  # fmt: skip
+    widths = [max(len(row[column]) for row in rows) for column in range(2)]
+    return "\n".join(
+        f"  {name:<{widths[0]}}  {address:<{widths[1]}}  {what}"
+        for name, address, what in rows
+    )
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

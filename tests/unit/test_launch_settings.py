@@ -219,3 +219,19 @@ def test_the_endpoints_file_stays_private(
     (tmp_path / "endpoints.yml").chmod(0o644)
     path = launch.write_endpoints(Settings.from_env())
     assert mode(path) == 0o600
+
+
+def test_services_table_without_demo_agents_says_how_to_add_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("BIND_HOST", "10.1.2.3")
+    monkeypatch.setenv("WEB_PORT", "9000")
+
+    table = launch.services_table(Settings.from_env(), demo_agents=None).splitlines()
+
+    assert table[4].split() == [
+        "Agent", "console", "http://10.1.2.3:9000/console", "agents:", "`python",
+        "-m", "bot", "agent", "create`",
+    ]  # fmt: skip
+    assert len(table) == 6 and "password" not in "".join(table)
