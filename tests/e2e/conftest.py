@@ -95,14 +95,15 @@ def launch(
     )
 
 
-def stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM to all at once; SIGKILL for any still running 30 s later."""
+def stop(processes: Iterable[subprocess.Popen[bytes]], grace: float = 30.0) -> None:
+    """SIGTERM to all at once; SIGKILL for any still running `grace` seconds later."""
     stopping = list(processes)
     for process in stopping:
         process.terminate()
+    deadline = time.monotonic() + grace
     for process in stopping:
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=30)
