@@ -2,25 +2,32 @@
 
 `make calibrate-nlu` parses every file in data/validation/ (never trained on, and not
 a test set: `nlu.yml` by the training data's author, `nlu_customers.yml` by another
-author in real customers' styles) with the trained model and, for each candidate threshold, counts: in-scope
+author in real customers' styles, `nlu_unclear.yml` of messages too vague to act on,
+labelled out_of_scope because refusing them is right) with the trained model and,
+for each candidate threshold, counts: in-scope
 messages answered with the right intent, in-scope messages wrongly rejected, and
 off-topic messages rejected (predicted out_of_scope, or no intent as confident as the
-threshold). It recommends the threshold with the most right decisions (an in-scope
-message answered with its intent, an off-topic one refused), ties going to the lower
-threshold, among those that wrongly reject at most MAX_FALSE_REJECTION of in-scope
-messages; FallbackClassifier's `threshold` in config.yml is set from it.
+threshold). It recommends the threshold that answers the most in-scope messages
+right among those that refuse at least MIN_REJECTION of the off-topic and vague ones
+and wrongly reject at most MAX_FALSE_REJECTION of in-scope ones (ties: the lower
+threshold); FallbackClassifier's `threshold` in config.yml is set from it. When no
+threshold refuses enough, the one with the most right decisions within the
+false-rejection budget is taken.
 
 When the pipeline has a SentenceIntentClassifier (bot/nlu/classifier.py), the share of
 DIET in its blend is chosen the same way and at the same time: every candidate blend
 is tried on the validation set (the loaded component's weight is changed in this
-process only) and the pair (blend, threshold) with the most right decisions within the
-budget is recommended; ties go to the lower threshold, then to the blend in config.yml.
+process only) and the pair (blend, threshold) is chosen by the same rule; ties go to
+the lower threshold, then to the blend in config.yml.
 
-Why not "the most off-topic refused within the budget": the out_of_scope intent does
-most of the refusing, and on a small validation set written by the training data's
-authors in-scope confidence looks higher than real customers' (the held-out sets show
-it), so pushing the threshold to the edge of the budget refused many real requests for
-a few more off-topic ones.
+Why anchor on the off-topic rate: it holds from the validation set to the held-out
+sets (0.948 against 0.955 at one threshold), while in-scope confidence does not. On a
+validation set partly written by the training data's authors, in-scope requests look
+surer than other people's (1-3% refused there against ~10% on the style set at the
+same threshold), so a rule that spends the in-scope budget on the validation set
+pushes the threshold up and refuses real customers for a few more off-topic
+messages. The lowest threshold that refuses enough off-topic messages (the issue's
+target is 0.90; MIN_REJECTION keeps a margin) refuses the fewest customers.
 """
 
 from __future__ import annotations
@@ -30,15 +37,22 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from benchmarks.nlu import OUT_OF_SCOPE, Prediction, load_examples, predict
+from benchmarks.nlu import (
+    OUT_OF_SCOPE,
+    Prediction,
+    load_examples,
+    predict,
+    sentence_classifiers,
+)
 from bot.launch import model_path
-from bot.nlu.classifier import SentenceIntentClassifier
+from bot.quiet import quiet_warnings
 from bot.settings import PROJECT_ROOT
 
 VALIDATION_DIR = PROJECT_ROOT / "data" / "validation"
 MAX_FALSE_REJECTION = 0.05
+# The off-topic target is 0.90 refused; two points of margin for a new set.
+MIN_REJECTION = 0.92
 CANDIDATES = tuple(round(0.20 + 0.05 * i, 2) for i in range(16))  # 0.20 .. 0.95
 BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -90,10 +104,15 @@ def choose(
     points: list[Operating],
     max_false_rejection: float,
     configured_blend: float | None = None,
+    min_rejection: float = MIN_REJECTION,
 ) -> Operating:
-    """Most right decisions within the false-rejection budget.
+    """The most in-scope messages right among points that refuse enough off-topic.
 
-    Ties go to the lowest threshold, then to the blend nearest the configured one.
+    Points must refuse at least `min_rejection` of off-topic messages and wrongly
+    reject at most `max_false_rejection` of in-scope ones. Ties go to the lowest
+    threshold, then to the blend nearest the configured one. Without such a point:
+    the most right decisions within the false-rejection budget (same ties), and
+    without that either, the lowest threshold.
     """
 
     def blend_distance(p: Operating) -> float:
@@ -104,27 +123,15 @@ def choose(
     allowed = [p for p in points if p.false_rejection <= max_false_rejection]
     if not allowed:
         return min(points, key=lambda p: (p.threshold, blend_distance(p)))
+    enough = [p for p in allowed if p.rejection >= min_rejection]
+    if enough:
+        return max(enough, key=lambda p: (p.accuracy, -p.threshold, -blend_distance(p)))
     return max(allowed, key=lambda p: (p.right, -p.threshold, -blend_distance(p)))
 
 
 def validation_files() -> list[Path]:
     """The validation sets, in a stable order."""
     return sorted(VALIDATION_DIR.glob("*.yml"))
-
-
-def sentence_classifiers(agent: Any) -> list[SentenceIntentClassifier]:
-    """The loaded model's SentenceIntentClassifier instances (usually none or one).
-
-    Reads the graph runner's instantiated nodes: Rasa has no public accessor for a
-    loaded component, and this is a benchmark, never the serving path.
-    """
-    runner = agent.processor.graph_runner
-    nodes = getattr(runner, "_instantiated_nodes", {}).values()
-    return [
-        node._component
-        for node in nodes
-        if isinstance(getattr(node, "_component", None), SentenceIntentClassifier)
-    ]
 
 
 async def _operating_points(model: Path) -> tuple[list[Operating], float | None]:
@@ -153,6 +160,7 @@ async def _operating_points(model: Path) -> tuple[list[Operating], float | None]
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m benchmarks.calibrate_nlu [MODEL]`: print the table and the choice."""
+    quiet_warnings()
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.ERROR)
@@ -179,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     if best.blend is not None:
         chosen = f"blend {best.blend:.2f}, {chosen}"
     print(
-        f"chosen: {chosen} (most right decisions with at most "
-        f"{MAX_FALSE_REJECTION:.0%} of in-scope messages refused)"
+        f"chosen: {chosen} (most in-scope messages right while refusing at least "
+        f"{MIN_REJECTION:.0%} of off-topic ones and at most "
+        f"{MAX_FALSE_REJECTION:.0%} of in-scope ones)"
     )
     return 0
 

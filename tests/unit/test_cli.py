@@ -117,3 +117,27 @@ def test_outbox_prints_waiting_mail_once_marked_sent(
     assert "To: ada@example.com\nSubject: Finish\n\nOpen http://x/confirm/t" in printed
     assert main(["outbox"]) == 0
     assert capsys.readouterr().out == "No mail waiting.\n"
+
+
+def test_services_is_one_table_with_the_demo_agents_password_file(
+    database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in [("BIND_HOST", "127.0.0.1"), ("RASA_PORT", "15005"),
+                        ("ACTION_PORT", "15055"), ("WEB_PORT", "18000")]:  # fmt: skip
+        monkeypatch.setenv(name, value)
+    assert main(["seed"]) == 0
+    capsys.readouterr()
+
+    assert main(["services"]) == 0
+
+    assert capsys.readouterr().out.splitlines() == [
+        "  Service        Address                         What",
+        "  Rasa server    http://127.0.0.1:15005          REST channel: /webhooks/rest/webhook",
+        "  Action server  http://127.0.0.1:15055          custom actions, for the Rasa server only",
+        "  Web app        http://127.0.0.1:18000          demo shop with the chat widget",
+        f"  Agent console  http://127.0.0.1:18000/console  demo agents' password: {tmp_path / 'demo-agents.txt'}",
+        "  Worker         (no port)                       delivers agent replies, retries failed ones",
+    ]  # fmt: skip

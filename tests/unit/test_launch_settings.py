@@ -21,16 +21,46 @@ def test_sqlite_tracker_store() -> None:
 def test_postgres_tracker_store() -> None:
     config = launch.tracker_store_config("postgresql://rasa:pw@db.internal:6543/rasa")
     assert config == {
-        "type": "SQL", "dialect": "postgresql", "host": "db.internal", "db": "rasa",
+        "type": "SQL", "dialect": "postgresql", "url": "db.internal", "db": "rasa",
         "port": 6543, "username": "rasa", "password": "pw",
     }  # fmt: skip
 
 
 def test_lock_store_is_in_memory_unless_redis_configured() -> None:
-    assert launch.lock_store_config(None) is None
-    assert launch.lock_store_config("redis://127.0.0.1:6379/2") == {
-        "type": "redis", "url": "127.0.0.1", "port": 6379, "db": 2,
+    assert launch.lock_store_config(None, "sb") is None
+    # Ours (bot/lock_store.py), not Rasa's "redis", which two instances can share
+    # only by luck.
+    assert launch.lock_store_config("redis://:pw@127.0.0.1:6379/2", "sb") == {
+        "type": "bot.lock_store.SharedLockStore", "url": "127.0.0.1", "port": 6379,
+        "db": 2, "key_prefix": "sb", "password": "pw",
     }  # fmt: skip
+
+
+def test_event_broker_only_when_configured_with_credentials_apart() -> None:
+    assert launch.event_broker_config(None, "q") is None
+    assert launch.event_broker_config("amqp://sb:s3cret@mq.internal/shop", "q") == {
+        "type": "bot.event_broker.RabbitMQBroker",
+        "url": "amqp://mq.internal:5672/shop",  # what Rasa logs: no password
+        "port": 5672, "username": "sb", "password": "s3cret",
+        "queues": ["q"], "exchange_name": "q",
+    }  # fmt: skip
+
+
+def test_production_endpoints(tmp_path: Path) -> None:
+    settings = Settings(
+        mode="production", var_dir=tmp_path, redis_key_prefix="shop1",
+        event_broker_queue="shop1_events", action_server_token="t",
+    )  # fmt: skip
+    endpoints = yaml.safe_load(launch.write_endpoints(settings).read_text())
+    assert endpoints["tracker_store"] == {
+        "type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "db": "switchboard",
+        "port": 5432, "username": "postgres",
+    }  # fmt: skip
+    assert endpoints["lock_store"]["key_prefix"] == "shop1"
+    assert endpoints["event_broker"]["queues"] == ["shop1_events"]
+    embedded = Settings(var_dir=tmp_path, action_server_token="t")
+    endpoints = yaml.safe_load(launch.write_endpoints(embedded).read_text())
+    assert "lock_store" not in endpoints and "event_broker" not in endpoints
 
 
 def test_endpoints_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +76,7 @@ def test_endpoints_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         "headers": {"Authorization": "Bearer t0ken"},
     }
     assert endpoints["tracker_store"]["db"] == str(tmp_path / "rasa_tracker.db")
-    assert endpoints["lock_store"]["type"] == "redis"
+    assert endpoints["lock_store"]["type"] == "bot.lock_store.SharedLockStore"
 
 
 def test_fingerprint_changes_with_training_data(tmp_path: Path) -> None:
@@ -189,3 +219,44 @@ def test_the_endpoints_file_stays_private(
     (tmp_path / "endpoints.yml").chmod(0o644)
     path = launch.write_endpoints(Settings.from_env())
     assert mode(path) == 0o600
+
+
+def test_services_table_without_demo_agents_says_how_to_add_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("BIND_HOST", "10.1.2.3")
+    monkeypatch.setenv("WEB_PORT", "9000")
+
+    table = launch.services_table(Settings.from_env(), demo_agents=None).splitlines()
+
+    assert table[4].split() == [
+        "Agent", "console", "http://10.1.2.3:9000/console", "agents:", "`python",
+        "-m", "bot", "agent", "create`",
+    ]  # fmt: skip
+    assert len(table) == 6 and "password" not in "".join(table)
+
+
+def test_train_records_its_wall_and_cpu_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from benchmarks.nlu import training_time
+
+    def fake_rasa(command: list[str], **kwargs: object) -> None:
+        # A real child process that uses some CPU, as `rasa train` would.
+        subprocess.run([sys.executable, "-c", "sum(range(20_000_000))"], check=True)
+        launch.model_path().write_bytes(b"model")
+
+    monkeypatch.setattr(launch, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(launch, "MODEL_DIR", tmp_path / "models")
+    monkeypatch.setattr(launch.train_output, "run", fake_rasa)
+
+    assert launch.train(force=True)
+
+    recorded = yaml.safe_load(launch.training_time_path().read_text())
+    assert recorded["wall_seconds"] >= recorded["cpu_seconds"] * 0.5 > 0
+    assert training_time(launch.model_path()).startswith("training time: ")
+    assert "not recorded" in training_time(tmp_path / "other.tar.gz")

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pyparsing.warnings import PyparsingDeprecationWarning
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.orm import sessionmaker
 
 from bot import launch, migrate
 from bot.db import make_engine, make_session_factory
 from bot.models import Ticket, TicketStatus
-from bot.rasa_server import EMPTY_MESSAGE, HoldGate, install, rasa_arguments
+from bot.rasa_server import (
+    EMPTY_MESSAGE,
+    HoldGate,
+    install,
+    rasa_arguments,
+    rasa_command_line,
+)
 from bot.services import back_to_bot, handoff
 from bot.settings import Settings
 from channels.webchat import WebChatInput
@@ -197,3 +205,42 @@ def test_run_rasa_passes_the_token_in_the_environment(
     shell = started[1][0]
     assert shell[1:4] == ["-m", "bot.rasa_server", "shell"]
     assert shell[shell.index("--interface") + 1] == "127.0.0.1"
+
+
+def test_an_instance_behind_the_load_balancer_listens_on_its_own_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr(launch.os, "chdir", lambda _: None)
+    monkeypatch.setattr(launch.os, "execvpe", lambda _, cmd, env: started.append(cmd))
+    settings = Settings(var_dir=tmp_path, rasa_token="t", secret_key="k")
+    launch.run_rasa(settings, port=6105)
+    [command] = started
+    assert command[command.index("--port") + 1] == "6105"
+    # The browser's origin stays the load balancer's web port, not an instance's.
+    assert command[command.index("--cors") + 1] == "http://127.0.0.1:8000"
+
+
+def test_rasa_command_line_keeps_our_warning_filters_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rasa.__main__ as rasa_cli
+
+    def configure_as_rasa_does(*args: Any, **kwargs: Any) -> None:
+        warnings.filterwarnings("once", category=UserWarning)
+
+    monkeypatch.setattr(
+        rasa_cli, "configure_logging_and_warnings", configure_as_rasa_does
+    )
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        assert rasa_command_line() is rasa_cli.main
+        rasa_cli.configure_logging_and_warnings(None)  # as rasa's main() starts
+        # pyparsing's deprecations are UserWarnings too: rasa's filter would show them.
+        for category in (PyparsingDeprecationWarning, UserWarning):
+            warnings.warn_explicit(
+                category.__name__, category, "_fontconfig_pattern.py", 88,
+                module="matplotlib._fontconfig_pattern",
+            )  # fmt: skip
+
+    assert [str(w.message) for w in shown] == ["UserWarning"]

@@ -196,6 +196,18 @@ def post(client: FlaskClient, url: str, **data: Any) -> TestResponse:
     return client.post(url, data={"csrf_token": csrf(client), **data})
 
 
+REPLY_KEY = re.compile(r'name="reply_key" value="([^"]+)"')
+
+
+def reply_key(client: FlaskClient, reference: str) -> str:
+    """The one-time key of the reply form as the ticket page renders it now."""
+    match = REPLY_KEY.search(
+        client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    )
+    assert match is not None, "the reply form has no reply_key"
+    return match[1]
+
+
 def new_ticket(
     app: Flask,
     *,
