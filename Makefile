@@ -7,11 +7,13 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train db test lint unit stories e2e benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb benchmark-channels benchmark-insights shell clean
+.PHONY: help run run-production install train db test lint unit stories e2e faults benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb benchmark-channels benchmark-insights shell clean
 
 help:
 	@echo "make run            install, train if needed, migrate + seed the database, start all services"
-	@echo "make test           lint, unit tests, conversation tests, end-to-end tests"
+	@echo "make run-production the same in production mode: several instances behind HAProxy, on PostgreSQL, Redis and RabbitMQ"
+	@echo "make test           lint, unit tests, conversation tests, end-to-end and fault tests"
+	@echo "make faults         production mode's fault tests (PostgreSQL, Redis, RabbitMQ, HAProxy)"
 	@echo "make benchmark-nlu  intent accuracy, macro F1 and off-topic rejection on every held-out NLU set"
 	@echo "make calibrate-nlu  the NLU rejection threshold table on the validation set"
 	@echo "make benchmark-kb   help-centre retrieval: BM25, embeddings and hybrid, 17 and 200 articles"
@@ -39,10 +41,14 @@ run: install train db
 	@echo
 	@$(PY) -m honcho start -f Procfile
 
+# Production mode (README, "Production mode"): installs HAProxy if it is missing.
+run-production: install train
+	@scripts/run_production.sh
+
 shell: install
 	@$(PY) -m bot run shell
 
-test: install lint unit train stories e2e
+test: install lint unit train stories e2e faults
 	@echo "All checks passed."
 
 lint: install
@@ -60,6 +66,12 @@ stories: train
 
 e2e: train browser
 	@$(PY) -m pytest tests/e2e -q
+
+# Production mode's fault tests: two Rasa instances behind HAProxy, on the local
+# PostgreSQL, Redis and RabbitMQ (a database, key prefix and queue of their own).
+faults: train
+	@scripts/install_haproxy.sh
+	@$(PY) -m pytest tests/production -q
 
 # The console pages in docs/screenshots/ (used by the README), from the e2e stack.
 .PHONY: screenshots

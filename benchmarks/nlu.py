@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot.launch import model_path
+from bot.launch import model_path, training_time_path
 from bot.nlu.classifier import SentenceIntentClassifier
 from bot.quiet import quiet_warnings
 from bot.settings import PROJECT_ROOT
@@ -168,6 +168,18 @@ def report(name: str, scores: SetScores, ms_per_message: float) -> None:
         print(f"  {true} -> {predicted}: {n}")
 
 
+def training_time(model: Path) -> str:
+    """How long `make train` took for the served model, as `bot train` recorded it."""
+    record = training_time_path()
+    if model != model_path() or not record.exists():
+        return "training time: not recorded for this model (recorded by `make train`)"
+    seconds = json.loads(record.read_text())
+    return (
+        f"training time: {seconds['wall_seconds']:.0f} s wall, "
+        f"{seconds['cpu_seconds']:.0f} s CPU (make train, on this machine)"
+    )
+
+
 def rethreshold(prediction: Prediction, threshold: float) -> Prediction:
     """The prediction as a rejection threshold of `threshold` would have made it."""
     predicted = prediction.best_intent
@@ -196,6 +208,7 @@ async def run(
 
     agent = Agent.load(str(model))
     print(f"Model: {model}")
+    print(training_time(model))
     if blend is not None:
         classifiers = sentence_classifiers(agent)
         if not classifiers:

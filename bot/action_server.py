@@ -4,11 +4,14 @@ rasa-sdk's own server listens on every interface (`SANIC_HOST`'s default) and ru
 any action for anyone who can reach it, with whatever tracker they send. This one
 binds to `BIND_HOST` and answers only requests carrying
 `Authorization: Bearer <ACTION_SERVER_TOKEN>`, the header Rasa sends from
-`var/endpoints.yml` (bot.launch.write_endpoints). Only `/health` is open.
+`var/endpoints.yml` (bot.launch.write_endpoints). Only `GET /health` is open: it
+reports the database the actions use (bot/health.py; 503 when it is unreachable),
+for the load balancer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 
@@ -18,6 +21,8 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import health
+from bot.db import session_factory
 from bot.settings import Settings
 from knowledge_base import served_knowledge_base
 
@@ -37,8 +42,13 @@ def authorized(header: str | None, token: str) -> bool:
     )
 
 
-def create_app(token: str, actions: str = ACTIONS_PACKAGE) -> Sanic:
-    """rasa-sdk's app with every route but `/health` behind the bearer token."""
+def create_app(
+    token: str, actions: str = ACTIONS_PACKAGE, checks: health.Health | None = None
+) -> Sanic:
+    """rasa-sdk's app with every route but `/health` behind the bearer token.
+
+    With `checks`, `GET /health` reports them instead of rasa-sdk's plain "ok".
+    """
     if not token:
         raise ValueError("the action server needs ACTION_SERVER_TOKEN")
     # No CORS: only the Rasa server calls this, never a browser.
@@ -47,6 +57,10 @@ def create_app(token: str, actions: str = ACTIONS_PACKAGE) -> Sanic:
     @app.middleware("request")
     async def require_token(request: Request) -> HTTPResponse | None:
         if request.path in OPEN_PATHS:
+            if checks is not None and request.method == "GET":
+                # Answered here, before rasa-sdk's own /health route.
+                report = await asyncio.to_thread(checks.report)
+                return response.json(report.to_json(), status=report.http_status)
             return None
         if authorized(request.headers.get("authorization"), token):
             return None
@@ -60,11 +74,20 @@ def create_app(token: str, actions: str = ACTIONS_PACKAGE) -> Sanic:
     return app
 
 
-def run(settings: Settings) -> None:
-    """Serve the actions on BIND_HOST:ACTION_PORT until stopped."""
+def run(settings: Settings, port: int | None = None) -> None:
+    """Serve the actions on BIND_HOST and `port` (ACTION_PORT) until stopped."""
     utils.configure_colored_logging(logging.INFO)
     utils.update_sanic_log_level()
-    app = create_app(settings.action_server_token)
+    checks = health.Health(
+        "actions",
+        [
+            health.Check(
+                "database",
+                health.probe_database(session_factory(settings.database_url)),
+            )
+        ],
+    )
+    app = create_app(settings.action_server_token, checks=checks)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
 
     async def load_help_centre(app: Sanic, loop: object) -> None:
@@ -75,7 +98,7 @@ def run(settings: Settings) -> None:
     app.register_listener(load_help_centre, "before_server_start")
     app.run(
         settings.bind_host,
-        settings.action_port,
+        port or settings.action_port,
         workers=utils.number_of_sanic_workers(),
         access_log=False,
     )

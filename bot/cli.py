@@ -309,15 +309,35 @@ def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.service == "shell":
+        launch.run_shell(settings)
+        return
+    if args.service == "insights":
+        if args.port is not None:
+            raise CommandError("the insights consumer listens on no port: no --port")
+        launch.run_insights(settings)
+        return
     runners = {
         "rasa": launch.run_rasa,
         "actions": launch.run_actions,
         "web": launch.run_web,
         "worker": launch.run_worker,
-        "insights": launch.run_insights,
-        "shell": launch.run_shell,
     }
-    runners[args.service](settings)
+    runners[args.service](settings, args.port)
+
+
+def cmd_production(args: argparse.Namespace, settings: Settings) -> None:
+    from bot import production  # only `make run-production` needs it
+
+    if args.step == "start":
+        production.start(settings)
+        return
+    problems = production.prepare(settings)
+    if problems:
+        raise CommandError(
+            "production mode needs its shared services:\n  " + "\n  ".join(problems)
+        )
+    print("PostgreSQL, Redis and RabbitMQ answer.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -422,7 +442,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "service", choices=["rasa", "actions", "web", "worker", "insights", "shell"]
     )
+    run.add_argument(
+        "--port",
+        type=int,
+        help="listen here instead of the service's own port (an instance behind the "
+        "load balancer; the worker's health endpoint)",
+    )
     run.set_defaults(func=cmd_run)
+
+    production = sub.add_parser(
+        "production",
+        help="production mode (make run-production): `prepare` checks PostgreSQL, "
+        "Redis and RabbitMQ and creates the database; `start` runs every instance "
+        "behind HAProxy",
+    )
+    production.add_argument("step", choices=["prepare", "start"])
+    production.set_defaults(func=cmd_production)
     return parser
 
 

@@ -1,7 +1,9 @@
 """Start Switchboard's processes with settings from the environment.
 
 The Procfile calls these, so that defaults live in one place (bot.settings) and Rasa's
-endpoints file is generated from `RASA_TRACKER_STORE_URL` / `LOCK_STORE_URL`. Every
+endpoints file is generated from `RASA_TRACKER_STORE_URL`, `LOCK_STORE_URL` and
+`EVENT_BROKER_URL`. Each service can listen on another port than its own (`port`):
+an instance behind the load balancer in production mode (bot/production.py). Every
 process keeps what it writes private (`keep_files_private`): var/ holds customer data,
 password hashes and secrets.
 """
@@ -9,7 +11,9 @@ password hashes and secrets.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import resource
 import socket
 import stat
 import sys
@@ -40,10 +44,11 @@ def tracker_store_config(url: str) -> dict[str, Any]:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return {"type": "SQL", "dialect": "sqlite", "db": parsed.database}
+    # The host goes under `url`: Rasa passes that as the store's host.
     config: dict[str, Any] = {
         "type": "SQL",
         "dialect": parsed.drivername,
-        "host": parsed.host,
+        "url": parsed.host,
         "db": parsed.database,
     }
     if parsed.port:
@@ -55,16 +60,21 @@ def tracker_store_config(url: str) -> dict[str, Any]:
     return config
 
 
-def lock_store_config(url: str | None) -> dict[str, Any] | None:
-    """Rasa's lock store settings: Redis when configured, else in-memory (None)."""
+def lock_store_config(url: str | None, key_prefix: str) -> dict[str, Any] | None:
+    """Rasa's lock store settings: Redis when configured, else in-memory (None).
+
+    Our store (bot/lock_store.py), not Rasa's own "redis" type, whose tickets two
+    instances can take at the same moment.
+    """
     if not url:
         return None
     parsed = make_url(url)
     config: dict[str, Any] = {
-        "type": "redis",
+        "type": "bot.lock_store.SharedLockStore",
         "url": parsed.host or "localhost",
         "port": parsed.port or 6379,
         "db": int(parsed.database or 0),
+        "key_prefix": key_prefix,
     }
     if parsed.password:
         config["password"] = parsed.password
@@ -75,9 +85,11 @@ def event_broker_config(url: str, queue: str) -> dict[str, Any]:
     """Rasa's event broker settings: RabbitMQ for amqp:// URLs, else Rasa's SQL broker.
 
     The SQL broker takes a whole SQLAlchemy URL as its `url` and writes a table
-    named `events`. RabbitMQ's credentials go in their own fields, so that the URL
-    Rasa logs has none; its fanout exchange is named after the queue, so
-    installations sharing a server do not get each other's events.
+    named `events`. RabbitMQ goes through our broker (bot/event_broker.py), which
+    does not hold up the server while RabbitMQ is down; its credentials go in their
+    own fields, so that the URL Rasa logs has none, and its fanout exchange is
+    named after the queue, so installations sharing a server do not get each
+    other's events.
     """
     if not is_rabbitmq(url):
         return {"type": "sql", "url": url}
@@ -85,7 +97,7 @@ def event_broker_config(url: str, queue: str) -> dict[str, Any]:
     host = parts.hostname or "localhost"
     port = parts.port or 5672
     return {
-        "type": "pika",
+        "type": "bot.event_broker.RabbitMQBroker",
         "url": f"{parts.scheme}://{host}:{port}{parts.path or '/'}",
         "port": port,
         "username": unquote(parts.username or "guest"),
@@ -139,19 +151,26 @@ def keep_files_private(settings: Settings) -> None:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write `text` to a file only its owner can read, whatever the umask."""
+    """Write `text` to a file only its owner can read, whatever the umask.
+
+    Atomically: several Rasa instances starting together each write the endpoints
+    file while the others read it.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its mode on open
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+    os.replace(partial, path)
 
 
 def write_endpoints(settings: Settings) -> Path:
     """Write var/endpoints.yml for the Rasa server and return its path.
 
-    It holds the action server's token (and maybe the tracker store's or the event
-    broker's password), so only its owner can read it.
+    It holds the action server's token (and maybe the passwords of the tracker
+    store, Redis and RabbitMQ or the event broker's database), so only its owner
+    can read it.
     """
     endpoints: dict[str, Any] = {
         "action_endpoint": {
@@ -163,7 +182,7 @@ def write_endpoints(settings: Settings) -> Path:
             settings.event_broker_url, settings.event_broker_queue
         ),
     }
-    lock_store = lock_store_config(settings.lock_store_url)
+    lock_store = lock_store_config(settings.lock_store_url, settings.redis_key_prefix)
     if lock_store:
         endpoints["lock_store"] = lock_store
     path = settings.var_dir / "endpoints.yml"
@@ -230,10 +249,27 @@ def train(force: bool = False) -> bool:
         flush=True,
     )
     started = time.monotonic()
+    cpu_before = _children_cpu_seconds()
     train_output.run(command, cwd=PROJECT_ROOT, env=rasa_env(), log=log, out=sys.stdout)
+    wall = time.monotonic() - started
+    cpu = _children_cpu_seconds() - cpu_before
     stamp.write_text(fingerprint + "\n")
-    print(f"Model trained in {time.monotonic() - started:.0f} s: {model_path()}")
+    training_time_path().write_text(
+        json.dumps({"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1)})
+    )
+    print(f"Model trained in {wall:.0f} s: {model_path()}")
     return True
+
+
+def training_time_path() -> Path:
+    """Where `train` records how long the served model took to train."""
+    return MODEL_DIR / f"{MODEL_NAME}.training-time.json"
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU time of this process's finished child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rasa_server(*args: str) -> list[str]:
@@ -241,12 +277,14 @@ def _rasa_server(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot.rasa_server", *args]
 
 
-def run_rasa(settings: Settings) -> None:
+def run_rasa(settings: Settings, port: int | None = None) -> None:
     """Replace this process with the Rasa server (HTTP API on, token required).
 
     The token goes in the environment (RASA_TOKEN), which only this user can read;
-    the command line is shown to everyone by `ps`.
+    the command line is shown to everyone by `ps`. `port` (an instance behind the
+    load balancer) replaces RASA_PORT, where the load balancer listens.
     """
+    port = port or settings.rasa_port
     endpoints = write_endpoints(settings)
     command = _rasa_server(
         "run",
@@ -254,13 +292,13 @@ def run_rasa(settings: Settings) -> None:
         "--endpoints", str(endpoints),
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         "--interface", settings.bind_host,
-        "--port", str(settings.rasa_port),
+        "--port", str(port),
         "--enable-api",
         "--cors", settings.web_origin,
     )  # fmt: skip
     env = rasa_env()
     env["RASA_TOKEN"] = settings.rasa_token
-    print(f"Rasa server: http://{settings.bind_host}:{settings.rasa_port}", flush=True)
+    print(f"Rasa server: http://{settings.bind_host}:{port}", flush=True)
     os.chdir(PROJECT_ROOT)
     os.execvpe(command[0], command, env)
 
@@ -281,23 +319,23 @@ def run_shell(settings: Settings) -> None:
     os.execvpe(command[0], command, rasa_env())
 
 
-def run_actions(settings: Settings) -> None:
+def run_actions(settings: Settings, port: int | None = None) -> None:
     """Run the action server in this process (on BIND_HOST, token required)."""
     from bot import action_server  # only this process needs rasa-sdk's server
 
-    print(
-        f"Action server: http://{settings.bind_host}:{settings.action_port}", flush=True
-    )
+    port = port or settings.action_port
+    print(f"Action server: http://{settings.bind_host}:{port}", flush=True)
     os.chdir(PROJECT_ROOT)
     for name, value in rasa_env().items():
         os.environ.setdefault(name, value)
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))  # the `actions` package
-    action_server.run(settings)
+    action_server.run(settings, port)
 
 
-def run_web(settings: Settings) -> None:
-    """Replace this process with the web app under waitress."""
+def run_web(settings: Settings, port: int | None = None) -> None:
+    """Replace this process with the web app under waitress (on `port` or WEB_PORT)."""
+    port = port or settings.web_port
     # waitress reads each request whole (headers and body) in its event loop before
     # a thread runs the app, so a slow or stalled client holds a connection, never
     # a thread; connections idle for --channel-timeout seconds (a header that never
@@ -306,22 +344,25 @@ def run_web(settings: Settings) -> None:
     # and a request lookahead of 1 keeps reading the socket during a stream, so a
     # closed tab is noticed and its stream ends at once.
     command = [
-        _bin("waitress-serve"), f"--listen={settings.bind_host}:{settings.web_port}",
+        _bin("waitress-serve"), f"--listen={settings.bind_host}:{port}",
         "--threads=32", "--channel-timeout=30", "--connection-limit=1000",
         "--asyncore-use-poll", "--send-bytes=1", "--channel-request-lookahead=1",
         "--max-request-header-size=65536", "--max-request-body-size=1048576",
         "--ident=switchboard", "--call", "bot.web:create_app",
     ]  # fmt: skip
-    print(f"Web app: http://{settings.bind_host}:{settings.web_port}", flush=True)
+    print(f"Web app: http://{settings.bind_host}:{port}", flush=True)
     os.chdir(PROJECT_ROOT)
     os.execvpe(command[0], command, rasa_env())
 
 
-def run_worker(settings: Settings) -> None:
-    """Run the delivery worker in this process (bot/worker.py)."""
+def run_worker(settings: Settings, port: int | None = None) -> None:
+    """Run the delivery worker in this process (bot/worker.py).
+
+    With `port`, it answers GET /health there (for the load balancer's checks).
+    """
     from bot import worker  # only this process needs it
 
-    worker.run(settings, settings.worker_interval)
+    worker.run(settings, settings.worker_interval, health_port=port)
 
 
 def run_insights(settings: Settings) -> None:

@@ -42,6 +42,10 @@ NAMING_CONVENTION = {
 
 mapper_registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
+# Ids are 32-bit integers on both databases: a larger number names no row, and
+# SQLite cannot even bind one above 2**63 (OverflowError).
+MAX_ID = 2**31 - 1
+
 
 class Base(metaclass=DeclarativeMeta):
     """Declarative base (written out as a class so type checkers understand it)."""

@@ -8,6 +8,9 @@ Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `ras
   SMS, voice, `rasa shell`): a message in a conversation a person holds goes to the
   ticket's transcript and gets no answer from the assistant, unless it asks for the
   assistant back, which releases the hold (bot.services.back_to_bot).
+- A turn in which a custom action failed ends with an apology
+  (bot/action_failures.py), and `GET /health` reports the model and every
+  dependency (bot/rasa_health.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.orm import Session
 
+from bot import action_failures, rasa_health
 from bot.db import session_factory
 from bot.quiet import quiet_warnings
 from bot.services import back_to_bot
@@ -148,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.argv[1:] if argv is None else argv, settings.rasa_token
     )
     install(HoldGate(session_factory(settings.database_url).begin))
+    action_failures.install()
+    rasa_health.install(settings)
     rasa_main = rasa_command_line()
     # Only this copy of the arguments has the token; /proc/<pid>/cmdline keeps the
     # ones the process was started with.

@@ -37,6 +37,16 @@ TRUST_MODES = (TRUST_ATTESTED, TRUST_ALWAYS, TRUST_NEVER)
 MAX_QUEUE_NAME = 64  # Twilio's limit for a queue's friendly name
 ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")  # Twilio's format
 
+# SWITCHBOARD_MODE: everything in this machine's files and processes (`make run`), or
+# the shared services several processes and machines need (`make run-production`).
+EMBEDDED = "embedded"
+PRODUCTION = "production"
+MODES = (EMBEDDED, PRODUCTION)
+# Production defaults: the local services, as on development and CI machines.
+LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/switchboard"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+LOCAL_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
 
 def setting(
     env: str,
@@ -67,13 +77,30 @@ def _sqlite_in_var_dir(filename: str) -> Callable[[Any], str]:
     return lambda settings: f"sqlite:///{settings.var_dir / filename}"
 
 
+def _by_mode(
+    production: Callable[[Any], Any],
+    embedded: Callable[[Any], Any] = lambda settings: None,
+) -> Callable[[Any], Any]:
+    """A default that follows SWITCHBOARD_MODE (embedded: unset unless given)."""
+    return lambda settings: (production if settings.mode == PRODUCTION else embedded)(
+        settings
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting Switchboard reads; see `.env.example` for documentation."""
 
+    # First: the defaults of the data and shared-state settings below follow it.
+    mode: str = setting(
+        "SWITCHBOARD_MODE", EMBEDDED, clean=lambda raw: raw.strip().lower()
+    )
     var_dir: Path = setting("SWITCHBOARD_VAR_DIR", DEFAULT_VAR_DIR)
     database_url: str = setting(
-        "DATABASE_URL", derived=_sqlite_in_var_dir("switchboard.db")
+        "DATABASE_URL",
+        derived=_by_mode(
+            lambda s: LOCAL_POSTGRES_URL, _sqlite_in_var_dir("switchboard.db")
+        ),
     )
     default_phone_region: str = setting("DEFAULT_PHONE_REGION", "US")
     max_verification_attempts: int = setting("MAX_VERIFICATION_ATTEMPTS", 3)
@@ -88,14 +115,29 @@ class Settings:
         "ACTION_SERVER_URL",
         derived=lambda s: f"http://127.0.0.1:{s.action_port}/webhook",
     )
+    # In production, Rasa's `events` table sits next to the customer tables.
     tracker_store_url: str = setting(
-        "RASA_TRACKER_STORE_URL", derived=_sqlite_in_var_dir("rasa_tracker.db")
+        "RASA_TRACKER_STORE_URL",
+        derived=_by_mode(
+            lambda s: s.database_url, _sqlite_in_var_dir("rasa_tracker.db")
+        ),
     )
-    lock_store_url: str | None = setting("LOCK_STORE_URL", None)
-    # Rasa's event broker (every conversation event, for Insights): a SQL database
-    # (Rasa's SQL broker; its `events` table) or RabbitMQ (amqp://).
+    # Shared state of the web processes and the Rasa instances (production only).
+    redis_url: str | None = setting(
+        "REDIS_URL", None, derived=_by_mode(lambda s: LOCAL_REDIS_URL)
+    )
+    # Prefix of every Redis key Switchboard writes (letters and digits).
+    redis_key_prefix: str = setting("REDIS_KEY_PREFIX", "switchboard")
+    lock_store_url: str | None = setting(
+        "LOCK_STORE_URL", None, derived=lambda s: s.redis_url
+    )
+    # Rasa's event broker (every conversation event, for Insights): RabbitMQ
+    # (amqp://, production) or a SQL database (Rasa's SQL broker, embedded).
     event_broker_url: str = setting(
-        "EVENT_BROKER_URL", derived=_sqlite_in_var_dir("rasa_events.db")
+        "EVENT_BROKER_URL",
+        derived=_by_mode(
+            lambda s: LOCAL_RABBITMQ_URL, _sqlite_in_var_dir("rasa_events.db")
+        ),
     )
     # RabbitMQ only: the durable queue the insights consumer reads (and the fanout
     # exchange Rasa publishes to, named after it).
@@ -153,12 +195,34 @@ class Settings:
     unclaimed_hold_minutes: int = setting("UNCLAIMED_HOLD_MINUTES", 30)
     # Seconds the insights consumer waits when the SQL event broker has nothing new.
     insights_interval: float = setting("INSIGHTS_INTERVAL", 2.0)
+    # `make run-production`: how many of each service run behind the load balancer.
+    rasa_instances: int = setting("RASA_INSTANCES", 2)
+    action_instances: int = setting("ACTION_INSTANCES", 2)
+    web_instances: int = setting("WEB_INSTANCES", 2)
+    # The worker's health endpoint and the load balancer's statistics page.
+    worker_port: int = setting("WORKER_PORT", 5057)
+    haproxy_stats_port: int = setting("HAPROXY_STATS_PORT", 8404)
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(
+                f"SWITCHBOARD_MODE must be {' or '.join(MODES)}, got {self.mode!r}"
+            )
+        if not self.redis_key_prefix.isalnum():
+            # Rasa's Redis lock store ignores any other prefix (and shares keys).
+            raise ValueError(
+                "REDIS_KEY_PREFIX must be letters and digits only, got "
+                f"{self.redis_key_prefix!r}"
+            )
         for item in fields(self):
             derive = item.metadata[DERIVED]
             if derive is not None and not getattr(self, item.name):
                 object.__setattr__(self, item.name, derive(self))
+
+    @property
+    def production(self) -> bool:
+        """Whether shared state lives in PostgreSQL, Redis and RabbitMQ."""
+        return self.mode == PRODUCTION
 
     @property
     def web_origin(self) -> str:

@@ -10,7 +10,9 @@ Web chat bodies: the web app signs what it forwards to the Rasa web chat channel
 only it (holder of SECRET_KEY) can speak for a signed-in customer there. The
 signature covers the raw body, which carries a timestamp and a random nonce: the
 channel refuses bodies older (or further in the future) than MAX_AGE_SECONDS, and a
-nonce it has already seen (`NonceCache`), so a captured request cannot be replayed.
+nonce it has already seen, so a captured request cannot be replayed: in the Rasa
+process's memory (`NonceCache`) with one Rasa server, in Redis (`SharedNonces`)
+when REDIS_URL is set and several instances share the work.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from typing import Any
 
 from itsdangerous import Signer, URLSafeSerializer
 
+from bot.shared_state import SharedState
+
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 MAX_AGE_SECONDS = 60
+# How long a nonce is remembered: past this, its body is refused as too old anyway.
+NONCE_TTL = 2 * MAX_AGE_SECONDS + 5
 
 # One salt per purpose (never reuse one for something else).
 WEBCHAT_BODY = "switchboard.webchat-body"
@@ -92,7 +98,7 @@ class NonceCache:
     body is refused as too old anyway. In memory, per process (one Rasa server).
     """
 
-    def __init__(self, ttl: float = 2 * MAX_AGE_SECONDS + 5) -> None:
+    def __init__(self, ttl: float = NONCE_TTL) -> None:
         self.ttl = ttl
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -114,3 +120,15 @@ class NonceCache:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+class SharedNonces:
+    """`NonceCache` in Redis, for several Rasa instances (raises SharedStateDown)."""
+
+    def __init__(self, state: SharedState, ttl: float = NONCE_TTL) -> None:
+        self.state = state
+        self.ttl = ttl
+
+    def use(self, nonce: str) -> bool:
+        """Record `nonce`; False when it was already used (a replay)."""
+        return self.state.take("webchat-nonces", nonce, self.ttl)

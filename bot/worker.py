@@ -8,7 +8,8 @@ the conversations nobody claimed within UNCLAIMED_HOLD_MINUTES
 (bot/services/back_to_bot.py), so their notices go out in the same round. Once a
 minute it also recomputes the queue's priorities, so waiting tickets move up.
 Start it with `python -m bot run worker`; it stops cleanly on SIGTERM or SIGINT,
-after the round under way.
+after the round under way. With `--port` it answers `GET /health` there
+(bot/health.py): the database, and whether its rounds keep coming.
 """
 
 from __future__ import annotations
@@ -24,18 +25,23 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import health
+from bot.chat_push import announce_on_commit
 from bot.db import session_factory
 from bot.models import Delivery, utcnow
 from bot.services import back_to_bot, delivery, priority
 from bot.services.delivery import Outcome
 from bot.services.messaging import SmsSender
 from bot.settings import Settings
+from bot.shared_state import SharedState
 from bot.twilio_client import TwilioClient
 
 logger = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 60.0
 STARTED = "Delivery worker started"
+# Rounds missing for this many intervals (and at least a minute): stalled.
+STALLED_ROUNDS = 10
 
 
 @dataclass
@@ -51,6 +57,11 @@ class Worker:
     refresh_every: float = REFRESH_SECONDS
     clock: Callable[[], float] = time.monotonic  # schedules the refreshes
     _next_refresh: float | None = field(default=None, init=False)
+    last_round: float | None = field(default=None, init=False)  # by `clock`
+    started: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     def release_unclaimed(self) -> list[back_to_bot.Released]:
         """Give the assistant back the conversations nobody claimed in time."""
@@ -120,6 +131,18 @@ class Worker:
                 self.refresh()
             except Exception:
                 logger.exception("refreshing ticket priorities failed")
+        self.last_round = self.clock()
+
+    def rounds_probe(self, interval: float) -> Callable[[], None]:
+        """A health probe: rounds keep coming (a stuck round shows here)."""
+        limit = max(60.0, STALLED_ROUNDS * interval)
+
+        def probe() -> None:
+            last = self.started if self.last_round is None else self.last_round
+            if self.clock() - last > limit:
+                raise health.Unhealthy("stalled")
+
+        return probe
 
     def run(self, interval: float, stop: threading.Event) -> None:
         """Rounds every `interval` seconds until `stop` is set."""
@@ -128,8 +151,13 @@ class Worker:
             stop.wait(interval)
 
 
-def run(settings: Settings, interval: float | None = None) -> None:
-    """Run the worker in this process until SIGTERM or SIGINT."""
+def run(
+    settings: Settings, interval: float | None = None, health_port: int | None = None
+) -> None:
+    """Run the worker in this process until SIGTERM or SIGINT.
+
+    With `health_port`, it answers `GET /health` there (on BIND_HOST).
+    """
     interval = settings.worker_interval if interval is None else interval
     if not interval > 0:
         raise ValueError(f"WORKER_INTERVAL must be more than 0 seconds, got {interval}")
@@ -160,10 +188,24 @@ def run(settings: Settings, interval: float | None = None) -> None:
         if settings.unclaimed_hold_minutes
         else None,
     )
+    checks = [
+        health.Check("database", health.probe_database(worker.factory)),
+        health.Check("rounds", worker.rounds_probe(interval)),
+    ]
+    if settings.redis_url:  # web chat replies it delivers are pushed live
+        state = SharedState.from_url(settings.redis_url, settings.redis_key_prefix)
+        announce_on_commit(worker.factory, state)
+        checks.append(health.Check("redis", health.probe_redis(state)))
+    server = None
+    if health_port:
+        report = health.Health("worker", checks)
+        server = health.serve(report, settings.bind_host, health_port)
     logger.info("%s: delivering every %g s", STARTED, interval)
     try:
         worker.run(interval, stop)
     finally:
+        if server is not None:
+            server.shutdown()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         worker.factory.kw["bind"].dispose()  # close the pool's connections

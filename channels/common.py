@@ -41,6 +41,9 @@ _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\ufe0f\u200d]"
 )
+# What XML 1.0 cannot carry: a reply echoing a customer's control character would
+# make TwiML that Twilio refuses to parse, and the customer would hear nothing.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class Transactions:
@@ -175,7 +178,8 @@ async def run_through_rasa(
 
 
 def plain_text(text: str, keep_urls: bool = True) -> str:
-    """Markdown and emoji out: "[Track](https://x)" -> "Track: https://x"."""
+    """Plain text: "[Track](https://x)" -> "Track: https://x"; no emoji, no controls."""
+    text = _NOT_XML.sub("", text)
     text = _MARKDOWN_LINK.sub(lambda m: f"{m[1]}: {m[2]}" if keep_urls else m[1], text)
     text = _EMPHASIS.sub(r"\2", text)
     text = _EMOJI.sub("", text)

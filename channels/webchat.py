@@ -5,11 +5,14 @@ customer message with an `X-Switchboard-Signature` over the raw body, and vouche
 the signed-in customer with `customer_id`; unsigned requests are refused. The body
 carries a `timestamp` and a random `nonce` (bot/signing.py): a body older than 60 s,
 more than 60 s in the future, or seen before, is refused too, so a captured request
-cannot be replayed.
+cannot be replayed. With REDIS_URL set, nonces are remembered in Redis, so a replay
+sent to another Rasa instance is refused as well; while Redis cannot be reached,
+every message is refused (503) rather than taken unchecked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -23,9 +26,11 @@ from sanic.response import HTTPResponse
 from bot import rasa_server
 from bot.identity import ChannelIdentity
 from bot.settings import Settings
+from bot.shared_state import SharedState, SharedStateDown
 from bot.signing import (
     SIGNATURE_HEADER,
     NonceCache,
+    SharedNonces,
     is_fresh,
     valid_body_signature,
 )
@@ -52,7 +57,8 @@ def parse_request(body: bytes) -> WebChatRequest:
     """The message in a webhook body; ValueError says what is wrong with it."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # Not UTF-8 or not JSON (ValueErrors), or nested deeper than Python recurses.
+    except (ValueError, RecursionError) as exc:
         raise ValueError("body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
@@ -99,7 +105,13 @@ class WebChatInput(InputChannel):
                 "the web chat channel needs SECRET_KEY to check signatures"
             )
         self.settings = settings
-        self.nonces = NonceCache()
+        self.nonces: NonceCache | SharedNonces = (
+            SharedNonces(
+                SharedState.from_url(settings.redis_url, settings.redis_key_prefix)
+            )
+            if settings.redis_url
+            else NonceCache()
+        )
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("webchat_webhook", __name__)
@@ -127,7 +139,13 @@ class WebChatInput(InputChannel):
             return response.json({"error": str(exc)}, status=400)
         if not is_fresh(message.timestamp):
             return response.json({"error": "request expired"}, status=403)
-        if not self.nonces.use(message.nonce):
+        try:
+            # Redis's answer (or its timeout) is waited for off the event loop.
+            fresh = await asyncio.to_thread(self.nonces.use, message.nonce)
+        except SharedStateDown as exc:
+            logger.error("web chat message refused: Redis unreachable: %s", exc)
+            return response.json({"error": "replay check unavailable"}, status=503)
+        if not fresh:
             return response.json({"error": "request replayed"}, status=403)
         identity = (
             ChannelIdentity(channel="web", customer_id=message.customer_id)

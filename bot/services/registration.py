@@ -32,7 +32,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.mailer import Outbox
-from bot.models import Registration, utcnow
+from bot.models import MAX_ID, Registration, utcnow
 from bot.services.contact import normalise_email, normalise_phone
 from bot.services.customers import (
     CustomerExists,
@@ -206,6 +206,8 @@ def _load(token: str, secret: str) -> tuple[int, str] | None:
         return None
     registration_id, nonce = data.get("r"), data.get("n")
     if not isinstance(registration_id, int) or not isinstance(nonce, str):
+        return None
+    if not 0 < registration_id <= MAX_ID:
         return None
     return registration_id, nonce
 

@@ -1,6 +1,9 @@
-"""The web app (port 8000): demo shop with the chat widget, chat API, health check.
+"""The web app (port 8000): demo shop with the chat widget, chat API, the console.
 
-A later issue adds the agent console.
+With REDIS_URL set (production), what its processes share lives in Redis
+(app.extensions["shared_state"]): chat stream quotas and live push, the console's
+sign-in throttle and one-time reply keys. In production mode it runs behind the
+load balancer, whose X-Forwarded-For gives the client's address.
 """
 
 from __future__ import annotations
@@ -9,8 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot.chat_push import announce_on_commit
 from bot.settings import Settings
+from bot.shared_state import SharedState
 
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -46,10 +52,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     database.init_app(app)
+    settings = app.config["SETTINGS"]  # tests may give their own
+    if settings.redis_url:
+        state = SharedState.from_url(settings.redis_url, settings.redis_key_prefix)
+        app.extensions["shared_state"] = state
+        announce_on_commit(database.session_factory_of(app), state)
+    if settings.production:
+        # Behind HAProxy (one hop, which appends the address it saw): sign-in
+        # throttles and stream quotas count real clients, not the proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
 
     security.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(pages.bp)
+    pages.init_app(app)
     app.register_blueprint(shop.bp)
     app.register_blueprint(registration.bp)
     chat.init_app(app)

@@ -9,6 +9,7 @@ otherwise the text the customer sees in the transcript is what Rasa gets.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from flask import (
@@ -21,7 +22,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from bot.chat_push import Listener
+from bot.models import MAX_ID
 from bot.services import back_to_bot
+from bot.services.customer_text import clean_message
+from bot.shared_state import SharedState, SharedStateDown
 from bot.web import chat_store
 from bot.web.auth import signed_in_customer_id
 from bot.web.conversation import (
@@ -32,17 +37,24 @@ from bot.web.conversation import (
 from bot.web.database import session_factory
 from bot.web.rasa_client import AssistantUnavailable, WebChatClient
 from bot.web.security import same_origin
-from bot.web.stream import Quota, StreamSlots, TooManyStreams, message_events
+from bot.web.stream import (
+    SLOT_GRACE_SECONDS,
+    Quota,
+    SharedStreamSlots,
+    StreamSlots,
+    TooManyStreams,
+    message_events,
+)
 
 bp = Blueprint("chat", __name__, url_prefix="/chat/api")
 
 __all__ = ["CONVERSATION_KEY", "bp", "conversation_id", "init_app"]
 
-MAX_MESSAGE_LENGTH = 2000
 UNAVAILABLE = (
     "We couldn't reach the assistant; your message is saved, please try again."
 )
 TOO_MANY_STREAMS = "Too many open chat streams; poll for messages and retry later."
+NO_STREAMS = "Live updates are unavailable; poll for messages and retry later."
 CLIENT_DISCONNECTED = "waitress.client_disconnected"
 
 
@@ -63,24 +75,13 @@ def _refuse_forgeries() -> ResponseReturnValue | None:
     return None
 
 
-def _has_surrogates(value: str) -> bool:
-    return any("\ud800" <= c <= "\udfff" for c in value)
-
-
 def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"'{name}' must be a string.")
-    value = value.strip()
-    if not value:
-        raise ValueError("Type a message before sending.")
-    if "\x00" in value or _has_surrogates(value):
-        raise ValueError("The message contains characters that can't be stored.")
-    if len(value) > MAX_MESSAGE_LENGTH:
-        raise ValueError(f"Messages can be at most {MAX_MESSAGE_LENGTH} characters.")
-    return value
+    return clean_message(value)
 
 
 @bp.post("/messages")
@@ -92,7 +93,10 @@ def send_message() -> ResponseReturnValue:
     unless the message asks for the assistant back: then the answer is the notice
     that it is back (bot/services/back_to_bot.py).
     """
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than Python recurses: not a message
+        data = None
     if not isinstance(data, dict):
         return _error(400, "bad_request", 'Send a JSON object like {"text": "hi"}.')
     try:
@@ -147,6 +151,8 @@ def _after() -> int:
     try:
         after = int(raw)
         resumed = int(last_event) if last_event else 0
+        if max(after, resumed) > MAX_ID:  # no message has such an id
+            raise ValueError(f"{max(after, resumed)} is beyond every message id")
     except ValueError as exc:
         raise ValueError("'after' must be a message id (a whole number).") from exc
     return max(after, resumed, 0)
@@ -205,9 +211,18 @@ def stream() -> ResponseReturnValue:
         return _error(400, "invalid_after", str(exc))
     had_conversation = has_conversation()
     conversation = conversation_id()
-    slots: StreamSlots = current_app.extensions["chat_stream_slots"]
+    slots: StreamSlots | SharedStreamSlots = current_app.extensions["chat_stream_slots"]
     try:
         release = slots.acquire(_stream_quotas(conversation, had_conversation))
+    except SharedStateDown as exc:
+        current_app.logger.error("chat streams: Redis unreachable: %s", exc)
+        retry_after = max(1, math.ceil(current_app.config["CHAT_STREAM_RETRY_AFTER"]))
+        unavailable = jsonify(
+            error="streams_unavailable", message=NO_STREAMS, retry_after=retry_after
+        )
+        unavailable.status_code = 503
+        unavailable.headers["Retry-After"] = str(retry_after)
+        return unavailable
     except TooManyStreams as exc:
         retry_after = max(1, math.ceil(current_app.config["CHAT_STREAM_RETRY_AFTER"]))
         refusal = jsonify(
@@ -219,17 +234,31 @@ def stream() -> ResponseReturnValue:
         refusal.status_code = 429
         refusal.headers["Retry-After"] = str(retry_after)
         return refusal
-    events = message_events(
-        session_factory(),
-        conversation,
-        after,
-        duration=float(current_app.config["CHAT_STREAM_SECONDS"]),
-        interval=float(current_app.config["CHAT_POLL_SECONDS"]),
-        # waitress tells when the browser closed the connection (bot/launch.py).
-        gone=request.environ.get(CLIENT_DISCONNECTED),
+    factory = session_factory()
+    duration = float(current_app.config["CHAT_STREAM_SECONDS"])
+    # waitress tells when the browser closed the connection (bot/launch.py).
+    gone = request.environ.get(CLIENT_DISCONNECTED)
+    listener: Listener | None = current_app.extensions.get("chat_push")
+    interval = float(
+        current_app.config[
+            "CHAT_POLL_SECONDS" if listener is None else "CHAT_SIGNALLED_POLL_SECONDS"
+        ]
     )
+
+    def events() -> Iterator[str]:  # runs after the request, outside its context
+        if listener is None:
+            yield from message_events(
+                factory, conversation, after, duration, interval, gone
+            )
+            return
+        # Woken by a signal from whichever process stored the message.
+        with listener.watching(conversation) as watch:
+            yield from message_events(
+                factory, conversation, after, duration, interval, gone, watch
+            )
+
     response = Response(
-        events,
+        events(),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -242,6 +271,9 @@ def init_app(app: Flask) -> None:
     """Register the API and its Rasa client (pointed at RASA_URL)."""
     app.config.setdefault("CHAT_STREAM_SECONDS", 25.0)
     app.config.setdefault("CHAT_POLL_SECONDS", 1.0)
+    # With live push (REDIS_URL), streams read the database when signalled and at
+    # least this often (a lost signal delays a message by at most this much).
+    app.config.setdefault("CHAT_SIGNALLED_POLL_SECONDS", 5.0)
     app.config.setdefault("RASA_TIMEOUT", 30.0)
     # Below the server's 32 threads (bot/launch.py), so streams never take them all.
     app.config.setdefault("CHAT_MAX_STREAMS", 16)
@@ -254,9 +286,14 @@ def init_app(app: Flask) -> None:
     # are scripts, not visitors.
     app.config.setdefault("CHAT_MAX_COOKIELESS_STREAMS_PER_ADDRESS", 1)
     app.config.setdefault("CHAT_STREAM_RETRY_AFTER", 30)
-    app.extensions["chat_stream_slots"] = StreamSlots(
-        total=int(app.config["CHAT_MAX_STREAMS"])
-    )
+    state: SharedState | None = app.extensions.get("shared_state")
+    total = int(app.config["CHAT_MAX_STREAMS"])
+    if state is None:
+        app.extensions["chat_stream_slots"] = StreamSlots(total=total)
+    else:  # several web processes: the quotas are counted together
+        lease = float(app.config["CHAT_STREAM_SECONDS"]) + SLOT_GRACE_SECONDS
+        app.extensions["chat_stream_slots"] = SharedStreamSlots(state, total, lease)
+        app.extensions["chat_push"] = Listener(state)
     app.extensions["webchat_client"] = WebChatClient(
         app.config["RASA_URL"], app.config["SECRET_KEY"], app.config["RASA_TIMEOUT"]
     )

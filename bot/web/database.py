@@ -21,7 +21,12 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = make_session_factory(engine)
 
 
+def session_factory_of(app: Flask) -> sessionmaker[Session]:
+    """`app`'s session factory (outside a request)."""
+    factory: sessionmaker[Session] = app.extensions[EXTENSION]
+    return factory
+
+
 def session_factory() -> sessionmaker[Session]:
     """The current app's session factory: one short-lived session per unit of work."""
-    factory: sessionmaker[Session] = current_app.extensions[EXTENSION]
-    return factory
+    return session_factory_of(current_app)  # type: ignore[arg-type]

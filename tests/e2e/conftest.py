@@ -9,17 +9,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from twilio.request_validator import RequestValidator
 
 from bot import clock, migrate
 from bot.db import make_engine
@@ -27,6 +25,7 @@ from bot.insights.consumer import STARTED as INSIGHTS_STARTED
 from bot.seed import seed_demo_data
 from bot.settings import PROJECT_ROOT, Settings
 from bot.worker import STARTED as WORKER_STARTED
+from tests.assistant import Assistant
 from tests.e2e.browser import browser  # noqa: F401  (a fixture for every e2e test)
 from tests.fakes.twilio import FakeTwilio
 
@@ -49,91 +48,67 @@ TWILIO_ACCOUNT_SID = "AC" + "1" * 32
 
 
 @dataclass
-class Stack:
-    rasa_url: str
+class Stack(Assistant):
     action_url: str
     web_url: str
-    token: str
     action_token: str
     secret: str
-    twilio_token: str
     twilio: FakeTwilio
     engine: Engine
     tracker_db: Path
     logs: Path
     events_db: Path
 
-    def twilio_post(
-        self, path: str, params: dict[str, str], signature: str | None = "valid"
-    ) -> requests.Response:
-        """POST a Twilio webhook, signed like Twilio signs it (or not)."""
-        url = f"{self.rasa_url}{path}"
-        headers = {}
-        if signature == "valid":
-            headers["X-Twilio-Signature"] = RequestValidator(
-                self.twilio_token
-            ).compute_signature(url, params)
-        elif signature is not None:
-            headers["X-Twilio-Signature"] = signature
-        return requests.post(url, data=params, headers=headers, timeout=30)
-
-    def say(
-        self, sender: str, text: str, metadata: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """Send one customer message through the REST channel; return the bot's replies."""
-        body: dict[str, Any] = {"sender": sender, "message": text}
-        if metadata:
-            body["metadata"] = metadata
-        response = requests.post(
-            f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=60
-        )
-        response.raise_for_status()
-        return list(response.json())
-
-    def texts(self, sender: str, text: str) -> list[str]:
-        return [m.get("text", "") for m in self.say(sender, text)]
-
-    def user_texts(self, conversation_id: str) -> list[str]:
-        """What the customer said in a conversation, from Rasa's tracker."""
-        tracker = requests.get(
-            f"{self.rasa_url}/conversations/{conversation_id}/tracker",
-            params={"token": self.token},
-            timeout=10,
-        )
-        tracker.raise_for_status()
-        events = tracker.json()["events"]
-        return [str(e.get("text")) for e in events if e["event"] == "user"]
-
     def session(self) -> Session:
         return Session(self.engine)
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll `url` until it answers 200; fail if the process exits or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    up: Callable[[requests.Response], bool] = lambda response: response.ok,
+    timeout: float = STARTUP_TIMEOUT,
+) -> None:
+    """Poll `url` until it answers 200 (or `up`); fail if the process exits or stalls."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if up(requests.get(url, timeout=2)):
                 return
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    raise RuntimeError(
-        f"{url} did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
-    )
+    raise RuntimeError(f"{url} did not start in {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-def launch(service: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start a service as the Procfile does (`python -m bot run SERVICE`)."""
+def launch(
+    service: str, env: dict[str, str], log: Path, *args: str
+) -> subprocess.Popen[bytes]:
+    """Start a service as the Procfile does (`python -m bot run SERVICE [ARGS]`)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", service],
+        [sys.executable, "-m", "bot", "run", service, *args],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+
+
+def stop(processes: Iterable[subprocess.Popen[bytes]], grace: float = 30.0) -> None:
+    """SIGTERM to all at once; SIGKILL for any still running `grace` seconds later."""
+    stopping = list(processes)
+    for process in stopping:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in stopping:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
 
 
 def _start_background(
@@ -240,12 +215,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             events_db=var / "rasa_events.db",
         )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
         twilio.stop()
         engine.dispose()

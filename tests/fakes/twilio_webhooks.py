@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from sanic import Blueprint
 from sanic.compat import Header
@@ -48,6 +48,19 @@ def shifted(params: dict[str, str], field_name: str) -> dict[str, str]:
     result = {k: v for k, v in params.items() if k != swallowed}
     result[field_name] = params[field_name] + swallowed + params[swallowed]
     return result
+
+
+def fields_read(body: bytes) -> dict[str, str]:
+    """The fields a channel reads from a form body (channels/common.py's form_params).
+
+    What Twilio signed for a body it sent: the first value of each name, blanks
+    kept, bytes that are not UTF-8 read as U+FFFD.
+    """
+    fields: dict[str, str] = {}
+    text = body.decode("utf-8", errors="replace")
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        fields.setdefault(key, value)
+    return fields
 
 
 @dataclass

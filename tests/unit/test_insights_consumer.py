@@ -26,6 +26,7 @@ from bot.insights.consumer import Consumer, load_position
 from bot.insights.schema import InsightConversation, InsightEventKey
 from bot.insights.sources import BROKER_EVENTS, RabbitMQSource, SqlEventSource
 from bot.services import insights
+from tests.rabbitmq import delete_queue
 from tests.unit.console.helpers import rows_removed_after
 from tests.unit.insights_events import CONTEXT, Script
 
@@ -191,22 +192,12 @@ async def _rabbit_waiting(queue: str) -> int:
         return int(declared.declaration_result.message_count or 0)
 
 
-async def _rabbit_delete(queue: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect_robust(RABBITMQ_URL)
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(queue)
-        await channel.exchange_delete(queue)
-
-
 @pytest.fixture
 def rabbit_queue() -> Iterator[str]:
     """A queue (and exchange) of this test's own on the local RabbitMQ."""
     name = f"switchboard_test_{uuid.uuid4().hex[:12]}"
     yield name
-    asyncio.run(_rabbit_delete(name))
+    asyncio.run(delete_queue(RABBITMQ_URL, name))
 
 
 async def _consume_until(
@@ -295,23 +286,24 @@ def test_rabbitmq_a_stopped_consumer_leaves_unacknowledged_events_queued(
 def test_rabbitmq_events_published_by_rasas_broker(
     consumer: Consumer, rabbit_queue: str
 ) -> None:
-    """Rasa's pika broker, configured as var/endpoints.yml configures it."""
-    import rasa.shared.core.events  # noqa: F401  (the broker's _publish needs it)
-    from rasa.core.brokers.pika import PikaEventBroker
+    """Rasa's broker, configured as var/endpoints.yml configures it (bot/event_broker.py)."""
     from rasa.utils.endpoints import EndpointConfig
 
+    from bot.event_broker import RabbitMQBroker
+
     config = launch.event_broker_config(RABBITMQ_URL, rabbit_queue)
-    assert config.pop("type") == "pika"
+    assert config["type"] == "bot.event_broker.RabbitMQBroker"
     script = Script("amqp-rasa").session().ask_for_person()
 
     async def rasa_publishes() -> None:
-        broker = await PikaEventBroker.from_endpoint_config(
-            EndpointConfig(url=config.pop("url"), **config)
+        broker = await RabbitMQBroker.from_endpoint_config(
+            EndpointConfig.from_dict(config)
         )
         assert broker is not None
         for event in script.events:
             broker.publish(event)
-        while broker._background_tasks:  # published in background tasks
+        # Connected, then published, in background tasks.
+        while broker._background_tasks or broker._exchange is None:
             await asyncio.sleep(0.05)
         await broker.close()
 

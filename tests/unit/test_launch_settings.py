@@ -21,16 +21,37 @@ def test_sqlite_tracker_store() -> None:
 def test_postgres_tracker_store() -> None:
     config = launch.tracker_store_config("postgresql://rasa:pw@db.internal:6543/rasa")
     assert config == {
-        "type": "SQL", "dialect": "postgresql", "host": "db.internal", "db": "rasa",
+        "type": "SQL", "dialect": "postgresql", "url": "db.internal", "db": "rasa",
         "port": 6543, "username": "rasa", "password": "pw",
     }  # fmt: skip
 
 
 def test_lock_store_is_in_memory_unless_redis_configured() -> None:
-    assert launch.lock_store_config(None) is None
-    assert launch.lock_store_config("redis://127.0.0.1:6379/2") == {
-        "type": "redis", "url": "127.0.0.1", "port": 6379, "db": 2,
+    assert launch.lock_store_config(None, "sb") is None
+    # Ours (bot/lock_store.py), not Rasa's "redis", which two instances can share
+    # only by luck.
+    assert launch.lock_store_config("redis://:pw@127.0.0.1:6379/2", "sb") == {
+        "type": "bot.lock_store.SharedLockStore", "url": "127.0.0.1", "port": 6379,
+        "db": 2, "key_prefix": "sb", "password": "pw",
     }  # fmt: skip
+
+
+def test_production_endpoints(tmp_path: Path) -> None:
+    settings = Settings(
+        mode="production", var_dir=tmp_path, redis_key_prefix="shop1",
+        event_broker_queue="shop1_events", action_server_token="t",
+    )  # fmt: skip
+    endpoints = yaml.safe_load(launch.write_endpoints(settings).read_text())
+    assert endpoints["tracker_store"] == {
+        "type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "db": "switchboard",
+        "port": 5432, "username": "postgres",
+    }  # fmt: skip
+    assert endpoints["lock_store"]["key_prefix"] == "shop1"
+    assert endpoints["event_broker"]["queues"] == ["shop1_events"]
+    embedded = Settings(var_dir=tmp_path, action_server_token="t")
+    endpoints = yaml.safe_load(launch.write_endpoints(embedded).read_text())
+    assert "lock_store" not in endpoints
+    assert endpoints["event_broker"]["type"] == "sql"  # Rasa's, var/rasa_events.db
 
 
 def test_endpoints_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +67,7 @@ def test_endpoints_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         "headers": {"Authorization": "Bearer t0ken"},
     }
     assert endpoints["tracker_store"]["db"] == str(tmp_path / "rasa_tracker.db")
-    assert endpoints["lock_store"]["type"] == "redis"
+    assert endpoints["lock_store"]["type"] == "bot.lock_store.SharedLockStore"
     # Rasa's SQL event broker, in a database of its own (issue 11).
     assert endpoints["event_broker"] == {
         "type": "sql",
@@ -61,11 +82,19 @@ def test_event_broker_config() -> None:
     assert launch.event_broker_config(
         "amqp://rasa:s%40cret@mq.example.com:5673/vhost", "switchboard_events"
     ) == {
-        "type": "pika", "url": "amqp://mq.example.com:5673/vhost", "port": 5673,
+        "type": "bot.event_broker.RabbitMQBroker",
+        "url": "amqp://mq.example.com:5673/vhost", "port": 5673,
         "username": "rasa", "password": "s@cret", "queues": ["switchboard_events"],
         "exchange_name": "switchboard_events",
     }  # fmt: skip
     assert launch.event_broker_config("amqp://localhost", "q")["username"] == "guest"
+    # What Rasa logs is the URL: the credentials go in their own fields.
+    assert launch.event_broker_config("amqp://sb:s3cret@mq.internal/shop", "q") == {
+        "type": "bot.event_broker.RabbitMQBroker",
+        "url": "amqp://mq.internal:5672/shop",
+        "port": 5672, "username": "sb", "password": "s3cret",
+        "queues": ["q"], "exchange_name": "q",
+    }  # fmt: skip
 
 
 def test_fingerprint_changes_with_training_data(tmp_path: Path) -> None:
@@ -224,3 +253,28 @@ def test_services_table_without_demo_agents_says_how_to_add_agents(
         "-m", "bot", "agent", "create`",
     ]  # fmt: skip
     assert len(table) == 7 and "password" not in "".join(table)
+
+
+def test_train_records_its_wall_and_cpu_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from benchmarks.nlu import training_time
+
+    def fake_rasa(command: list[str], **kwargs: object) -> None:
+        # A real child process that uses some CPU, as `rasa train` would.
+        subprocess.run([sys.executable, "-c", "sum(range(20_000_000))"], check=True)
+        launch.model_path().write_bytes(b"model")
+
+    monkeypatch.setattr(launch, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(launch, "MODEL_DIR", tmp_path / "models")
+    monkeypatch.setattr(launch.train_output, "run", fake_rasa)
+
+    assert launch.train(force=True)
+
+    recorded = yaml.safe_load(launch.training_time_path().read_text())
+    assert recorded["wall_seconds"] >= recorded["cpu_seconds"] * 0.5 > 0
+    assert training_time(launch.model_path()).startswith("training time: ")
+    assert "not recorded" in training_time(tmp_path / "other.tar.gz")

@@ -207,6 +207,20 @@ def test_run_rasa_passes_the_token_in_the_environment(
     assert shell[shell.index("--interface") + 1] == "127.0.0.1"
 
 
+def test_an_instance_behind_the_load_balancer_listens_on_its_own_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr(launch.os, "chdir", lambda _: None)
+    monkeypatch.setattr(launch.os, "execvpe", lambda _, cmd, env: started.append(cmd))
+    settings = Settings(var_dir=tmp_path, rasa_token="t", secret_key="k")
+    launch.run_rasa(settings, port=6105)
+    [command] = started
+    assert command[command.index("--port") + 1] == "6105"
+    # The browser's origin stays the load balancer's web port, not an instance's.
+    assert command[command.index("--cors") + 1] == "http://127.0.0.1:8000"
+
+
 def test_rasa_command_line_keeps_our_warning_filters_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -11,6 +11,9 @@ import pytest
 from bot.settings import (
     ENV,
     GENERATED,
+    LOCAL_POSTGRES_URL,
+    LOCAL_RABBITMQ_URL,
+    LOCAL_REDIS_URL,
     PROJECT_ROOT,
     Settings,
     check_twilio,
@@ -75,6 +78,42 @@ def test_derived_defaults_follow_the_settings_they_come_from(tmp_path: Path) -> 
     assert settings.rasa_url == settings.public_base_url == "http://127.0.0.1:6005"
     assert settings.action_server_url == "http://127.0.0.1:6055/webhook"
     assert Settings(database_url="sqlite://").database_url == "sqlite://"
+
+
+def test_production_mode_moves_the_defaults_to_the_shared_services() -> None:
+    embedded = Settings()
+    assert (embedded.redis_url, embedded.lock_store_url) == (None, None)
+    assert not embedded.production
+    # Rasa's SQL event broker in var/ (issue 11); RabbitMQ in production.
+    assert (
+        embedded.event_broker_url == f"sqlite:///{embedded.var_dir / 'rasa_events.db'}"
+    )
+    production = Settings(mode="production")
+    assert production.database_url == LOCAL_POSTGRES_URL
+    assert production.tracker_store_url == LOCAL_POSTGRES_URL  # table `events`
+    assert production.redis_url == production.lock_store_url == LOCAL_REDIS_URL
+    assert production.event_broker_url == LOCAL_RABBITMQ_URL
+    # Each can still be set; the lock store follows REDIS_URL unless given.
+    own = Settings(
+        mode="production",
+        database_url="postgresql://db.internal/shop",
+        redis_url="redis://cache.internal:6379/2",
+    )
+    assert own.tracker_store_url == "postgresql://db.internal/shop"
+    assert own.lock_store_url == "redis://cache.internal:6379/2"
+
+
+def test_the_mode_and_the_redis_prefix_are_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("SWITCHBOARD_MODE", " Production ")
+    assert Settings.from_env().production
+    monkeypatch.setenv("SWITCHBOARD_MODE", "prod")
+    with pytest.raises(ValueError, match="SWITCHBOARD_MODE must be embedded or"):
+        Settings.from_env()
+    with pytest.raises(ValueError, match="REDIS_KEY_PREFIX must be letters"):
+        Settings(redis_key_prefix="shop:1")
 
 
 def test_variables_are_typed_and_tidied(

@@ -54,7 +54,9 @@ def test_sms_conversation_ids_are_keyed() -> None:
     ("text", "expected"),
     [("**Returns** are free 😀", "Returns are free"),
      ("Track it [here](https://ups.com/t?1)", "Track it here: https://ups.com/t?1"),
-     ("use _any_ card ✅", "use any card")],
+     ("use _any_ card ✅", "use any card"),
+     # TwiML is XML 1.0: a name typed with a control character must not break it.
+     ("Thanks, Ann\x1b\x00!\tBye\r\n", "Thanks, Ann! Bye")],
 )  # fmt: skip
 def test_plain_text_for_sms(text: str, expected: str) -> None:
     assert plain_text(text) == expected

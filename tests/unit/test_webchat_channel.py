@@ -14,6 +14,7 @@ from rasa.core.channels.channel import UserMessage
 
 from bot.identity import ChannelIdentity, verify_identity
 from bot.settings import Settings
+from bot.shared_state import SharedState
 from bot.signing import (
     CHANNEL_IDENTITY,
     MAX_AGE_SECONDS,
@@ -29,6 +30,7 @@ from bot.signing import (
 )
 from bot.web.rasa_client import WebChatClient
 from channels.webchat import WebChatInput, WebChatRequest, parse_request
+from tests.unit.conftest import REDIS_URL
 
 SECRET = "channel-test-secret"
 
@@ -127,6 +129,7 @@ def test_parse_request() -> None:
         b"{not json",
         b"\xff",
         b"[]",
+        b"[" * 100_000,  # deeper than Python's recursion limit
         b'{"message": "hi"}',
         b'{"sender": "", "message": "hi"}',
         b'{"sender": "web-1"}',
@@ -191,6 +194,36 @@ async def test_a_replayed_request_is_refused() -> None:
     # The same message sent again by the web app has a new nonce: it goes through.
     again = signed({"sender": "web-1", "message": "hi", "customer_id": 1})
     assert (await receive(again, channel))[0] == 200
+
+
+async def test_a_replay_to_another_instance_is_refused_too(
+    shared_state: SharedState,
+) -> None:
+    settings = Settings(
+        secret_key=SECRET, redis_url=REDIS_URL, redis_key_prefix=shared_state.prefix
+    )
+    first, second = WebChatInput(settings), WebChatInput(settings)
+    request = signed({"sender": "web-1", "message": "hi"})
+    assert (await receive(request, first))[0] == 200
+    status, answer, assistant = await receive(request, second)
+    assert (status, answer, assistant.received) == (
+        403,
+        {"error": "request replayed"},
+        [],
+    )
+
+
+async def test_without_redis_no_message_goes_unchecked(closed_port: int) -> None:
+    settings = Settings(
+        secret_key=SECRET, redis_url=f"redis://127.0.0.1:{closed_port}/0"
+    )
+    request = signed({"sender": "web-1", "message": "hi"})
+    status, answer, assistant = await receive(request, WebChatInput(settings))
+    assert (status, answer, assistant.received) == (
+        503,
+        {"error": "replay check unavailable"},
+        [],
+    )
 
 
 async def test_unstamped_signed_body_is_400() -> None:

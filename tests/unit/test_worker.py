@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cli, clock, migrate
+from bot import cli, clock, health, migrate
 from bot import worker as worker_module
 from bot.db import make_engine, make_session_factory
 from bot.models import (
@@ -284,6 +285,53 @@ def test_run_stops_cleanly_on_sigterm(
     assert "Delivery worker stopped" in caplog.text
 
 
+def test_with_a_port_it_answers_health_checks(
+    database_url: str, tmp_path: Path, closed_port: int
+) -> None:
+    settings = Settings(var_dir=tmp_path, database_url=database_url, secret_key=SECRET)
+    answers: list[tuple[int, dict[str, str]]] = []
+
+    def ask() -> None:
+        for _ in range(50):
+            try:
+                answer = requests.get(
+                    f"http://127.0.0.1:{closed_port}/health", timeout=2
+                )
+            except requests.ConnectionError:
+                threading.Event().wait(0.05)  # not listening yet
+                continue
+            answers.append((answer.status_code, answer.json()))
+            break
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    asking = threading.Timer(0.2, ask)
+    asking.start()
+    worker_module.run(settings, 0.05, health_port=closed_port)
+    asking.join()
+    assert answers == [(200, {"status": "ok", "database": "ok", "rounds": "ok"})]
+    with pytest.raises(requests.ConnectionError):  # closed with the worker
+        requests.get(f"http://127.0.0.1:{closed_port}/health", timeout=2)
+
+
+def test_rounds_that_stop_coming_make_it_unhealthy(
+    factory: sessionmaker[Session],
+) -> None:
+    now = [0.0]
+    worker = Worker(factory=factory, sms=FakeSms(), secret=SECRET, clock=lambda: now[0])
+    probe = worker.rounds_probe(interval=5.0)
+    probe()  # no round yet, but just started
+    now[0] = 61.0
+    with pytest.raises(health.Unhealthy, match="stalled"):
+        probe()  # the first round never ended
+    now[0] = 0.0
+    worker.tick()
+    now[0] = 50.0
+    probe()  # within 10 rounds (and at least a minute)
+    now[0] = 61.0
+    with pytest.raises(health.Unhealthy, match="stalled"):
+        probe()
+
+
 @pytest.mark.parametrize("interval", [0.0, -1.0])
 def test_the_interval_must_be_positive(interval: float, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="WORKER_INTERVAL"):
@@ -337,9 +385,12 @@ def test_python_m_bot_run_worker(
 ) -> None:
     monkeypatch.setenv("SWITCHBOARD_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("WORKER_INTERVAL", "2.5")
-    started: list[float | None] = []
-    monkeypatch.setattr(
-        worker_module, "run", lambda settings, interval=None: started.append(interval)
-    )
+    started: list[tuple[float | None, int | None]] = []
+
+    def run(settings: Settings, interval: float, health_port: int | None) -> None:
+        started.append((interval, health_port))
+
+    monkeypatch.setattr(worker_module, "run", run)
     assert cli.main(["run", "worker"]) == 0
-    assert started == [2.5]
+    assert cli.main(["run", "worker", "--port", "5999"]) == 0
+    assert started == [(2.5, None), (2.5, 5999)]

@@ -15,6 +15,7 @@ from flask import Flask
 
 from bot.durations import describe_duration
 from bot.settings import Settings
+from bot.shared_state import SharedState
 from bot.twilio_client import TwilioClient
 from bot.web.console import actions, api, auth, insights, once, supervisor, views
 from bot.web.console.common import SMS_SENDER, is_supervisor
@@ -43,7 +44,10 @@ def init_app(app: Flask) -> None:
     app.extensions["console_priorities"] = views.PriorityRefresher(
         float(app.config["CONSOLE_PRIORITY_REFRESH_SECONDS"])
     )
-    app.extensions[actions.USED_KEYS] = once.OnceKeys()
+    state: SharedState | None = app.extensions.get("shared_state")
+    app.extensions[actions.USED_KEYS] = (
+        once.OnceKeys() if state is None else once.SharedOnceKeys(state)
+    )
     app.jinja_env.filters["local_time"] = _local_time_filter(settings)
     app.jinja_env.filters["duration"] = describe_duration
     app.jinja_env.globals["console_is_supervisor"] = is_supervisor

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import Agent, Delivery, Ticket, TicketMessage
 from bot.services import delivery, handoff, queue, tickets
+from bot.shared_state import SharedStateDown
 from bot.web.console import once
 from bot.web.console.common import (
     error,
@@ -32,6 +33,10 @@ from bot.web.console.views import bp
 from bot.web.database import session_factory
 
 USED_KEYS = "console_used_keys"
+UNCHECKED = (
+    "The reply was not sent: it could not be checked against sending twice. Try "
+    "again in a minute."
+)
 
 Action = Callable[[Session, Agent, Ticket], int | None]
 
@@ -75,8 +80,8 @@ def form_text(name: str) -> str:
     return text
 
 
-def used_keys() -> once.OnceKeys:
-    keys: once.OnceKeys = current_app.extensions[USED_KEYS]
+def used_keys() -> once.OnceKeys | once.SharedOnceKeys:
+    keys: once.OnceKeys | once.SharedOnceKeys = current_app.extensions[USED_KEYS]
     return keys
 
 
@@ -98,9 +103,13 @@ def act(
     With a one-time `key` (once.py), a second request with the same key changes
     nothing; the key is given back if the action fails.
     """
-    if key is not None and not used_keys().take(key):
-        flash("That reply was already sent.")
-        return _to_ticket(tickets.normalise_reference(reference) or reference)
+    try:
+        if key is not None and not used_keys().take(key):
+            flash("That reply was already sent.")
+            return _to_ticket(tickets.normalise_reference(reference) or reference)
+    except SharedStateDown as exc:  # unchecked, a double click would send twice
+        current_app.logger.error("reply refused: Redis unreachable: %s", exc)
+        return error(503, UNCHECKED)
     committed = False
     try:
         with session_factory()() as db, db.begin():
@@ -117,7 +126,10 @@ def act(
         return error(400, sentence(exc))
     finally:
         if key is not None and not committed:
-            used_keys().give_back(key)
+            try:
+                used_keys().give_back(key)
+            except SharedStateDown as exc:  # the form must be reloaded to resend
+                current_app.logger.error("reply key kept: Redis unreachable: %s", exc)
     if message_id is not None:
         _flash_delivery(deliver(message_id), sent or done)
     else:

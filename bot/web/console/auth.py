@@ -13,8 +13,9 @@ another address or browser than the one that signed in is signed out. A sign-in
 lasts at most PERMANENT_SESSION_LIFETIME. Signing out (or a new password) ends the
 agent's sessions on the server too (session_version.py), so a cookie saved before
 no longer works. Sign-in attempts are counted per email and
-per client address in this process (`LoginThrottle`, throttle.py): after too many
-failures that email, or that address, must wait.
+per client address (throttle.py: in this process, or in Redis for several web
+processes): after too many failures that email, or that address, must wait. When
+Redis cannot count, nobody signs in (503) rather than unthrottled.
 """
 
 from __future__ import annotations
@@ -40,8 +41,14 @@ from werkzeug.exceptions import HTTPException
 
 from bot.models import Agent, AgentRole
 from bot.services import agents
+from bot.shared_state import SharedStateDown
 from bot.web.console.common import error, wants_json
-from bot.web.console.throttle import EMAIL, LoginThrottle, Refused
+from bot.web.console.throttle import (
+    EMAIL,
+    LoginThrottle,
+    Refused,
+    SharedLoginThrottle,
+)
 from bot.web.database import session_factory
 from bot.web.security import check_form_token, new_csrf_token
 from bot.web.session_version import end_sessions, stamp
@@ -53,6 +60,7 @@ CLIENT_KEY = "console_client"
 VERSION_KEY = "console_session"
 MAX_EMAIL_LENGTH = 320
 WRONG = "Wrong email or password."
+UNAVAILABLE = "Signing in is unavailable for a moment; try again in a minute."
 NOT_SIGNED_IN = "Sign in to the agent console first."
 PUBLIC_ENDPOINTS = frozenset({"console_auth.login"})
 
@@ -219,9 +227,15 @@ def login() -> ResponseReturnValue:
     password = request.form.get("password", "")
     if not email or not password:
         return _login_page("Enter your email and password.", email=email, status=400)
-    throttle: LoginThrottle = current_app.extensions["console_login_throttle"]
+    throttle: LoginThrottle | SharedLoginThrottle = current_app.extensions[
+        "console_login_throttle"
+    ]
     # Counted before the (slow, on purpose) password check: see throttle.py.
-    attempt = throttle.attempt(email.lower(), request.remote_addr or "unknown")
+    try:
+        attempt = throttle.attempt(email.lower(), request.remote_addr or "unknown")
+    except SharedStateDown as exc:
+        current_app.logger.error("sign-in refused: Redis unreachable: %s", exc)
+        return _login_page(UNAVAILABLE, email=email, status=503)
     if isinstance(attempt, Refused):
         return _too_many(attempt, email)
     agent = None
@@ -234,7 +248,10 @@ def login() -> ResponseReturnValue:
             "console sign-in failed for %r from %s", email, request.remote_addr
         )
         return _login_page(WRONG, email=email, status=401)
-    throttle.succeeded(attempt)
+    try:
+        throttle.succeeded(attempt)
+    except SharedStateDown as exc:  # the attempt just stays counted
+        current_app.logger.error("sign-in not uncounted: Redis unreachable: %s", exc)
     _sign_in(agent)
     return redirect(safe_next(request.form.get("next")), 303)
 
@@ -255,9 +272,13 @@ def init_app(app: Flask) -> None:
     manager.user_loader(load_user)
     manager.unauthorized_handler(unauthorized)
     manager.init_app(app)
-    app.extensions["console_login_throttle"] = LoginThrottle(
-        per_email=int(app.config["CONSOLE_LOGIN_MAX_FAILURES"]),
-        per_client=int(app.config["CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT"]),
-        window=float(app.config["CONSOLE_LOGIN_WINDOW_SECONDS"]),
+    per_email = int(app.config["CONSOLE_LOGIN_MAX_FAILURES"])
+    per_client = int(app.config["CONSOLE_LOGIN_MAX_FAILURES_PER_CLIENT"])
+    window = float(app.config["CONSOLE_LOGIN_WINDOW_SECONDS"])
+    state = app.extensions.get("shared_state")
+    app.extensions["console_login_throttle"] = (
+        LoginThrottle(per_email, per_client, window)
+        if state is None
+        else SharedLoginThrottle(state, per_email, per_client, window)
     )
     app.register_blueprint(bp)

@@ -14,14 +14,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from bot.models import Agent, AgentRole, Ticket
+from bot.models import MAX_ID, Agent, AgentRole, Ticket
 from bot.services import tickets
 from bot.services.messaging import SmsSender
 from bot.settings import Settings
 
 API_PREFIX = "/console/api/"
-# Database ids are 32-bit integers on both databases; anything else is not an id.
-MAX_ID = 2**31 - 1
 SMS_SENDER = "sms_sender"
 
 

@@ -1,6 +1,8 @@
-"""Sign-in attempts limited per email and per client address, in memory.
+"""Sign-in attempts limited per email and per client address.
 
-In memory is enough: the web app runs as one worker (bot/launch.py).
+In memory (`LoginThrottle`) when the web app runs as one process; in Redis
+(`SharedLoginThrottle`) when REDIS_URL is set, so that several web processes count
+together (and one cannot be tried after another).
 
 An attempt is counted before its password is checked, under the lock, so guesses
 sent in parallel cannot all slip past the limit while the first ones are still
@@ -11,10 +13,13 @@ not reset the count of someone guessing other accounts from the same address.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+
+from bot.shared_state import Full, SharedState
 
 EMAIL = "email"
 CLIENT = "client"
@@ -27,6 +32,7 @@ class Attempt:
     email: str
     client: str
     at: float
+    token: str = ""  # SharedLoginThrottle's name for it in Redis
 
 
 @dataclass(frozen=True)
@@ -94,3 +100,52 @@ class LoginThrottle:
         now = time.monotonic() if now is None else now
         with self._lock:
             return self._wait((kind, value), now)
+
+
+class SharedLoginThrottle:
+    """`LoginThrottle` in Redis, for every web process (raises SharedStateDown).
+
+    Emails and addresses are hashed into the keys: no personal data in Redis.
+    """
+
+    def __init__(
+        self, state: SharedState, per_email: int, per_client: int, window: float
+    ) -> None:
+        self.state = state
+        self.limits = {EMAIL: per_email, CLIENT: per_client}
+        self.window = window
+
+    @staticmethod
+    def _key(kind: str, value: str) -> str:
+        return f"sign-in:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+    def attempt(
+        self, email: str, client: str, now: float | None = None
+    ) -> Attempt | Refused:
+        """Count an attempt for both keys, or refuse it (and count nothing)."""
+        now = time.time() if now is None else now
+        kinds = (CLIENT, EMAIL)
+        counted = self.state.admit(
+            [self._key(CLIENT, client), self._key(EMAIL, email)],
+            [self.limits[kind] for kind in kinds],
+            score=now,
+            cutoff=now - self.window,
+            ttl=self.window,
+        )
+        if isinstance(counted, Full):
+            wait = max(self.window - (now - counted.oldest), 0.0)
+            return Refused(kinds[counted.index], wait)
+        return Attempt(email, client, now, counted.member)
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """The attempt signed in: it is not a failure, and the email starts afresh."""
+        self.state.forget(self._key(EMAIL, attempt.email))
+        self.state.remove([self._key(CLIENT, attempt.client)], attempt.token)
+
+    def wait(self, kind: str, value: str, now: float | None = None) -> float:
+        """Seconds before `value` (an email or a client address) may try again."""
+        now = time.time() if now is None else now
+        count, oldest = self.state.oldest(self._key(kind, value), now - self.window)
+        if count < self.limits[kind] or oldest is None:
+            return 0.0
+        return max(self.window - (now - oldest), 0.0)

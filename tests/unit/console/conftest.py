@@ -13,9 +13,7 @@ from bot.models import AgentRole
 from tests.unit.console.helpers import (
     FakeSms,
     add_agent,
-    dispose,
-    make_console_app,
-    rows_removed_after,
+    app_on,
     sign_in,
 )
 
@@ -27,12 +25,8 @@ def sms() -> FakeSms:
 
 @pytest.fixture
 def app(engine: Engine, sms: FakeSms) -> Iterator[Flask]:
-    with rows_removed_after(engine):
-        made = make_console_app(engine, sms)
-        try:
-            yield made
-        finally:
-            dispose(made)
+    with app_on(engine, sms) as made:
+        yield made
 
 
 @pytest.fixture

@@ -124,6 +124,17 @@ def dispose(app: Flask) -> None:
     app.extensions["session_factory"].kw["bind"].dispose()
 
 
+@contextmanager
+def app_on(engine: Engine, sms: FakeSms, **config: Any) -> Iterator[Flask]:
+    """The app on `engine`'s database; every row it committed is removed after."""
+    with rows_removed_after(engine):
+        made = make_console_app(engine, sms, **config)
+        try:
+            yield made
+        finally:
+            dispose(made)
+
+
 def factory(app: Flask) -> sessionmaker[Session]:
     made: sessionmaker[Session] = app.extensions["session_factory"]
     return made
@@ -183,6 +194,18 @@ def sign_in(
 
 def post(client: FlaskClient, url: str, **data: Any) -> TestResponse:
     return client.post(url, data={"csrf_token": csrf(client), **data})
+
+
+REPLY_KEY = re.compile(r'name="reply_key" value="([^"]+)"')
+
+
+def reply_key(client: FlaskClient, reference: str) -> str:
+    """The one-time key of the reply form as the ticket page renders it now."""
+    match = REPLY_KEY.search(
+        client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    )
+    assert match is not None, "the reply form has no reply_key"
+    return match[1]
 
 
 def new_ticket(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -28,6 +26,7 @@ from tests.unit.console.helpers import (
     new_ticket,
     other_agent,
     post,
+    reply_key,
     text_of,
     transcript,
 )
@@ -60,18 +59,6 @@ def test_reply_on_web_chat_reaches_the_widget(
     page = text_of(agent.get(f"/console/tickets/{reference}"))
     assert "Reply delivered." in page
     assert "Ada Agent (agent)" in page and "delivered" in page
-
-
-REPLY_KEY = re.compile(r'name="reply_key" value="([^"]+)"')
-
-
-def reply_key(client: FlaskClient, reference: str) -> str:
-    """The one-time key of the reply form as the ticket page renders it now."""
-    match = REPLY_KEY.search(
-        client.get(f"/console/tickets/{reference}").get_data(as_text=True)
-    )
-    assert match is not None, "the reply form has no reply_key"
-    return match[1]
 
 
 def test_a_reply_form_is_sent_once(app: Flask, agent: FlaskClient) -> None:

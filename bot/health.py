@@ -1,0 +1,187 @@
+"""Health reports: each service and its dependencies, for the load balancer and people.
+
+Every service answers a health path with JSON naming each dependency and either
+"ok" or what is wrong, never an address, a URL or a secret:
+
+    {"status": "ok", "database": "ok", "redis": "ok"}
+
+| status | HTTP | when |
+|---|---|---|
+| ok | 200 | every dependency answers |
+| degraded | 200 | only an optional one is down (RabbitMQ: Rasa keeps the events) |
+| error | 503 | a required one is down: the load balancer takes the instance out |
+
+A failing check is logged as an error with its cause when it starts failing and at
+most once a minute after that; its recovery is logged too. The services: Rasa
+`GET /health` (bot/rasa_health.py), the action server `GET /health`
+(bot/action_server.py), the web app `GET /healthz` (bot/web/pages.py) and the
+worker `GET /health` (bot/worker.py, when given a port).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.shared_state import SharedState
+
+logger = logging.getLogger(__name__)
+
+OK = "ok"
+DEGRADED = "degraded"
+ERROR = "error"
+UNREACHABLE = "unreachable"
+LOG_EVERY_SECONDS = 60.0
+PROBE_TIMEOUT = 2.0
+
+
+class Unhealthy(Exception):
+    """What a probe found, in a word or two ("not loaded", "status 503")."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """A dependency: `probe` returns when it is usable and raises when not."""
+
+    name: str
+    probe: Callable[[], None]
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Report:
+    """The service's status and each check's finding."""
+
+    service: str
+    status: str
+    checks: dict[str, str]
+
+    @property
+    def http_status(self) -> int:
+        return 503 if self.status == ERROR else 200
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, **self.checks}
+
+
+class Health:
+    """Runs a service's checks and logs what fails (see the module docstring)."""
+
+    def __init__(
+        self,
+        service: str,
+        checks: Sequence[Check],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self.checks = list(checks)
+        self.clock = clock
+        self._logged: dict[str, float] = {}  # failing check -> when last logged
+        self._lock = threading.Lock()
+
+    def report(self) -> Report:
+        """Probe every dependency now."""
+        findings = {check.name: self._probe(check) for check in self.checks}
+        failed = [check for check in self.checks if findings[check.name] != OK]
+        if any(check.required for check in failed):
+            status = ERROR
+        else:
+            status = DEGRADED if failed else OK
+        return Report(self.service, status, findings)
+
+    def _probe(self, check: Check) -> str:
+        try:
+            check.probe()
+        except Exception as exc:  # any failure means the dependency is not usable
+            finding = str(exc) if isinstance(exc, Unhealthy) else UNREACHABLE
+            self._failed(check, finding, exc)
+            return finding
+        with self._lock:
+            was_failing = self._logged.pop(check.name, None) is not None
+        if was_failing:
+            logger.warning("%s health: %s is back", self.service, check.name)
+        return OK
+
+    def _failed(self, check: Check, finding: str, exc: Exception) -> None:
+        now = self.clock()
+        with self._lock:
+            last = self._logged.get(check.name)
+            if last is not None and now - last < LOG_EVERY_SECONDS:
+                return
+            self._logged[check.name] = now
+        logger.error(
+            "%s health: %s is %s (%s%s): %s",
+            self.service,
+            check.name,
+            finding,
+            type(exc).__name__,
+            "" if check.required else "; optional",
+            exc,
+        )
+
+
+def probe_database(factory: sessionmaker[Session]) -> Callable[[], None]:
+    """A probe that runs `SELECT 1` on the database."""
+
+    def probe() -> None:
+        with factory() as session:
+            session.execute(text("SELECT 1"))
+
+    return probe
+
+
+def probe_redis(state: SharedState) -> Callable[[], None]:
+    """A probe that pings Redis."""
+    return state.ping
+
+
+def probe_http(url: str, timeout: float = PROBE_TIMEOUT) -> Callable[[], None]:
+    """A probe that GETs `url` (another service's health) and wants a 200."""
+
+    def probe() -> None:
+        response = requests.get(url, timeout=timeout)
+        if response.status_code != 200:
+            raise Unhealthy(f"status {response.status_code}")
+
+    return probe
+
+
+def serve(health: Health, host: str, port: int) -> ThreadingHTTPServer:
+    """Answer `GET /health` on host:port in a background thread (the worker's)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # (http.server's name)
+            if self.path != "/health":
+                self.send_error(404)
+                return
+            report = health.report()
+            body = json.dumps(report.to_json()).encode()
+            self.send_response(report.http_status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # a check every few seconds is not news
+
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # HAProxy hangs up once it has read the status line.
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+
+    server = Server((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server

@@ -1,0 +1,282 @@
+"""Two Rasa instances behind HAProxy serving one conversation: order, failover, faults.
+
+The installation is production mode as `make run-production` starts it, smaller:
+HAProxy in front of two Rasa instances (A and B), one action server, two web app
+processes and the worker, on this run's PostgreSQL database, Redis prefix and
+RabbitMQ queue. The tests run in file order; the last one kills instance A.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy import select
+
+from bot.lock_store import SharedLockStore
+from bot.models import ChatMessage
+from tests.e2e.conftest import free_port
+from tests.e2e.test_sms import inbound, replies
+from tests.e2e.test_voice import PhoneCall
+from tests.fakes.twilio import FakeTwilio
+from tests.production.stack import (
+    Installation,
+    Processes,
+    Shared,
+    plan,
+    production_env,
+)
+
+APOLOGY = "Sorry, something went wrong on our side"
+ORDER = "where is my order 104257"
+ASKS_EMAIL = "what's the email address on your account"
+SHIPPED = "Your order 104257 has shipped"
+# One conversation's messages, each with replies of its own.
+MESSAGES = [
+    "hi",
+    "can I return an item?",
+    "how long does shipping take?",
+    "thanks",
+    "do you ship abroad?",
+    "what payment methods do you accept?",
+]
+
+
+@pytest.fixture(scope="module")
+def installation(
+    shared: Shared, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Installation]:
+    """Everything started at once, then waited for (HAProxy last)."""
+    var = tmp_path_factory.mktemp("two-instances")
+    front = {name: free_port() for name in ("rasa", "actions", "web", "worker")}
+    ports = {
+        "rasa": [free_port(), free_port()],
+        "actions": [free_port()],
+        "web": [free_port(), free_port()],
+    }
+    twilio = FakeTwilio().start()
+    processes = Processes(var, production_env(shared, var, twilio, **front))
+    instances = {
+        "rasa_a": f"http://127.0.0.1:{ports['rasa'][0]}",
+        "rasa_b": f"http://127.0.0.1:{ports['rasa'][1]}",
+        "actions": f"http://127.0.0.1:{ports['actions'][0]}",
+    }
+    try:
+        processes.haproxy(plan(front, ports))
+        processes.launch("actions", "actions", "--port", str(ports["actions"][0]))
+        processes.launch("rasa_a", "rasa", "--port", str(ports["rasa"][0]))
+        processes.launch("rasa_b", "rasa", "--port", str(ports["rasa"][1]))
+        for n, port in enumerate(ports["web"], start=1):
+            processes.launch(f"web{n}", "web", "--port", str(port))
+        processes.launch("worker", "worker", "--port", str(front["worker"]))
+        for name, url in instances.items():
+            processes.wait(name, f"{url}/health")
+        for n, port in enumerate(ports["web"], start=1):
+            processes.wait(f"web{n}", f"http://127.0.0.1:{port}/healthz")
+        processes.wait("worker", f"http://127.0.0.1:{front['worker']}/health")
+        for name in ("rasa", "actions"):  # HAProxy has seen the instances healthy
+            processes.wait("haproxy", f"http://127.0.0.1:{front[name]}/health")
+        yield Installation.of(processes, shared, instances)
+    finally:
+        processes.stop_all()
+        twilio.stop()
+
+
+def conversation() -> str:
+    return "prod-" + uuid.uuid4().hex[:12]
+
+
+def turns(events: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Each customer message in the tracker with the bot's replies after it."""
+    found: list[tuple[str, list[str]]] = []
+    for event in events:
+        if event["event"] == "user":
+            found.append((str(event["text"]), []))
+        elif event["event"] == "bot" and found:
+            found[-1][1].append(str(event.get("text")))
+    return found
+
+
+def texts(replies_: list[dict[str, Any]]) -> list[str]:
+    return [str(reply.get("text")) for reply in replies_]
+
+
+def test_every_service_reports_its_dependencies(installation: Installation) -> None:
+    env = installation.processes.env
+    for name in ("rasa_a", "rasa_b"):
+        status, report = installation.health(f"{installation.instances[name]}/health")
+        assert status == 200
+        assert report == {
+            "status": "ok", "model": "ok", "database": "ok", "lock_store": "ok",
+            "event_broker": "ok", "action_server": "ok",
+        }  # fmt: skip
+    assert installation.health(f"{installation.rasa_url}/health")[0] == 200
+    assert installation.health(f"http://127.0.0.1:{env['ACTION_PORT']}/health") == (
+        200,
+        {"status": "ok", "database": "ok"},
+    )
+    assert installation.health(f"{installation.web_url}/healthz") == (
+        200,
+        {"status": "ok", "database": "ok", "redis": "ok"},
+    )
+    # Nothing secret in any answer: no URL, no token.
+    for url in [*installation.instances.values(), installation.rasa_url]:
+        body = requests.get(f"{url}/health", timeout=10).text
+        assert "://" not in body and env["RASA_TOKEN"] not in body
+
+
+def test_messages_at_the_same_moment_on_two_instances_are_each_handled_once(
+    installation: Installation,
+) -> None:
+    sender = conversation()
+    start = threading.Barrier(len(MESSAGES))
+    both = [installation.on("rasa_a"), installation.on("rasa_b")]
+
+    def send(index: int) -> list[str]:
+        start.wait()
+        return texts(both[index % 2].say(sender, MESSAGES[index]))
+
+    with ThreadPoolExecutor(len(MESSAGES)) as pool:
+        answers = dict(
+            zip(MESSAGES, pool.map(send, range(len(MESSAGES))), strict=False)
+        )
+    handled = turns(installation.events(sender))
+    # Each message once, none lost, and its replies right after it: the turns
+    # ran one at a time, whichever instance had them.
+    assert sorted(text for text, _ in handled) == sorted(MESSAGES)
+    for text, said in handled:
+        assert said and said == answers[text], text
+
+
+def test_queued_messages_are_handled_in_the_order_they_came(
+    installation: Installation,
+) -> None:
+    """Held behind a ticket, messages sent to A, B, A, B run in arrival order."""
+    sender = conversation()
+    store = SharedLockStore(
+        EndpointConfig(
+            "127.0.0.1",
+            port=6379,
+            db=0,
+            key_prefix=installation.shared.redis_prefix,
+            ticket_seconds=60,
+        )
+    )
+    held = store.issue_ticket(sender)  # the conversation is busy
+    both = [installation.on("rasa_a"), installation.on("rasa_b")]
+    order = MESSAGES[:4]
+    with ThreadPoolExecutor(len(order)) as pool:
+        sent = []
+        for index, text in enumerate(order):
+            sent.append(pool.submit(both[index % 2].say, sender, text))
+            waiting_for(store, sender, index + 2)  # its ticket is taken
+        store.cleanup(sender, held)
+        answers = [texts(future.result(timeout=120)) for future in sent]
+    handled = turns(installation.events(sender))
+    assert [text for text, _ in handled] == order
+    assert [said for _, said in handled] == answers
+
+
+def waiting_for(store: SharedLockStore, sender: str, tickets: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lock = store.get_lock(sender)
+        if lock is not None and len(lock.tickets) >= tickets:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{sender}: not {tickets} tickets in 60 s")
+
+
+def test_with_the_action_server_down_every_channel_apologises_and_keeps_the_message(
+    installation: Installation,
+) -> None:
+    processes = installation.processes
+    processes.stop("actions")
+    try:
+        rest = conversation()
+        answer = " ".join(installation.texts(rest, ORDER))
+        assert APOLOGY in answer and "ask for a person" in answer
+
+        web = requests.Session()
+        web.get(f"{installation.web_url}/", timeout=30)
+        chat = web.post(
+            f"{installation.web_url}/chat/api/messages",
+            json={"text": ORDER},
+            headers={"Origin": installation.web_url},
+            timeout=60,
+        )
+        assert chat.status_code == 200
+        said = [m["text"] for m in chat.json()["messages"]]
+        assert said[0] == ORDER and APOLOGY in " ".join(said[1:])
+
+        sms = replies(
+            installation.twilio_post(
+                "/webhooks/sms/webhook", inbound(ORDER, "+14155550111")
+            )
+        )
+        assert APOLOGY in " ".join(sms)
+
+        call = PhoneCall(installation, "+13125550199")  # type: ignore[arg-type]
+        call.start()
+        assert "I heard 1 0 4 2 5 7" in call.say(ORDER).said  # the IVR's read-back
+        assert APOLOGY in call.press("1").said
+    finally:
+        own = installation.instances["actions"]
+        processes.launch("actions", "actions", "--port", own.rsplit(":", 1)[1])
+        processes.wait("actions", f"{own}/health")
+        front = f"http://127.0.0.1:{processes.env['ACTION_PORT']}/health"
+        processes.wait("actions", front)  # HAProxy has seen it back
+    # Not lost: the message and the apology are in the conversation, which carries
+    # on once the action server is back.
+    assert turns(installation.events(rest))[0] == (ORDER, [answer])
+    with installation.shared.engine.connect() as db:
+        stored = db.scalars(
+            select(ChatMessage.text).where(ChatMessage.text == ORDER)
+        ).all()
+    assert stored
+    assert ASKS_EMAIL in " ".join(installation.texts(rest, ORDER))
+
+
+def test_a_killed_instance_loses_no_message_and_answers_none_twice(
+    installation: Installation,
+) -> None:
+    processes = installation.processes
+    ongoing, in_flight = conversation(), conversation()
+    a = installation.on("rasa_a")
+    assert ASKS_EMAIL in " ".join(a.texts(ongoing, ORDER))
+    # A message waiting on A for its turn when A dies.
+    store = SharedLockStore(
+        EndpointConfig(
+            "127.0.0.1", port=6379, db=0, key_prefix=installation.shared.redis_prefix
+        )
+    )
+    held = store.issue_ticket(in_flight)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(a.say, in_flight, "hi")
+        waiting_for(store, in_flight, 2)
+        processes.kill("rasa_a")
+        with pytest.raises(requests.ConnectionError):
+            waiting.result(timeout=30)
+    store.cleanup(in_flight, held)
+
+    # Through HAProxy, which still thinks A is up for a few seconds: B carries on
+    # where A was.
+    answer = " ".join(installation.texts(ongoing, "jane.doe@example.com"))
+    assert SHIPPED in answer
+    assert [text for text, _ in turns(installation.events(ongoing))] == [
+        ORDER,
+        "jane.doe@example.com",
+    ]
+    # A's dead ticket expires (TICKET_SECONDS), so the conversation is free again;
+    # the message A never handled left nothing behind.
+    started = time.monotonic()
+    assert installation.texts(in_flight, "hi")
+    assert time.monotonic() - started < 30
+    assert [text for text, _ in turns(installation.events(in_flight))] == ["hi"]

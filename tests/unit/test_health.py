@@ -1,0 +1,114 @@
+"""Health reports (bot/health.py): statuses, findings, logging, the worker's server."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot import health
+from bot.db import make_engine, make_session_factory
+from bot.health import Check, Health, Unhealthy
+
+
+def fine() -> None:
+    return None
+
+
+def down() -> None:
+    raise ConnectionRefusedError("connect to 127.0.0.1:6390: refused")
+
+
+def not_loaded() -> None:
+    raise Unhealthy("not loaded")
+
+
+def test_every_check_ok_is_200() -> None:
+    report = Health("rasa", [Check("database", fine), Check("model", fine)]).report()
+    assert report.http_status == 200
+    assert report.to_json() == {"status": "ok", "database": "ok", "model": "ok"}
+
+
+def test_an_optional_check_down_is_degraded_but_serving() -> None:
+    report = Health(
+        "rasa", [Check("database", fine), Check("event_broker", down, required=False)]
+    ).report()
+    assert report.http_status == 200
+    assert report.to_json() == {
+        "status": "degraded", "database": "ok", "event_broker": "unreachable",
+    }  # fmt: skip
+
+
+def test_a_required_check_down_is_503_with_what_was_found() -> None:
+    report = Health(
+        "rasa",
+        [Check("model", not_loaded), Check("broker", down, required=False)],
+    ).report()
+    assert report.http_status == 503
+    assert report.to_json() == {
+        "status": "error", "model": "not loaded", "broker": "unreachable",
+    }  # fmt: skip
+
+
+def test_failures_are_logged_when_they_start_then_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    state = {"up": False}
+
+    def flaky() -> None:
+        if not state["up"]:
+            down()
+
+    checks = Health("web", [Check("redis", flaky)], clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="bot.health"):
+        for at in (0.0, 2.0, 30.0, 61.0):
+            now[0] = at
+            checks.report()
+        state["up"] = True
+        checks.report()
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "web health: redis is unreachable (ConnectionRefusedError): connect to "
+        "127.0.0.1:6390: refused",
+    ] * 2 + ["web health: redis is back"]
+    assert [r.levelname for r in caplog.records] == ["ERROR", "ERROR", "WARNING"]
+
+
+def test_the_database_probe(tmp_path: Path) -> None:
+    working = make_session_factory(make_engine("sqlite://"))
+    health.probe_database(working)()
+    missing = make_session_factory(make_engine(f"sqlite:///{tmp_path}/no/dir/x.db"))
+    with pytest.raises(Exception):  # noqa: B017 (whatever the driver raises)
+        health.probe_database(missing)()
+
+
+def test_the_worker_answers_health_checks_on_its_port(closed_port: int) -> None:
+    checks = Health("worker", [Check("database", fine), Check("rounds", not_loaded)])
+    server = health.serve(checks, "127.0.0.1", closed_port)
+    try:
+        answer = requests.get(f"http://127.0.0.1:{closed_port}/health", timeout=5)
+        assert answer.status_code == 503
+        assert answer.json() == {
+            "status": "error", "database": "ok", "rounds": "not loaded",
+        }  # fmt: skip
+        other = requests.get(f"http://127.0.0.1:{closed_port}/", timeout=5)
+        assert other.status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_http_probe_wants_a_200(closed_port: int) -> None:
+    with pytest.raises(requests.ConnectionError):
+        health.probe_http(f"http://127.0.0.1:{closed_port}/health")()
+    checks = Health("x", [Check("a", not_loaded)])
+    server = health.serve(checks, "127.0.0.1", closed_port)
+    try:
+        with pytest.raises(Unhealthy, match="status 503"):
+            health.probe_http(f"http://127.0.0.1:{closed_port}/health")()
+    finally:
+        server.shutdown()
+        server.server_close()
