@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from rasa.core.agent import Agent
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.model_training import train_nlu
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import (
     FEATURE_TYPE_SENTENCE,
@@ -27,6 +23,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.classifier import SentenceIntentClassifier, blend
+from tests.unit.nlu_training import assert_tiny_model_recognises
 
 # Three intents, each a direction in a 4-dimensional "embedding" space.
 DIRECTIONS = {
@@ -262,20 +259,14 @@ nlu:
 def test_component_trains_and_predicts_in_rasa(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path / "cache"))
-    config = tmp_path / "config.yml"
-    config.write_text(TINY_CONFIG)
-    nlu = tmp_path / "nlu.yml"
-    nlu.write_text(textwrap.dedent(TINY_NLU))
-
-    model_path = train_nlu(str(config), str(nlu), str(tmp_path / "models"))
-
-    assert model_path is not None
-    agent = Agent.load(model_path)
-    for text, intent in [
-        ("I would like my money back", "request_refund"),
-        ("reimbursement for the item", "request_refund"),
-        ("hey, how are you", "greet"),
-    ]:
-        parsed = asyncio.run(agent.parse_message(text))
-        assert parsed[INTENT]["name"] == intent, (text, parsed[INTENT])
+    assert_tiny_model_recognises(
+        tmp_path,
+        monkeypatch,
+        TINY_CONFIG,
+        TINY_NLU,
+        [
+            ("I would like my money back", "request_refund"),
+            ("reimbursement for the item", "request_refund"),
+            ("hey, how are you", "greet"),
+        ],
+    )

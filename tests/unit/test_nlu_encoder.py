@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from rasa.core.agent import Agent
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.model_training import train_nlu
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import ACTION_NAME, INTENT, TEXT
+from rasa.shared.nlu.constants import ACTION_NAME, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from threadpoolctl import ThreadpoolController
@@ -30,6 +26,7 @@ from bot.nlu.encoder import (
     load_encoder,
 )
 from bot.nlu.featurizer import MiniLMFeaturizer
+from tests.unit.nlu_training import assert_tiny_model_recognises
 
 SENTENCES = [
     "where is my order 104257?",
@@ -388,21 +385,15 @@ nlu:
 def test_component_trains_and_predicts_in_rasa(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path / "cache"))
-    config = tmp_path / "config.yml"
-    config.write_text(TINY_CONFIG)
-    nlu = tmp_path / "nlu.yml"
-    nlu.write_text(textwrap.dedent(TINY_NLU))
-
-    model_path = train_nlu(str(config), str(nlu), str(tmp_path / "models"))
-
-    assert model_path is not None
-    agent = Agent.load(model_path)
-    for text, intent in [
-        ("yo!", "greet"),
-        ("good evening", "greet"),
-        ("I am still waiting for the shipment I bought", "track_order"),
-        ("the courier hasn't brought the box", "track_order"),
-    ]:
-        parsed = asyncio.run(agent.parse_message(text))
-        assert parsed[INTENT]["name"] == intent, (text, parsed[INTENT])
+    assert_tiny_model_recognises(
+        tmp_path,
+        monkeypatch,
+        TINY_CONFIG,
+        TINY_NLU,
+        [
+            ("yo!", "greet"),
+            ("good evening", "greet"),
+            ("I am still waiting for the shipment I bought", "track_order"),
+            ("the courier hasn't brought the box", "track_order"),
+        ],
+    )
