@@ -9,21 +9,38 @@ use. The web app keeps one per app (bot/web/database.py).
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout."""
+    """Create an engine; SQLite gets foreign keys, WAL, a busy timeout and a pool."""
     if database_url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        if sqlite_path(database_url) is not None:
+            # SQLAlchemy 1.4 opens a file database for every session (NullPool),
+            # with our pragmas each time: 0.66 ms of CPU for the hold gate's one
+            # look-up, 0.17 ms with connections kept (SQLAlchemy 2.0's default).
+            kwargs.setdefault("poolclass", QueuePool)
     engine = create_engine(database_url, future=True, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for other databases, or in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

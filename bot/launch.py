@@ -26,6 +26,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bot import train_output
+from bot.db import sqlite_path
 from bot.settings import PROJECT_ROOT, Settings, is_rabbitmq
 
 MODEL_DIR = PROJECT_ROOT / "models"
@@ -39,14 +40,18 @@ TRAINING_DATA = ("data/nlu", "data/rules.yml")
 NOT_TRAINING_INPUTS = ("data/validation/kb/",)
 
 
+# Rasa's SQL tracker store, reading only each conversation's new rows per turn.
+TRACKER_STORE = "bot.tracker_store.CachedSQLTrackerStore"
+
+
 def tracker_store_config(url: str) -> dict[str, Any]:
-    """Rasa's SQL tracker store settings for a SQLAlchemy URL."""
+    """Rasa's tracker store settings for a SQLAlchemy URL (bot/tracker_store.py)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return {"type": "SQL", "dialect": "sqlite", "db": parsed.database}
-    # The host goes under `url`: Rasa passes that as the store's host.
+        return {"type": TRACKER_STORE, "dialect": "sqlite", "db": parsed.database}
+    # The host goes under `url`: Rasa passes that to a custom store as its host.
     config: dict[str, Any] = {
-        "type": "SQL",
+        "type": TRACKER_STORE,
         "dialect": parsed.drivername,
         "url": parsed.host,
         "db": parsed.database,
@@ -108,16 +113,6 @@ def event_broker_config(url: str, queue: str) -> dict[str, Any]:
 
 
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite database URL (None for other databases, or in memory)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return None
-    if parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
 
 
 PRIVATE_UMASK = 0o077

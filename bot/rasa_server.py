@@ -11,6 +11,8 @@ Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `ras
 - A turn in which a custom action failed ends with an apology
   (bot/action_failures.py), and `GET /health` reports the model and every
   dependency (bot/rasa_health.py).
+- The action server's answers are checked against Rasa's schema by a validator
+  built once (bot/action_responses.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.orm import Session
 
-from bot import action_failures, rasa_health
+from bot import action_failures, action_responses, rasa_health
 from bot.db import session_factory
 from bot.quiet import quiet_warnings
 from bot.services import back_to_bot
@@ -153,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     install(HoldGate(session_factory(settings.database_url).begin))
     action_failures.install()
+    action_responses.install()
     rasa_health.install(settings)
     rasa_main = rasa_command_line()
     # Only this copy of the arguments has the token; /proc/<pid>/cmdline keeps the

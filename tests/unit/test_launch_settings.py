@@ -14,14 +14,15 @@ from bot.settings import Settings, local_secrets
 
 def test_sqlite_tracker_store() -> None:
     assert launch.tracker_store_config("sqlite:////srv/sb/tracker.db") == {
-        "type": "SQL", "dialect": "sqlite", "db": "/srv/sb/tracker.db",
+        "type": launch.TRACKER_STORE, "dialect": "sqlite", "db": "/srv/sb/tracker.db",
     }  # fmt: skip
 
 
 def test_postgres_tracker_store() -> None:
     config = launch.tracker_store_config("postgresql://rasa:pw@db.internal:6543/rasa")
     assert config == {
-        "type": "SQL", "dialect": "postgresql", "url": "db.internal", "db": "rasa",
+        "type": launch.TRACKER_STORE, "dialect": "postgresql", "url": "db.internal",
+        "db": "rasa",
         "port": 6543, "username": "rasa", "password": "pw",
     }  # fmt: skip
 
