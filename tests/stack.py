@@ -129,9 +129,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     )
 
 
-def launch(
-    service: str, env: Mapping[str, str], log: Path
-) -> subprocess.Popen[bytes]:
+def launch(service: str, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start a service as the Procfile does (`python -m bot run SERVICE`)."""
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run", service],
