@@ -1,8 +1,9 @@
 """The whole stack on a fresh, seeded database, started as the Procfile starts it.
 
 Used by the end-to-end tests (tests/e2e/conftest.py) and the load benchmark
-(benchmarks/load.py): the action server, the Rasa server, the web app and the
-delivery worker on free loopback ports, with a fake Twilio REST endpoint.
+(benchmarks/load.py): the action server, the Rasa server, the web app, the delivery
+worker and the insights consumer on free loopback ports, with a fake Twilio REST
+endpoint.
 """
 
 from __future__ import annotations
@@ -14,23 +15,23 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from twilio.request_validator import RequestValidator
 
 from bot import clock, migrate
 from bot.db import make_engine
+from bot.insights.consumer import STARTED as INSIGHTS_STARTED
 from bot.seed import seed_demo_data
 from bot.settings import PROJECT_ROOT, Settings
 from bot.worker import STARTED as WORKER_STARTED
+from tests.assistant import Assistant
 from tests.fakes.twilio import FakeTwilio
 
 MODEL = PROJECT_ROOT / "models" / "switchboard.tar.gz"
@@ -38,7 +39,9 @@ STARTUP_TIMEOUT = 180
 TWILIO_ACCOUNT_SID = "AC" + "1" * 32
 SHOP_NUMBER = "+15005550006"
 # The services in the order they start: each waits for the one before.
-SERVICES = ("actions", "rasa", "web", "worker")
+SERVICES = ("actions", "rasa", "web", "worker", "insights")
+# The services without a port, and the line each logs once it is up.
+BACKGROUND = {"worker": WORKER_STARTED, "insights": INSIGHTS_STARTED}
 
 
 def system_today() -> dt.date:
@@ -53,86 +56,49 @@ def free_port() -> int:
 
 
 @dataclass
-class Stack:
-    rasa_url: str
+class Stack(Assistant):
     action_url: str
     web_url: str
-    token: str
     action_token: str
     secret: str
-    twilio_token: str
     twilio: FakeTwilio
     engine: Engine
     tracker_db: Path
     logs: Path
+    events_db: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def twilio_post(
-        self, path: str, params: dict[str, str], signature: str | None = "valid"
-    ) -> requests.Response:
-        """POST a Twilio webhook, signed like Twilio signs it (or not)."""
-        url = f"{self.rasa_url}{path}"
-        headers = {}
-        if signature == "valid":
-            headers["X-Twilio-Signature"] = RequestValidator(
-                self.twilio_token
-            ).compute_signature(url, params)
-        elif signature is not None:
-            headers["X-Twilio-Signature"] = signature
-        return requests.post(url, data=params, headers=headers, timeout=30)
-
-    def say(
-        self, sender: str, text: str, metadata: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """Send one customer message through the REST channel; return the bot's replies."""
-        body: dict[str, Any] = {"sender": sender, "message": text}
-        if metadata:
-            body["metadata"] = metadata
-        response = requests.post(
-            f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=60
-        )
-        response.raise_for_status()
-        return list(response.json())
-
-    def texts(self, sender: str, text: str) -> list[str]:
-        return [m.get("text", "") for m in self.say(sender, text)]
-
-    def user_texts(self, conversation_id: str) -> list[str]:
-        """What the customer said in a conversation, from Rasa's tracker."""
-        tracker = requests.get(
-            f"{self.rasa_url}/conversations/{conversation_id}/tracker",
-            params={"token": self.token},
-            timeout=10,
-        )
-        tracker.raise_for_status()
-        events = tracker.json()["events"]
-        return [str(e.get("text")) for e in events if e["event"] == "user"]
 
     def session(self) -> Session:
         return Session(self.engine)
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll `url` until it answers 200; fail if the process exits or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    up: Callable[[requests.Response], bool] = lambda response: response.ok,
+    timeout: float = STARTUP_TIMEOUT,
+) -> None:
+    """Poll `url` until it answers 200 (or `up`); fail if the process exits or stalls."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if up(requests.get(url, timeout=2)):
                 return
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    raise RuntimeError(
-        f"{url} did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
-    )
+    raise RuntimeError(f"{url} did not start in {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-def launch(service: str, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start a service as the Procfile does (`python -m bot run SERVICE`)."""
+def launch(
+    service: str, env: Mapping[str, str], log: Path, *args: str
+) -> subprocess.Popen[bytes]:
+    """Start a service as the Procfile does (`python -m bot run SERVICE [ARGS]`)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", service],
+        [sys.executable, "-m", "bot", "run", service, *args],
         cwd=PROJECT_ROOT,
         env=dict(env),
         stdout=log.open("wb"),
@@ -140,38 +106,40 @@ def launch(service: str, env: Mapping[str, str], log: Path) -> subprocess.Popen[
     )
 
 
-def start_worker(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start the delivery worker and wait until it is up.
+def start_background(
+    service: str, ready_line: str, env: Mapping[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Start a service without a port (the worker, the insights consumer); wait.
 
-    It has no HTTP endpoint: it is up once it logged its start line and is still
-    running a second later.
+    It is up once it logged `ready_line` and is still running a second later.
     """
-    process = launch("worker", env, log)
+    process = launch(service, env, log)
     started = time.monotonic()
     deadline = started + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the worker exited early:\n{log.read_text()[-3000:]}")
-        if time.monotonic() - started >= 1 and WORKER_STARTED in log.read_text():
+            raise RuntimeError(f"{service} exited early:\n{log.read_text()[-3000:]}")
+        if time.monotonic() - started >= 1 and ready_line in log.read_text():
             return process
         time.sleep(0.2)
     process.kill()
     raise RuntimeError(
-        f"the worker did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
+        f"{service} did not start in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}"
     )
 
 
-def stop(processes: Mapping[str, subprocess.Popen[bytes]]) -> None:
-    """Terminate `processes`, each given 30 s to exit before it is killed."""
-    for process in processes.values():
-        if process.poll() is None:
-            process.terminate()
-    for process in processes.values():
+def stop(processes: Iterable[subprocess.Popen[bytes]], grace: float = 30.0) -> None:
+    """SIGTERM to all at once; SIGKILL for any still running `grace` seconds later."""
+    stopping = list(processes)
+    for process in stopping:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in stopping:
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            process.wait(timeout=30)
 
 
 def seeded_database(var: Path) -> tuple[str, Engine]:
@@ -225,6 +193,9 @@ def running_stack(
         "TWILIO_PHONE_NUMBER": SHOP_NUMBER,
         "TWILIO_API_BASE_URL": twilio.url,
         "WORKER_INTERVAL": "0.5",
+        # Rasa's SQL event broker writes var/rasa_events.db (EVENT_BROKER_URL's
+        # default); the insights consumer reads it.
+        "INSIGHTS_INTERVAL": "0.3",
         **(extra_env or {}),
     }
     ready = {
@@ -236,8 +207,10 @@ def running_stack(
     try:
         for service in SERVICES:
             log = var / f"{service}.log"
-            if service == "worker":
-                processes[service] = start_worker(env, log)
+            if service in BACKGROUND:
+                processes[service] = start_background(
+                    service, BACKGROUND[service], env, log
+                )
                 continue
             processes[service] = launch(service, env, log)
             wait_until_up(ready[service], processes[service], log)
@@ -253,9 +226,10 @@ def running_stack(
             engine=engine,
             tracker_db=var / "tracker.db",
             logs=var,
+            events_db=var / "rasa_events.db",
             processes=processes,
         )
     finally:
-        stop(processes)
+        stop(processes.values())
         twilio.stop()
         engine.dispose()

@@ -19,7 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from bot.models import AgentRole
 from bot.services.agents import create_agent
 from tests.e2e.browser import wait
-from tests.e2e.conftest import Stack
+from tests.stack import Stack
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 REFERENCE = re.compile(r"\bT-[0-9A-Z]{6}\b")

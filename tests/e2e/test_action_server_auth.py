@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from bot.services.orders import get_order
-from tests.e2e.conftest import Stack, free_port, launch, wait_until_up
+from tests.stack import Stack, free_port, launch, wait_until_up
 
 pytestmark = pytest.mark.e2e
 

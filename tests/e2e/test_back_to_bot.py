@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
-import requests
 from sqlalchemy import select, update
 
 from bot import clock
@@ -24,29 +22,9 @@ from bot.models import (
     TicketStatus,
 )
 from bot.services import back_to_bot
-from tests.e2e.conftest import Stack
+from tests.customers import ChatApi, fresh_number, text
 from tests.e2e.console import Console, eventually, new_agent, reference_in
-from tests.e2e.test_sms import fresh_number, text
-
-
-class ChatApi:
-    """The web chat API as the widget calls it: one cookie jar, same origin."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.url = stack.web_url
-        self.http = requests.Session()
-        self.http.get(f"{self.url}/", timeout=10).raise_for_status()
-
-    def say(self, text: str) -> dict[str, Any]:
-        response = self.http.post(
-            f"{self.url}/chat/api/messages",
-            json={"text": text},
-            headers={"Origin": self.url},
-            timeout=60,
-        )
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
+from tests.stack import Stack
 
 
 def ticket_of(stack: Stack, reference: str) -> tuple[TicketStatus, list[str], bool]:
@@ -70,11 +48,11 @@ def test_a_web_chat_customer_nobody_answered_yet_gets_the_assistant_back(
     stack: Stack,
 ) -> None:
     chat = ChatApi(stack)
-    handed = chat.say("I want to talk to a person")
+    handed = chat.post("I want to talk to a person")
     reference = reference_in([str(m["text"]) for m in handed["messages"]])
-    assert chat.say("hello? anyone?")["held"] is True
+    assert chat.post("hello? anyone?")["held"] is True
 
-    back = chat.say("back to the bot please")
+    back = chat.post("back to the bot please")
     assert "held" not in back
     notice = back["messages"][1]
     assert notice["sender"] == "system"
@@ -84,7 +62,7 @@ def test_a_web_chat_customer_nobody_answered_yet_gets_the_assistant_back(
     assert details[-1] == back_to_bot.WITHDRAWN
 
     # The assistant answers again (the NLU model, not the hold gate).
-    answer = chat.say("where is my order 104257")
+    answer = chat.post("where is my order 104257")
     assert [m["sender"] for m in answer["messages"]] == ["customer", "bot"]
     assert "email" in str(answer["messages"][1]["text"])
 

@@ -12,10 +12,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from bot.models import AgentRole
+from tests.customers import text
 from tests.e2e.browser import wait
-from tests.e2e.conftest import Stack
 from tests.e2e.console import Console, new_agent, reference_in, screenshot, sign_in
-from tests.e2e.test_sms import text
+from tests.stack import Stack
 
 PRIYA = "+16175550190"
 

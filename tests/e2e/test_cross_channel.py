@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Stack
-from tests.e2e.test_sms import inbound, replies
-from tests.e2e.test_voice import PhoneCall
+from tests.customers import PhoneCall, inbound, replies
+from tests.stack import Stack
 
 SAM = "+14155550178"
 

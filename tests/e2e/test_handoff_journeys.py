@@ -25,8 +25,8 @@ from bot.models import (
     TicketMessage,
     TicketStatus,
 )
+from tests.customers import fresh_number, text
 from tests.e2e.browser import Widget, conversation_of
-from tests.e2e.conftest import Stack
 from tests.e2e.console import (
     REPLY_KEY,
     Console,
@@ -34,7 +34,7 @@ from tests.e2e.console import (
     new_agent,
     reference_in,
 )
-from tests.e2e.test_sms import fresh_number, text
+from tests.stack import Stack
 
 SILENCE = 3.0  # how long to watch for a bot reply that must not come
 

@@ -27,8 +27,8 @@ from bot.models import Customer, Ticket
 from bot.services import insights
 from bot.services.messaging import sms_conversation_id
 from bot.settings import Settings
-from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
 from tests.fakes.twilio_webhooks import inbound_sms
+from tests.stack import TWILIO_ACCOUNT_SID, Stack
 
 UNKNOWN_QUESTION = "do you sell second hand cars?"  # the NLU's faq; no article
 

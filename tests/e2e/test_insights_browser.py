@@ -22,8 +22,8 @@ from bot.models import AgentRole, Channel, Customer, TicketCategory
 from bot.services import tickets
 from bot.settings import Settings
 from tests.e2e.browser import wait
-from tests.e2e.conftest import Stack
 from tests.e2e.console import new_agent, screenshot, sign_in
+from tests.stack import Stack
 
 DAYS = 14
 CONTACTS = (

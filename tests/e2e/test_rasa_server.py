@@ -10,8 +10,8 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.conftest import Stack
 from tests.e2e.console import Console, new_agent, reference_in
+from tests.stack import Stack
 
 
 def test_a_rest_conversation_held_by_a_person_gets_no_bot_answer(

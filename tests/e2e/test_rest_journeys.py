@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.mailer import Outbox
 from bot.models import Customer, Order, OrderStatus, Sender, Ticket, TicketCategory
-from tests.e2e.conftest import Stack
+from tests.stack import Stack
 
 
 def new_sender() -> str:

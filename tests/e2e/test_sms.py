@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-import xml.etree.ElementTree as ET
-
 import requests
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from bot.models import Order, OrderStatus, SmsOptOut, Ticket, TicketCategory
 from channels.sms import sms_conversation_id
-from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
-from tests.fakes.twilio_webhooks import inbound_sms, shifted
+from tests.customers import SMS_WEBHOOK, fresh_number, inbound, replies, text
+from tests.fakes.twilio_webhooks import shifted
+from tests.stack import Stack
 
-WEBHOOK = "/webhooks/sms/webhook"
+WEBHOOK = SMS_WEBHOOK
 JANE = "+14155550134"
 SAM = "+14155550178"
-
-
-def inbound(body: str, sender: str, sid: str | None = None) -> dict[str, str]:
-    """The form fields Twilio posts for an inbound SMS to this stack."""
-    return inbound_sms(body, sender, TWILIO_ACCOUNT_SID, sid)
-
-
-def replies(response: requests.Response) -> list[str]:
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("text/xml")
-    root = ET.fromstring(response.text)
-    assert root.tag == "Response"
-    assert all(child.tag == "Message" for child in root)
-    return [child.text or "" for child in root]
-
-
-def text(stack: Stack, body: str, sender: str) -> list[str]:
-    return replies(stack.twilio_post(WEBHOOK, inbound(body, sender)))
-
-
-def fresh_number() -> str:
-    return f"+1415555{uuid.uuid4().int % 10000:04d}"
 
 
 def test_missing_or_invalid_signature_is_refused_and_not_processed(

@@ -1,17 +1,15 @@
 """Phone IVR journeys against the running stack, with the form bodies Twilio sends.
 
-`PhoneCall` plays Twilio's part: keys and speech go to the <Gather>'s action URL,
-silence to the <Redirect> after it, and "still working" answers are followed the way
-Twilio follows them. Every request is timed; `pytest -s` prints the timings.
+`PhoneCall` (tests/customers.py) plays Twilio's part: keys and speech go to the
+<Gather>'s action URL, silence to the <Redirect> after it, and "still working"
+answers are followed the way Twilio follows them. Every request is timed; `pytest -s`
+prints the timings.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -20,139 +18,20 @@ from twilio.request_validator import RequestValidator
 from bot.models import Channel, ChannelChoice, Ticket, TicketCategory
 from channels.voice.speech import speakable
 from knowledge_base import KnowledgeBase
-from tests.e2e.conftest import TWILIO_ACCOUNT_SID, Stack
+from tests.customers import VOICE_STATUS, VOICE_WEBHOOK, PhoneCall, query
 from tests.fakes.twilio_webhooks import shifted
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-WEBHOOK = "/webhooks/voice/webhook"
-STATUS = "/webhooks/voice/status"
-SHOP_NUMBER = "+15005550006"
+WEBHOOK = VOICE_WEBHOOK
+STATUS = VOICE_STATUS
 JANE = "+14155550134"
 SAM = "+14155550178"
 PRIYA = "+16175550190"
 UNKNOWN_CALLER = "+13125550199"
-# Twilio's STIR/SHAKEN verdict on an inbound call's number: full attestation (the
-# carrier vouches for the caller's right to the number), or only partial/gateway.
-ATTESTED = "TN-Validation-Passed-A"
+# Only partial or gateway attestation: the carrier does not vouch for the number.
 GATEWAY_ATTESTED = "TN-Validation-Passed-C"
-HANG_UPPER_BOUND = 5.0  # seconds; only to catch hangs, the target is well under 1
-MAX_FOLLOWED_WAITS = 10
-# Twilio says the apology and waits 2 s before following a "still working" answer;
-# much less here, enough for VOICE_RESPONSE_TIMEOUT=0.02 runs to exercise that path.
-APOLOGY_SECONDS = 0.2
-
-
-@dataclass
-class Twiml:
-    root: ET.Element
-
-    @property
-    def gather(self) -> ET.Element | None:
-        return self.root.find("Gather")
-
-    @property
-    def said(self) -> str:
-        return " ".join(say.text or "" for say in self.root.iter("Say"))
-
-    @property
-    def redirect(self) -> str | None:
-        element = self.root.find("Redirect")
-        return element.text if element is not None else None
-
-    @property
-    def hangs_up(self) -> bool:
-        return self.root.find("Hangup") is not None
-
-    @property
-    def is_delay(self) -> bool:
-        return bool(self.redirect and query(self.redirect).get("wait") == "1")
-
-
-def query(url: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(url).query))
-
-
-@dataclass
-class PhoneCall:
-    """One inbound call, stepped through like Twilio would."""
-
-    stack: Stack
-    caller: str
-    verstat: str | None = ATTESTED  # StirVerstat; None when the carrier sends none
-    sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
-    timings: list[tuple[str, float, str]] = field(default_factory=list)
-    last: Twiml | None = None
-
-    @property
-    def conversation_id(self) -> str:
-        return f"voice:{self.sid}"
-
-    def params(self, status: str = "in-progress") -> dict[str, str]:
-        """The fields of every Twilio Voice webhook, as Twilio fills them in."""
-        stir = {"StirVerstat": self.verstat} if self.verstat is not None else {}
-        return stir | {
-            "AccountSid": TWILIO_ACCOUNT_SID, "ApiVersion": "2010-04-01",
-            "CallSid": self.sid, "CallStatus": status, "Direction": "inbound",
-            "From": self.caller, "Caller": self.caller, "To": SHOP_NUMBER,
-            "Called": SHOP_NUMBER, "FromCity": "SAN FRANCISCO", "FromState": "CA",
-            "FromZip": "94103", "FromCountry": "US", "CallerCity": "SAN FRANCISCO",
-            "CallerState": "CA", "CallerZip": "94103", "CallerCountry": "US",
-            "ToCity": "", "ToState": "", "ToZip": "", "ToCountry": "US",
-            "CalledCity": "", "CalledState": "", "CalledZip": "",
-            "CalledCountry": "US",
-        }  # fmt: skip
-
-    def _post(self, label: str, url: str, extra: dict[str, str]) -> Twiml:
-        path = url.removeprefix(self.stack.rasa_url)
-        started = time.perf_counter()
-        reply = self.stack.twilio_post(path, {**self.params(), **extra})
-        elapsed = time.perf_counter() - started
-        assert reply.status_code == 200, reply.text
-        assert reply.headers["Content-Type"].startswith("text/xml")
-        assert elapsed < HANG_UPPER_BOUND, f"{label} took {elapsed:.2f} s"
-        twiml = Twiml(ET.fromstring(reply.content))
-        assert twiml.root.tag == "Response"
-        ending = " [hangs up]" if twiml.hangs_up else ""
-        self.timings.append((label, elapsed, twiml.said + ending))
-        return twiml
-
-    def _step(self, label: str, url: str, extra: dict[str, str]) -> Twiml:
-        twiml = self._post(label, url, extra)
-        for _ in range(MAX_FOLLOWED_WAITS):
-            if not twiml.is_delay:
-                break
-            assert twiml.redirect is not None
-            # The caller waits: the delay <Gather> times out and Twilio redirects.
-            time.sleep(APOLOGY_SECONDS)
-            twiml = self._post(f"{label} (waited)", twiml.redirect, {})
-        self.last = twiml
-        return twiml
-
-    def _action(self) -> str:
-        assert self.last is not None and self.last.gather is not None, "no <Gather>"
-        return self.last.gather.attrib["action"]
-
-    def start(self) -> Twiml:
-        started = {**self.params("ringing")}
-        return self._step("call starts", f"{self.stack.rasa_url}{WEBHOOK}", started)
-
-    def press(self, digits: str) -> Twiml:
-        keyed = {"Digits": digits, "FinishedOnKey": "#" if len(digits) > 1 else ""}
-        return self._step(f"press {digits}", self._action(), keyed)
-
-    def say(self, words: str, confidence: str = "0.9187") -> Twiml:
-        spoken = {"SpeechResult": words, "Confidence": confidence}
-        return self._step(f"say {words!r}", self._action(), spoken)
-
-    def silence(self) -> Twiml:
-        assert self.last is not None and self.last.redirect is not None
-        return self._step("silence", self.last.redirect, {})
-
-    def report(self, title: str) -> None:
-        print(f"\n{title} ({self.caller}, {self.sid}):")
-        for label, seconds, heard in self.timings:
-            print(f"  {seconds * 1000:6.0f} ms  {label:<42} -> {heard}")
 
 
 def tickets_of(stack: Stack, conversation_id: str) -> list[Ticket]:

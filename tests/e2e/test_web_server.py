@@ -23,12 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import AgentRole
 from bot.services.agents import create_agent
-from tests.e2e.conftest import (
-    free_port,
-    launch,
-    seeded_database,
-    wait_until_up,
-)
+from tests.stack import free_port, launch, seeded_database, wait_until_up
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 CUSTOMER = "jane.doe@example.com"

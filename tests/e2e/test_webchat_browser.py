@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.models import ChatMessage, Customer, Sender
 from bot.signing import SIGNATURE_HEADER, sign_body, stamped
 from tests.e2e.browser import Widget, conversation_of, wait
-from tests.e2e.conftest import Stack
+from tests.stack import Stack
 
 TRACKING = "1Z999AA10123456784"
 

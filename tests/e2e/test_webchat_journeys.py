@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import requests
 from sqlalchemy import select
 
 from bot.models import ChatMessage, Sender, Ticket, TicketCategory
-from tests.e2e.conftest import Stack
-
-
-class Widget:
-    """Talks to the chat API like the widget does: same cookie jar, same origin."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.url = stack.web_url
-        self.http = requests.Session()
-        self.http.get(f"{self.url}/", timeout=10).raise_for_status()
-
-    def say(self, text: str, payload: str | None = None) -> list[dict[str, object]]:
-        body = {"text": text, **({"payload": payload} if payload else {})}
-        response = self.http.post(
-            f"{self.url}/chat/api/messages", json=body,
-            headers={"Origin": self.url}, timeout=60,
-        )  # fmt: skip
-        response.raise_for_status()
-        messages = response.json()["messages"]
-        assert messages[0]["sender"] == "customer"
-        return [m for m in messages[1:] if m["sender"] == "bot"]
-
-    def texts(self, text: str, payload: str | None = None) -> str:
-        return " ".join(str(m["text"]) for m in self.say(text, payload))
+from tests.customers import ChatApi
+from tests.stack import Stack
 
 
 def latest_ticket(stack: Stack, reference_text: str) -> Ticket:
@@ -42,7 +19,7 @@ def latest_ticket(stack: Stack, reference_text: str) -> Ticket:
 
 
 def test_problem_ticket_from_the_widget(stack: Stack) -> None:
-    widget = Widget(stack)
+    widget = ChatApi(stack)
     widget.texts("my headphones stopped charging after two days, really disappointed")
     widget.texts("no")
     done = widget.texts("sam.lee@example.com")
@@ -52,12 +29,12 @@ def test_problem_ticket_from_the_widget(stack: Stack) -> None:
 
 
 def test_help_centre_question_from_the_widget(stack: Stack) -> None:
-    replies = Widget(stack).say("do you ship to canada")
+    replies = ChatApi(stack).say("do you ship to canada")
     assert str(replies[0]["text"]).startswith("International shipping")
 
 
 def test_unknown_question_offers_ticket_or_person_as_buttons(stack: Stack) -> None:
-    widget = Widget(stack)
+    widget = ChatApi(stack)
     [answer] = widget.say("do you sell second hand cars")
     buttons = answer["buttons"]
     assert [b["payload"] for b in buttons] == ["/report_problem", "/request_human"]  # type: ignore[union-attr,index]
@@ -68,7 +45,7 @@ def test_unknown_question_offers_ticket_or_person_as_buttons(stack: Stack) -> No
 
 
 def test_a_payload_no_button_offered_is_not_forwarded(stack: Stack) -> None:
-    widget = Widget(stack)
+    widget = ChatApi(stack)
     widget.say("hi")
     with stack.session() as session:
         tickets = len(session.scalars(select(Ticket)).all())
@@ -79,7 +56,7 @@ def test_a_payload_no_button_offered_is_not_forwarded(stack: Stack) -> None:
 
 
 def test_whole_web_conversation_is_kept_in_order(stack: Stack) -> None:
-    widget = Widget(stack)
+    widget = ChatApi(stack)
     widget.say("hi")
     widget.say("what are your opening hours")
     history = widget.http.get(f"{widget.url}/chat/api/messages", timeout=10).json()

@@ -21,9 +21,9 @@ from bot import migrate
 from bot.seed import seed_demo_data
 from bot.settings import LOCAL_RABBITMQ_URL, LOCAL_REDIS_URL, PROJECT_ROOT
 from tests.conftest import _postgres_database
-from tests.e2e.conftest import system_today
 from tests.production.stack import Shared
 from tests.rabbitmq import delete_queue
+from tests.stack import system_today
 
 MODEL = PROJECT_ROOT / "models" / "switchboard.tar.gz"
 

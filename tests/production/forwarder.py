@@ -13,7 +13,7 @@ import socketserver
 import threading
 from typing import Any
 
-from tests.e2e.conftest import free_port
+from tests.stack import free_port
 
 
 class _Pipe(socketserver.BaseRequestHandler):

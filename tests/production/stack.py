@@ -19,14 +19,8 @@ from sqlalchemy.engine import Engine
 
 from bot.production import Service, Topology, haproxy_binary, haproxy_config
 from tests.assistant import Assistant
-from tests.e2e.conftest import (
-    TWILIO_ACCOUNT_SID,
-    free_port,
-    launch,
-    stop,
-    wait_until_up,
-)
 from tests.fakes.twilio import FakeTwilio
+from tests.stack import TWILIO_ACCOUNT_SID, free_port, launch, stop, wait_until_up
 
 STARTUP_SECONDS = 600.0
 
@@ -72,7 +66,7 @@ class Processes:
         url: str,
         up: Callable[[requests.Response], bool] = lambda response: response.ok,
     ) -> None:
-        """Until `url` answers (see tests.e2e.conftest.wait_until_up).
+        """Until `url` answers (see tests.stack.wait_until_up).
 
         Generously: Rasa instances loading the model side by side on a busy
         2-core machine take minutes.

@@ -22,12 +22,12 @@ from sqlalchemy import func, select, text
 from bot.models import ChatMessage
 from bot.settings import LOCAL_RABBITMQ_URL
 from channels.sms import ERROR_REPLY, sms_conversation_id
-from tests.e2e.conftest import free_port
+from tests.customers import inbound, replies
 from tests.e2e.console import eventually
-from tests.e2e.test_sms import inbound, replies
 from tests.fakes.twilio import FakeTwilio
 from tests.production.forwarder import Forwarder
 from tests.production.stack import Installation, Processes, Shared, production_env
+from tests.stack import free_port
 
 REDIS_PORT = 6379
 RABBITMQ_PORT = 5672

@@ -22,9 +22,7 @@ from sqlalchemy import select
 
 from bot.lock_store import SharedLockStore
 from bot.models import ChatMessage
-from tests.e2e.conftest import free_port
-from tests.e2e.test_sms import inbound, replies
-from tests.e2e.test_voice import PhoneCall
+from tests.customers import PhoneCall, inbound, replies
 from tests.fakes.twilio import FakeTwilio
 from tests.production.stack import (
     Installation,
@@ -33,6 +31,7 @@ from tests.production.stack import (
     plan,
     production_env,
 )
+from tests.stack import free_port
 
 APOLOGY = "Sorry, something went wrong on our side"
 ORDER = "where is my order 104257"
