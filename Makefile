@@ -7,7 +7,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run run-production install train db test lint unit stories e2e faults benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb benchmark-channels benchmark-insights shell clean
+.PHONY: help run run-production install train db test lint unit stories e2e faults benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb benchmark-channels benchmark-insights benchmark-load shell clean
 
 help:
 	@echo "make run            install, train if needed, migrate + seed the database, start all services"
@@ -20,6 +20,7 @@ help:
 	@echo "make calibrate-kb   the help centre's constants, chosen on its validation set"
 	@echo "make benchmark-channels  response times per channel (with make run going)"
 	@echo "make benchmark-insights  the Insights page and report on 100,000 conversations (SQLite, PostgreSQL)"
+	@echo "make benchmark-load  1, 10 and 50 customers on every channel, and a stock Rasa bot beside"
 	@echo "make shell          talk to the running assistant in the terminal"
 	@echo "make screenshots    console screenshots for the README (docs/screenshots)"
 
@@ -105,6 +106,11 @@ benchmark-insights: install
 # Needs the stack running (`make run` in another terminal).
 benchmark-channels: install
 	@$(PY) -m benchmarks.channels
+
+# Starts its own stack and a stock `rasa init` bot (trained once, cached in var/);
+# options: make benchmark-load LOAD="--customers 10 --duration 30"
+benchmark-load: train
+	@$(PY) -m benchmarks.load $(LOAD)
 
 clean:
 	rm -rf results .pytest_cache .mypy_cache .ruff_cache

@@ -26,6 +26,7 @@ from collections.abc import Callable
 import requests
 from twilio.request_validator import RequestValidator
 
+from benchmarks.stats import percentile
 from bot.settings import Settings
 
 QUESTIONS = ("what are your opening hours", "how long do i have to return something")
@@ -101,11 +102,6 @@ def voice(settings: Settings, question: str) -> float:
     response.raise_for_status()
     assert "<Say" in response.text, response.text
     return elapsed
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from rasa.shared.nlu.training_data.loading import load_data
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from benchmarks.stats import percentile
 from bot.nlu.encoder import (
     SentenceEncoder,
     default_model_dir,
@@ -51,12 +52,6 @@ MESSAGES = [
     "promised to me by one of your agents and nobody answers my emails, please "
     "let me talk to a real person now",
 ]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The value below which the given fraction of the sorted values lies."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def per_message_ms(
