@@ -137,6 +137,17 @@ def route_customer_message(
     return Held(ticket.reference) if ticket is not None else None
 
 
+def may_divert(session: Session, conversation_id: str, text: str) -> bool:
+    """Whether `route_customer_message` might take this message from the model.
+
+    Reads only: it asks for the assistant, or a hold names the conversation.
+    """
+    return (
+        asks_for_the_assistant(text)
+        or handoff.held_ticket(session, conversation_id) is not None
+    )
+
+
 def customer_returns(
     session: Session,
     conversation_id: str,

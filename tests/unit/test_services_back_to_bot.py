@@ -61,6 +61,18 @@ def test_a_conversation_nobody_holds_goes_to_the_assistant(session: Session) -> 
     assert back_to_bot.ALREADY.notice == back_to_bot.ALREADY_NOTICE
 
 
+def test_may_divert_says_yes_to_what_routing_might_divert(
+    session: Session,
+) -> None:
+    """The hold gate's read: anything route_customer_message might divert says yes."""
+    assert not back_to_bot.may_divert(session, WEB, "hello")
+    assert back_to_bot.may_divert(session, WEB, "back to the bot")
+    hold_for_a_person(session, WEB)
+    assert back_to_bot.may_divert(session, WEB, "hello")
+    assert not back_to_bot.may_divert(session, "web-someone-else", "hello")
+    assert not session.new and not session.dirty  # nothing written
+
+
 def test_asking_before_anyone_claimed_it_withdraws_the_request(
     session: Session,
 ) -> None:
