@@ -4,12 +4,13 @@
 the whole stack as `make run` does, on a fresh database in a temporary folder
 (tests/stack.py: Rasa, the action server, the web app, the worker, a fake Twilio
 REST API), and a stock Rasa 3.6 `rasa init` bot (benchmarks/stock_rasa.py). At
-each level of N concurrent customers, each channel in turn gets N customers going
-through realistic journeys back to back, without pauses, for `--duration` seconds
-(benchmarks/journeys.py); then the stock bot gets N customers on its REST channel.
-It prints per channel turns/s, p50/p95/p99 latency, errors and the Rasa server's
-CPU per turn, each process's memory, the ratios to the stock bot, and the latency
-of one long conversation turn by turn (it must not grow).
+each level of N concurrent customers, each of our channels and the stock bot's REST
+channel in turn get N customers going through realistic journeys back to back,
+without pauses (benchmarks/journeys.py), for `--duration` seconds each, cut into
+`--slices` interleaved rounds. It prints per channel turns/s, p50/p95/p99 latency,
+errors and the Rasa server's CPU per turn, each process's memory, the ratios to the
+stock bot, and the latency of one long conversation turn by turn (it must not
+grow).
 
 Only loopback addresses are contacted; every loop is bounded in time. The machine
 is shared: print `uptime` with the figures, and compare CPU per turn, which other
@@ -205,6 +206,32 @@ def production(var: Path, rasa_instances: int) -> AbstractContextManager[Stack]:
 # --- measuring ---------------------------------------------------------------------
 
 
+@dataclass
+class Slices:
+    """One target's channel measured in slices of time, added up."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    first_error: str | None = None
+
+
+def measure_slice(
+    target: Target, channel: str, customers: int, seconds: float, into: Slices
+) -> None:
+    """Load `channel` with `customers` for `seconds`; add what it measured `into`."""
+    before = target.cpu()
+    started = time.monotonic()
+    window = drive(target.channels[channel], customers, seconds)
+    into.seconds += time.monotonic() - started
+    for name, cpu in target.cpu().items():
+        into.cpu_seconds[name] = into.cpu_seconds.get(name, 0.0) + cpu - before[name]
+    into.latencies_ms += window.latencies_ms
+    into.errors += window.errors
+    into.first_error = into.first_error or window.first_error
+
+
 @dataclass(frozen=True)
 class Measured:
     target: str
@@ -214,17 +241,32 @@ class Measured:
     cpu_ms_per_turn: dict[str, float]
     first_error: str | None
 
+    @classmethod
+    def of(cls, target: str, channel: str, customers: int, part: Slices) -> Measured:
+        turns = len(part.latencies_ms)
+        cpu = {n: ratio(s * 1000, turns) for n, s in part.cpu_seconds.items()}
+        summary = summarise(part.latencies_ms, part.errors, part.seconds)
+        return cls(target, channel, customers, summary, cpu, part.first_error)
 
-def measure(target: Target, channel: str, customers: int, seconds: float) -> Measured:
-    before = target.cpu()
-    started = time.monotonic()
-    window = drive(target.channels[channel], customers, seconds)
-    elapsed = time.monotonic() - started
-    after = target.cpu()
-    turns = len(window.latencies_ms)
-    cpu = {name: ratio((after[name] - before[name]) * 1000, turns) for name in after}
-    summary = summarise(window.latencies_ms, window.errors, elapsed)
-    return Measured(target.name, channel, customers, summary, cpu, window.first_error)
+
+def measure_level(
+    targets: Sequence[Target], customers: int, seconds: float, slices: int
+) -> list[Measured]:
+    """Every target's every channel for `seconds`, in `slices` interleaved rounds.
+
+    Each round gives each channel `seconds / slices`, so that all of them see the
+    same changes in the machine's other load (it is shared).
+    """
+    parts = {(t.name, c): Slices() for t in targets for c in t.channels}
+    for _ in range(slices):
+        for target in targets:
+            for channel in target.channels:
+                part = parts[target.name, channel]
+                measure_slice(target, channel, customers, seconds / slices, part)
+    return [
+        Measured.of(name, channel, customers, part)
+        for (name, channel), part in parts.items()
+    ]
 
 
 def warm_up(target: Target) -> None:
@@ -318,6 +360,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="levels of concurrent customers (default 1,10,50)")  # fmt: skip
     parser.add_argument("--duration", type=float, default=20.0,
                         help="seconds of load per channel and level (default 20)")  # fmt: skip
+    parser.add_argument("--slices", type=int, default=4,
+                        help="interleaved rounds the duration is cut into (default 4)")  # fmt: skip
     parser.add_argument("--channels", default=",".join(journeys.CHANNELS),
                         help="channels to load (default: all)")  # fmt: skip
     parser.add_argument("--long-turns", type=int, default=LONG_TURNS,
@@ -332,9 +376,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args.levels = [int(n) for n in args.customers.split(",")]
     args.channel_names = args.channels.split(",")
     unknown = set(args.channel_names) - set(journeys.CHANNELS)
-    if unknown or min(args.levels) < 1 or args.duration <= 0:
+    if unknown or min(args.levels) < 1 or args.duration <= 0 or args.slices < 1:
         parser.error(f"unknown channels {sorted(unknown)}" if unknown else
-                     "customers and duration must be positive")  # fmt: skip
+                     "customers, duration and slices must be positive")  # fmt: skip
     return args
 
 
@@ -358,11 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{uptime()}\n", flush=True)
         print_header()
         for customers in args.levels:
-            for target in targets:
-                for channel in target.channels:
-                    row = measure(target, channel, customers, args.duration)
-                    rows.append(row)
-                    print_row(row)
+            for row in measure_level(targets, customers, args.duration, args.slices):
+                rows.append(row)
+                print_row(row)
             print_memory(targets)
         print(uptime())
         print_ratios(rows)
