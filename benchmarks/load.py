@@ -387,12 +387,17 @@ def main(argv: list[str] | None = None) -> int:
     if not MODEL.exists():
         print(f"error: no trained model at {MODEL}: run `make train`")
         return 2
-    stock_model = None if args.no_stock else stock_rasa.trained_model(CACHE)
     var = Path(tempfile.mkdtemp(prefix="benchmark-load-"))
+    try:  # production mode stops here until it is built
+        stack_context = stack_for(args.mode, var, args.rasa_instances)
+    except BaseException:
+        shutil.rmtree(var, ignore_errors=True)
+        raise
+    stock_model = None if args.no_stock else stock_rasa.trained_model(CACHE)
     print(f"{uptime()}\nmode {args.mode}; logs in {var}", flush=True)
     rows: list[Measured] = []
     with ExitStack() as running:
-        stack = running.enter_context(stack_for(args.mode, var, args.rasa_instances))
+        stack = running.enter_context(stack_context)
         targets = [switchboard(stack, args.channel_names)]
         if stock_model is not None:
             bot = running.enter_context(stock_rasa.running_stock_bot(stock_model, var))
