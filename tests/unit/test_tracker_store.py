@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
@@ -18,7 +19,9 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import launch
 from bot.tracker_store import CachedSQLTrackerStore
+from tests.conftest import _postgres_database
 
 DOMAIN = Domain.from_yaml(
     """
@@ -52,12 +55,26 @@ def session_start(t: float) -> list[Event]:
     ]
 
 
-def stores(db: Path, size: int = 1000) -> tuple[CachedSQLTrackerStore, SQLTrackerStore]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    """The store's settings, as bot/launch.py writes them, for a new database."""
+    if request.param == "sqlite":
+        yield launch.tracker_store_config(f"sqlite:///{tmp_path / 'tracker.db'}")
+        return
+    with _postgres_database() as url:
+        yield launch.tracker_store_config(url)
+
+
+def stores(
+    database: dict[str, Any], size: int = 1000
+) -> tuple[CachedSQLTrackerStore, SQLTrackerStore]:
     """Ours, and Rasa's own store on the same database to compare with."""
-    ours = CachedSQLTrackerStore(
-        domain=DOMAIN, dialect="sqlite", db=str(db), cache_size=size
-    )
-    return ours, SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db))
+    settings = {k: v for k, v in database.items() if k != "type"}
+    host = settings.pop("url", None)
+    ours = CachedSQLTrackerStore(domain=DOMAIN, host=host, cache_size=size, **settings)
+    return ours, SQLTrackerStore(domain=DOMAIN, host=host, **settings)
 
 
 async def add(store: SQLTrackerStore, sender: str, events: list[Event]) -> None:
@@ -77,8 +94,8 @@ async def same(ours: SQLTrackerStore, rasa: SQLTrackerStore, sender: str) -> lis
     return list(mine.events)
 
 
-async def test_turn_by_turn_the_same_tracker_as_rasa(tmp_path: Path) -> None:
-    ours, rasa = stores(tmp_path / "tracker.db")
+async def test_turn_by_turn_the_same_tracker_as_rasa(database: dict[str, Any]) -> None:
+    ours, rasa = stores(database)
     assert await ours.retrieve("c1") is None
     await add(ours, "c1", session_start(100.0))
     for i in range(1, 6):
@@ -90,21 +107,20 @@ async def test_turn_by_turn_the_same_tracker_as_rasa(tmp_path: Path) -> None:
     assert (await ours.retrieve("c1")).get_slot("order_number") == "105"  # type: ignore[union-attr]
 
 
-async def test_each_event_is_stored_once(tmp_path: Path) -> None:
-    db = tmp_path / "tracker.db"
-    ours, _ = stores(db)
+async def test_each_event_is_stored_once(database: dict[str, Any]) -> None:
+    ours, _ = stores(database)
     await add(ours, "c1", session_start(100.0))
     await add(ours, "c1", turn("hello", 101.0))
     tracker = await ours.retrieve("c1")
     assert tracker is not None
     await ours.save(tracker)  # nothing new: nothing written
-    with sqlite3.connect(db) as connection:
-        (count,) = connection.execute("SELECT count(*) FROM events").fetchone()
+    with ours.engine.connect() as connection:
+        count = connection.exec_driver_sql("SELECT count(*) FROM events").scalar()
     assert count == 3 + 4
 
 
-async def test_a_new_session_starts_a_new_tracker(tmp_path: Path) -> None:
-    ours, rasa = stores(tmp_path / "tracker.db")
+async def test_a_new_session_starts_a_new_tracker(database: dict[str, Any]) -> None:
+    ours, rasa = stores(database)
     await add(ours, "c1", session_start(100.0))
     await add(ours, "c1", turn("first session", 101.0, order="111"))
     await same(ours, rasa, "c1")
@@ -115,11 +131,10 @@ async def test_a_new_session_starts_a_new_tracker(tmp_path: Path) -> None:
     assert "first session" not in [getattr(e, "text", None) for e in events]
 
 
-async def test_rows_another_instance_wrote_are_read(tmp_path: Path) -> None:
+async def test_rows_another_instance_wrote_are_read(database: dict[str, Any]) -> None:
     """Two Rasa instances on one database: each sees what the other saved."""
-    db = tmp_path / "tracker.db"
-    first, rasa = stores(db)
-    second, _ = stores(db)
+    first, rasa = stores(database)
+    second, _ = stores(database)
     await add(first, "c1", session_start(100.0))
     await add(first, "c1", turn("to the first", 101.0))
     await first.retrieve("c1")  # cached by the first
@@ -135,9 +150,9 @@ async def test_rows_another_instance_wrote_are_read(tmp_path: Path) -> None:
 
 
 async def test_conversations_are_kept_apart_and_the_cache_bounded(
-    tmp_path: Path,
+    database: dict[str, Any],
 ) -> None:
-    ours, rasa = stores(tmp_path / "tracker.db", size=2)
+    ours, rasa = stores(database, size=2)
     for sender in ("a", "b", "c"):
         await add(ours, sender, session_start(100.0))
         await add(ours, sender, turn(f"I am {sender}", 101.0))
@@ -151,10 +166,10 @@ async def test_conversations_are_kept_apart_and_the_cache_bounded(
 
 @pytest.mark.parametrize("late", [True, False])
 async def test_rows_older_than_the_session_are_left_out_as_rasa_does(
-    tmp_path: Path, late: bool
+    database: dict[str, Any], late: bool
 ) -> None:
     """A row stamped before the session started (a client's clock) is not in it."""
-    ours, rasa = stores(tmp_path / "tracker.db")
+    ours, rasa = stores(database)
     await add(ours, "c1", session_start(100.0))
     await ours.retrieve("c1")
     stamp = 50.0 if late else 200.0
@@ -164,7 +179,7 @@ async def test_rows_older_than_the_session_are_left_out_as_rasa_does(
 
 
 def test_sqlite_commits_do_not_wait_for_the_disk(tmp_path: Path) -> None:
-    ours, _ = stores(tmp_path / "tracker.db")
+    ours, _ = stores(launch.tracker_store_config(f"sqlite:///{tmp_path / 't.db'}"))
     with ours.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         # 1 is NORMAL: synced at checkpoints, not at every commit.
