@@ -20,7 +20,11 @@ from typing import Any, Protocol
 import requests
 
 from tests.customers import SMS_WEBHOOK, ChatApi, PhoneCall, Twiml, inbound, replies
+from tests.production.stack import Installation
 from tests.stack import Stack
+
+# A running installation as its customers reach it: embedded or production mode.
+Site = Stack | Installation
 
 JANE_PHONE = "+14155550134"  # a demo customer: her calls are verified by the number
 # A webhook slower than this fails the turn: Twilio gives up after 15 s.
@@ -96,13 +100,13 @@ def pick(journeys: dict[str, tuple[str, ...]], number: int) -> tuple[str, ...]:
     return list(journeys.values())[number % len(journeys)]
 
 
-def rest(stack: Stack) -> Journey:
+def rest(stack: Site) -> Journey:
     return lambda number, turn: rest_journey(
         stack.rasa_url, pick(TEXT_JOURNEYS, number), turn
     )
 
 
-def webchat(stack: Stack) -> Journey:
+def webchat(stack: Site) -> Journey:
     """The web chat API (web app -> Rasa's web chat channel), a new session each."""
 
     def journey(number: int, turn: Turn) -> None:
@@ -113,11 +117,11 @@ def webchat(stack: Stack) -> Journey:
     return journey
 
 
-def _text(stack: Stack, sender: str, text: str) -> list[str]:
+def _text(stack: Site, sender: str, text: str) -> list[str]:
     return replies(stack.twilio_post(SMS_WEBHOOK, inbound(text, sender)))
 
 
-def sms(stack: Stack) -> Journey:
+def sms(stack: Site) -> Journey:
     """Signed Twilio SMS webhooks, a new phone number for each journey."""
     numbers = (f"+1415555{n:04d}" for n in itertools.cycle(range(1000, 10000)))
 
@@ -160,7 +164,7 @@ VOICE_JOURNEYS: tuple[Callable[[PhoneCall, Turn], None], ...] = (
 )
 
 
-def voice(stack: Stack) -> Journey:
+def voice(stack: Site) -> Journey:
     """A phone call stepped through as Twilio does, with signed webhooks."""
     numbers = (f"+1312555{n:04d}" for n in itertools.cycle(range(1000, 10000)))
 
@@ -177,7 +181,7 @@ def voice(stack: Stack) -> Journey:
     return journey
 
 
-CHANNELS: dict[str, Callable[[Stack], Journey]] = {
+CHANNELS: dict[str, Callable[[Site], Journey]] = {
     "rest": rest,
     "webchat": webchat,
     "sms": sms,

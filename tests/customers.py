@@ -11,14 +11,14 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
 from tests.assistant import Assistant
 from tests.fakes.twilio_webhooks import inbound_sms
-from tests.stack import SHOP_NUMBER, TWILIO_ACCOUNT_SID, Stack
+from tests.stack import SHOP_NUMBER, TWILIO_ACCOUNT_SID
 
 SMS_WEBHOOK = "/webhooks/sms/webhook"
 VOICE_WEBHOOK = "/webhooks/voice/webhook"
@@ -36,10 +36,16 @@ APOLOGY_SECONDS = 0.2
 # --- web chat --------------------------------------------------------------------
 
 
+class WebApp(Protocol):
+    """Where the web app answers (a Stack, or a production installation)."""
+
+    web_url: str
+
+
 class ChatApi:
     """The web chat API as the widget calls it: one cookie jar, same origin."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: WebApp) -> None:
         self.url = stack.web_url
         self.http = requests.Session()
         self.http.get(f"{self.url}/", timeout=10).raise_for_status()

@@ -6,21 +6,39 @@ from bot/production.py.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
 import subprocess
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis  # type: ignore[import-untyped]
 import requests
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from bot import migrate
 from bot.production import Service, Topology, haproxy_binary, haproxy_config
+from bot.seed import seed_demo_data
+from bot.settings import LOCAL_RABBITMQ_URL, LOCAL_REDIS_URL
 from tests.assistant import Assistant
+from tests.conftest import _postgres_database
 from tests.fakes.twilio import FakeTwilio
-from tests.stack import TWILIO_ACCOUNT_SID, free_port, launch, stop, wait_until_up
+from tests.rabbitmq import delete_queue
+from tests.stack import (
+    TWILIO_ACCOUNT_SID,
+    free_port,
+    launch,
+    stop,
+    system_today,
+    wait_until_up,
+)
 
 STARTUP_SECONDS = 600.0
 
@@ -164,3 +182,75 @@ def plan(front: dict[str, int], instances: dict[str, list[int]]) -> Topology:
         worker_port=front["worker"],
         stats_port=free_port(),
     )
+
+
+@contextmanager
+def running_installation(
+    shared: Shared, var: Path, rasa_instances: int = 2, web_instances: int = 2
+) -> Iterator[Installation]:
+    """Production mode on `shared`, started at once, waited for, stopped at the end.
+
+    HAProxy in front of `rasa_instances` Rasa instances (rasa_a, rasa_b, ...), one
+    action server, `web_instances` web app processes and the worker.
+    """
+    front = {name: free_port() for name in ("rasa", "actions", "web", "worker")}
+    ports = {
+        "rasa": [free_port() for _ in range(rasa_instances)],
+        "actions": [free_port()],
+        "web": [free_port() for _ in range(web_instances)],
+    }
+    twilio = FakeTwilio().start()
+    processes = Processes(var, production_env(shared, var, twilio, **front))
+    instances = {
+        f"rasa_{chr(ord('a') + n)}": f"http://127.0.0.1:{port}"
+        for n, port in enumerate(ports["rasa"])
+    }
+    instances["actions"] = f"http://127.0.0.1:{ports['actions'][0]}"
+    try:
+        processes.haproxy(plan(front, ports))
+        processes.launch("actions", "actions", "--port", str(ports["actions"][0]))
+        for name, url in instances.items():
+            if name.startswith("rasa_"):
+                processes.launch(name, "rasa", "--port", url.rsplit(":", 1)[1])
+        for n, port in enumerate(ports["web"], start=1):
+            processes.launch(f"web{n}", "web", "--port", str(port))
+        processes.launch("worker", "worker", "--port", str(front["worker"]))
+        for name, url in instances.items():
+            processes.wait(name, f"{url}/health")
+        for n, port in enumerate(ports["web"], start=1):
+            processes.wait(f"web{n}", f"http://127.0.0.1:{port}/healthz")
+        processes.wait("worker", f"http://127.0.0.1:{front['worker']}/health")
+        for name in ("rasa", "actions"):  # HAProxy has seen the instances healthy
+            processes.wait("haproxy", f"http://127.0.0.1:{front[name]}/health")
+        yield Installation.of(processes, shared, instances)
+    finally:
+        processes.stop_all()
+        twilio.stop()
+
+
+def _forget_redis(prefix: str) -> None:
+    client = redis.Redis.from_url(LOCAL_REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@contextmanager
+def shared_services() -> Iterator[Shared]:
+    """A seeded PostgreSQL database, a Redis key prefix and a RabbitMQ queue.
+
+    For this run alone, on the machine's services: dropped and deleted at the end.
+    """
+    run = "sbtest" + uuid.uuid4().hex[:10]  # letters and digits (REDIS_KEY_PREFIX)
+    with _postgres_database() as url:
+        migrate.upgrade(url)
+        engine = create_engine(url)
+        with Session(engine) as session, session.begin():
+            seed_demo_data(session, today=system_today())
+        try:
+            yield Shared(url, engine, run, f"{run}_events")
+        finally:
+            engine.dispose()
+            _forget_redis(run)
+            asyncio.run(delete_queue(LOCAL_RABBITMQ_URL, f"{run}_events"))

@@ -23,15 +23,7 @@ from sqlalchemy import select
 from bot.lock_store import SharedLockStore
 from bot.models import ChatMessage
 from tests.customers import PhoneCall, inbound, replies
-from tests.fakes.twilio import FakeTwilio
-from tests.production.stack import (
-    Installation,
-    Processes,
-    Shared,
-    plan,
-    production_env,
-)
-from tests.stack import free_port
+from tests.production.stack import Installation, Shared, running_installation
 
 APOLOGY = "Sorry, something went wrong on our side"
 ORDER = "where is my order 104257"
@@ -52,40 +44,10 @@ MESSAGES = [
 def installation(
     shared: Shared, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Installation]:
-    """Everything started at once, then waited for (HAProxy last)."""
+    """HAProxy, Rasa instances A and B, one action server, two web apps, the worker."""
     var = tmp_path_factory.mktemp("two-instances")
-    front = {name: free_port() for name in ("rasa", "actions", "web", "worker")}
-    ports = {
-        "rasa": [free_port(), free_port()],
-        "actions": [free_port()],
-        "web": [free_port(), free_port()],
-    }
-    twilio = FakeTwilio().start()
-    processes = Processes(var, production_env(shared, var, twilio, **front))
-    instances = {
-        "rasa_a": f"http://127.0.0.1:{ports['rasa'][0]}",
-        "rasa_b": f"http://127.0.0.1:{ports['rasa'][1]}",
-        "actions": f"http://127.0.0.1:{ports['actions'][0]}",
-    }
-    try:
-        processes.haproxy(plan(front, ports))
-        processes.launch("actions", "actions", "--port", str(ports["actions"][0]))
-        processes.launch("rasa_a", "rasa", "--port", str(ports["rasa"][0]))
-        processes.launch("rasa_b", "rasa", "--port", str(ports["rasa"][1]))
-        for n, port in enumerate(ports["web"], start=1):
-            processes.launch(f"web{n}", "web", "--port", str(port))
-        processes.launch("worker", "worker", "--port", str(front["worker"]))
-        for name, url in instances.items():
-            processes.wait(name, f"{url}/health")
-        for n, port in enumerate(ports["web"], start=1):
-            processes.wait(f"web{n}", f"http://127.0.0.1:{port}/healthz")
-        processes.wait("worker", f"http://127.0.0.1:{front['worker']}/health")
-        for name in ("rasa", "actions"):  # HAProxy has seen the instances healthy
-            processes.wait("haproxy", f"http://127.0.0.1:{front[name]}/health")
-        yield Installation.of(processes, shared, instances)
-    finally:
-        processes.stop_all()
-        twilio.stop()
+    with running_installation(shared, var, rasa_instances=2) as running:
+        yield running
 
 
 def conversation() -> str:
