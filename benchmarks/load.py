@@ -434,8 +434,11 @@ def main(argv: list[str] | None = None) -> int:
                 wall, cpu = long_conversation(target, args.long_turns)
                 print_long(target.name, wall, cpu)
         print(f"\n{uptime()}")
+    if any(r.summary.errors for r in rows):
+        print(f"errors: the services' logs are kept in {var}")
+        return 1
     shutil.rmtree(var, ignore_errors=True)
-    return 1 if any(r.summary.errors for r in rows) else 0
+    return 0
 
 
 if __name__ == "__main__":
