@@ -44,7 +44,8 @@ def test_production_endpoints(tmp_path: Path) -> None:
     )  # fmt: skip
     endpoints = yaml.safe_load(launch.write_endpoints(settings).read_text())
     assert endpoints["tracker_store"] == {
-        "type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "db": "switchboard",
+        "type": launch.TRACKER_STORE, "dialect": "postgresql", "url": "127.0.0.1",
+        "db": "switchboard",
         "port": 5432, "username": "postgres",
     }  # fmt: skip
     assert endpoints["lock_store"]["key_prefix"] == "shop1"
