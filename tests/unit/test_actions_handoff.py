@@ -106,6 +106,83 @@ async def test_second_fallback_in_a_row_hands_off(connection: Connection) -> Non
     assert "could not understand" in ticket.description
 
 
+async def test_an_unsure_question_the_help_centre_knows_gets_the_article(
+    connection: Connection,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionFallback().run(
+        dispatcher,
+        make_tracker(text="can i pay with paypal?", intent="nlu_fallback",
+                     sender_id="f3"),
+        DOMAIN,
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_faq_answer"]
+    assert dispatcher.messages[0]["title"] == "Payment methods"
+    assert dispatcher.messages[0]["summary"]  # what the IVR reads
+    assert events == []
+    assert handoff_tickets(connection, "f3") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("returns policy", "nlu_fallback"),  # not a question
+        ("do you sell used cars?", "nlu_fallback"),  # no article
+        ("can i pay with paypal?", "out_of_scope"),  # the NLU was sure: not asked
+    ],
+)
+async def test_otherwise_the_fallback_asks_to_rephrase(
+    connection: Connection, text: str, intent: str
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionFallback().run(
+        dispatcher, make_tracker(text=text, intent=intent, sender_id="f4"), DOMAIN
+    )
+    assert responses(dispatcher) == ["utter_please_rephrase"]
+
+
+async def test_an_unsure_question_answered_after_a_rephrase_is_not_handed_off(
+    connection: Connection,
+) -> None:
+    history = [
+        {"event": "user", "text": "blorp"},
+        {"event": "action", "name": "action_fallback"},
+        {"event": "bot", "text": "Sorry, I didn't quite understand.",
+         "metadata": {"utter_action": "utter_please_rephrase"}},
+        {"event": "action", "name": "action_listen"},
+    ]  # fmt: skip
+    dispatcher = CollectingDispatcher()
+    await ActionFallback().run(
+        dispatcher,
+        make_tracker(text="do gift cards expire?", intent="nlu_fallback",
+                     events=history, sender_id="f5"),
+        DOMAIN,
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_faq_answer"]
+    assert handoff_tickets(connection, "f5") == []
+
+
+async def test_a_fallback_the_help_centre_answered_restarts_the_ladder(
+    connection: Connection,
+) -> None:
+    history = [
+        {"event": "user", "text": "can i pay with paypal?"},
+        {"event": "action", "name": "action_fallback"},
+        {"event": "bot", "text": "Payment methods\n...",
+         "metadata": {"utter_action": "utter_faq_answer"}},
+        {"event": "action", "name": "action_listen"},
+    ]  # fmt: skip
+    dispatcher = CollectingDispatcher()
+    await ActionFallback().run(
+        dispatcher,
+        make_tracker(text="zzzt", intent="nlu_fallback", events=history,
+                     sender_id="f6"),
+        DOMAIN,
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_please_rephrase"]
+    assert handoff_tickets(connection, "f6") == []
+
+
 async def test_faq_answers_with_article_title() -> None:
     dispatcher = CollectingDispatcher()
     await ActionAnswerFaq().run(
