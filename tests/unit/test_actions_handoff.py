@@ -141,46 +141,39 @@ async def test_otherwise_the_fallback_asks_to_rephrase(
     assert responses(dispatcher) == ["utter_please_rephrase"]
 
 
-async def test_an_unsure_question_answered_after_a_rephrase_is_not_handed_off(
-    connection: Connection,
-) -> None:
-    history = [
-        {"event": "user", "text": "blorp"},
+def after_a_fallback(question: str, response: str) -> list[dict[str, Any]]:
+    """The previous turn: the fallback, which replied with `response`."""
+    return [
+        {"event": "user", "text": question},
         {"event": "action", "name": "action_fallback"},
-        {"event": "bot", "text": "Sorry, I didn't quite understand.",
-         "metadata": {"utter_action": "utter_please_rephrase"}},
+        {"event": "bot", "text": "...", "metadata": {"utter_action": response}},
         {"event": "action", "name": "action_listen"},
-    ]  # fmt: skip
+    ]
+
+
+@pytest.mark.parametrize(
+    ("previous", "text", "reply"),
+    [
+        # A question the help centre knows is answered even on the second rung.
+        (("blorp", "utter_please_rephrase"), "do gift cards expire?",
+         "utter_faq_answer"),
+        # A fallback the help centre answered starts the ladder again.
+        (("can i pay with paypal?", "utter_faq_answer"), "zzzt",
+         "utter_please_rephrase"),
+    ],
+)  # fmt: skip
+async def test_a_help_centre_answer_is_no_rung_of_the_ladder(
+    connection: Connection, previous: tuple[str, str], text: str, reply: str
+) -> None:
     dispatcher = CollectingDispatcher()
     await ActionFallback().run(
         dispatcher,
-        make_tracker(text="do gift cards expire?", intent="nlu_fallback",
-                     events=history, sender_id="f5"),
+        make_tracker(text=text, intent="nlu_fallback",
+                     events=after_a_fallback(*previous), sender_id="f5"),
         DOMAIN,
     )  # fmt: skip
-    assert responses(dispatcher) == ["utter_faq_answer"]
+    assert responses(dispatcher) == [reply]
     assert handoff_tickets(connection, "f5") == []
-
-
-async def test_a_fallback_the_help_centre_answered_restarts_the_ladder(
-    connection: Connection,
-) -> None:
-    history = [
-        {"event": "user", "text": "can i pay with paypal?"},
-        {"event": "action", "name": "action_fallback"},
-        {"event": "bot", "text": "Payment methods\n...",
-         "metadata": {"utter_action": "utter_faq_answer"}},
-        {"event": "action", "name": "action_listen"},
-    ]  # fmt: skip
-    dispatcher = CollectingDispatcher()
-    await ActionFallback().run(
-        dispatcher,
-        make_tracker(text="zzzt", intent="nlu_fallback", events=history,
-                     sender_id="f6"),
-        DOMAIN,
-    )  # fmt: skip
-    assert responses(dispatcher) == ["utter_please_rephrase"]
-    assert handoff_tickets(connection, "f6") == []
 
 
 async def test_faq_answers_with_article_title() -> None:
