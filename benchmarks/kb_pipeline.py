@@ -26,7 +26,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.kb_sets import QuestionSet, load_holdout, load_validation
@@ -278,9 +278,11 @@ def _print_gates(sets: list[_Set]) -> None:
         )
 
 
-def _print_fallback_path(sets: list[_Set], fallback_threshold: float) -> None:
+def _print_fallback_path(
+    sets: list[_Set], fallback_threshold: float, asked: str = "a question"
+) -> None:
     print(
-        f"\nThe fallback path (nlu_fallback + a question + KB confidence >= "
+        f"\nThe fallback path (nlu_fallback + {asked} + KB confidence >= "
         f"{fallback_threshold}), before -> after:"
     )
     print(
@@ -333,6 +335,11 @@ def _print_faq_by_confidence(sets: list[_Set]) -> None:
         low = high
 
 
+def _as_questions(messages: list[Routed]) -> list[Routed]:
+    """The messages as if each read as a question (what the question test costs)."""
+    return [replace(m, question=True) for m in messages]
+
+
 async def run(model: Path, calibrate: bool) -> None:
     """Parse every message with the model, rank it in the served knowledge base."""
     from rasa.core.agent import Agent
@@ -354,6 +361,12 @@ async def run(model: Path, calibrate: bool) -> None:
             o = outcome(validation.off_topic, CALIBRATION.threshold, t)
             print(f"  {t:.2f}  {q.top1:.3f}  {q.wrong:>3}  {q.others_answered:>3}  {o.others_answered:>3}")  # fmt: skip
         _print_fallback_path(sets[:1], chosen)
+        anything = [
+            _Set(s.name, *(_as_questions(m) for m in (s.questions,)), s.answerable,
+                 _as_questions(s.off_topic), _as_questions(s.requests))
+            for s in sets
+        ]  # fmt: skip
+        _print_fallback_path(anything, chosen, "any message")
         return
     _print_fallback_path(sets, CALIBRATION.fallback_threshold)
     _print_faq_by_confidence(sets)

@@ -100,7 +100,7 @@ class Calibration:
     rank_lexical_weight: float = 0.2
     gate_lexical_weight: float = 0.4
     threshold: float = 0.81
-    fallback_threshold: float = 0.9
+    fallback_threshold: float = 0.81
     semantic_threshold: float = 0.627
     fusion: Fusion = "weighted"
     rrf_k: float = 60.0
