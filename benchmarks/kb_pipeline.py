@@ -362,7 +362,7 @@ async def run(model: Path, calibrate: bool) -> None:
             print(f"  {t:.2f}  {q.top1:.3f}  {q.wrong:>3}  {q.others_answered:>3}  {o.others_answered:>3}")  # fmt: skip
         _print_fallback_path(sets[:1], chosen)
         anything = [
-            _Set(s.name, *(_as_questions(m) for m in (s.questions,)), s.answerable,
+            _Set(s.name, _as_questions(s.questions), s.answerable,
                  _as_questions(s.off_topic), _as_questions(s.requests))
             for s in sets
         ]  # fmt: skip
