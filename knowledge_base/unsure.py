@@ -10,9 +10,10 @@ person) runs unchanged otherwise.
 Two guards, because a message the NLU could not place is more often off-topic or
 too vague than a help-centre question:
 
-* the message must read as a question (:func:`is_question`): a question mark, or a
+* the message must read as a question (:func:`is_question`): a question mark, a
   question word or auxiliary at the start, after greetings and fillers ("hi, so how
-  long do refunds take"), or a phrase such as "I want to know" / "wondering";
+  long do refunds take"), "which" or "how long" among the last words ("refund goes
+  back to which card"), or a phrase such as "I want to know" / "wondering";
 * the knowledge base's confidence must reach ``Calibration.fallback_threshold``,
   which is chosen on the validation sets by ``python -m benchmarks.kb_pipeline
   --calibrate`` (never on a test set) and can be stricter than the ``faq`` path's.
@@ -46,6 +47,11 @@ _ASKING = re.compile(
     r"|wonder(?:ing|ed)?|tell me|explain|any idea|is it possible|do you know"
     r"|curious)\b"
 )
+#: "which" or "how long/much/many" near the end asks too ("refund goes back to which
+#: card"); "what" and "when" there rarely do ("not sure what happened").
+_ASKED_LAST = re.compile(
+    r"\b(?:which|how (?:long|much|many|often|soon))(?:\W+\w+){0,2}\W*$"
+)
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -56,7 +62,7 @@ def is_question(text: str) -> bool:
         return False
     if lowered.rstrip(" .!").endswith("?"):
         return True
-    if _ASKING.search(lowered):
+    if _ASKING.search(lowered) or _ASKED_LAST.search(lowered):
         return True
     # Apostrophes dropped first, so "what's" and "whats" are the same word.
     words = _WORD.findall(lowered.replace("'", "").replace("\u2019", ""))

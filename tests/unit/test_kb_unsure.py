@@ -28,6 +28,8 @@ def kb() -> KnowledgeBase:
         "I was wondering about warranties",
         "tell me about gift cards",
         "is it possible to pay in instalments",
+        "refund goes back to which card",
+        "returns take how long",
     ],
 )
 def test_questions_are_recognised_typed_or_spoken(text: str) -> None:
@@ -47,6 +49,7 @@ def test_questions_are_recognised_typed_or_spoken(text: str) -> None:
         "blorp",
         "I'm not sure what happened",
         "question",
+        "I know what I ordered and it is not this",
     ],
 )
 def test_statements_and_fragments_are_not_questions(text: str) -> None:
