@@ -92,5 +92,11 @@ def test_the_threshold_chosen_is_the_lowest_as_precise_as_the_faq_path() -> None
     off_topic = [routed("nlu_fallback", 0.80, None)]
     thresholds = (0.75, 0.85, 0.90, 1.0)
 
-    # 0.75: 2 of 4 right; 0.85: 2 of 3 (< 0.75); 0.90: 2 of 2.
+    # 0.85: 2 of 3 right (< 0.75); 0.90: 2 of 2.
     assert choose_fallback_threshold(questions, off_topic, 0.81, thresholds) == 0.90
+
+
+def test_the_fallback_path_is_never_laxer_than_the_faq_path() -> None:
+    questions = [routed("faq", 0.9, "returns"), routed("nlu_fallback", 0.76, "returns")]
+
+    assert choose_fallback_threshold(questions, [], 0.81, (0.75, 0.85)) == 0.85
