@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import bot.insights.schema  # noqa: F401  (its tables join Base.metadata)
+import bot.proactive.schema  # noqa: F401  (its tables join Base.metadata)
 from bot.db import make_engine
 from bot.models import Base, UTCDateTime
 from bot.settings import Settings
