@@ -219,7 +219,9 @@ class Order(Base):
         Integer, ForeignKey("customers.id"), index=True, nullable=False
     )
     status: Mapped[OrderStatus] = Column(
-        enum_column(OrderStatus, "order_status"), default=OrderStatus.PLACED, nullable=False
+        enum_column(OrderStatus, "order_status"),
+        default=OrderStatus.PLACED,
+        nullable=False,
     )
     carrier: Mapped[str | None] = Column(String(64), nullable=True)
     tracking_number: Mapped[str | None] = Column(String(64), nullable=True)
@@ -278,7 +280,9 @@ class Ticket(Base):
     description: Mapped[str] = Column(Text, default="", nullable=False)
     contact: Mapped[str | None] = Column(String(320), nullable=True)
     status: Mapped[TicketStatus] = Column(
-        enum_column(TicketStatus, "ticket_status"), default=TicketStatus.NEW, nullable=False
+        enum_column(TicketStatus, "ticket_status"),
+        default=TicketStatus.NEW,
+        nullable=False,
     )
     priority: Mapped[TicketPriority] = Column(
         enum_column(TicketPriority, "ticket_priority"),

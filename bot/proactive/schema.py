@@ -99,7 +99,9 @@ class ShopEvent(Base):
     id: Mapped[int] = Column(Integer, primary_key=True)
     # The sender's id for the event (webhook), or one we make (CLI, worker): unique.
     event_key: Mapped[str] = Column(String(128), unique=True, nullable=False)
-    kind: Mapped[EventKind] = Column(enum_column(EventKind, "event_kind"), nullable=False)
+    kind: Mapped[EventKind] = Column(
+        enum_column(EventKind, "event_kind"), nullable=False
+    )
     source: Mapped[EventSource] = Column(
         enum_column(EventSource, "event_source"), nullable=False
     )
