@@ -79,6 +79,16 @@ def has_consent(session: Session, customer_id: int, channel: ConsentChannel) -> 
     return bool(granted)
 
 
+def agreed_channels(session: Session, customer_id: int) -> list[str]:
+    """The channels the customer agreed to updates on, in words, with the source."""
+    rows = session.scalars(
+        select(ContactConsent)
+        .where(ContactConsent.customer_id == customer_id, ContactConsent.granted)
+        .order_by(ContactConsent.channel)
+    )
+    return [f"{channel_words(row.channel)} ({row.source.value})" for row in rows]
+
+
 def refusal(
     session: Session, customer: Customer, channel: ConsentChannel
 ) -> str | None:
