@@ -1,0 +1,86 @@
+"""Customers, orders and rules for the proactive service's tests (a plain module)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import migrate
+from bot.db import make_engine, make_session_factory
+from bot.models import Customer, Order, OrderStatus, Segment
+from bot.proactive.schema import ConsentChannel, ConsentSource
+from bot.proactive.templates import load
+from bot.services import consent
+from bot.services.notifications import Rules
+from bot.services.quiet_hours import QuietHours
+from bot.settings import PROJECT_ROOT
+from tests.conftest import _postgres_database
+
+TEMPLATES = PROJECT_ROOT / "notification_templates"
+_numbers = itertools.count(1)
+
+
+def rules(
+    quiet: str = "21:00-08:00", cap: int = 3, timezone: str = "America/New_York"
+) -> Rules:
+    return Rules(load(TEMPLATES), QuietHours.parse(quiet), cap, timezone)
+
+
+def new_customer(
+    session: Session,
+    *,
+    consents: tuple[ConsentChannel, ...] = (ConsentChannel.SMS, ConsentChannel.WEB),
+    phone: bool = True,
+    segment: Segment = Segment.STANDARD,
+    timezone: str | None = None,
+) -> Customer:
+    """A customer of this test alone (own email and phone), with these consents."""
+    n = next(_numbers)
+    tag = uuid.uuid4().hex[:8]
+    customer = Customer(
+        name=f"Nora Test{n}",
+        email=f"nora.{tag}@example.com",
+        phone=f"+1202555{n % 10_000:04d}" if phone else None,
+        segment=segment,
+        timezone=timezone,
+    )
+    session.add(customer)
+    session.flush()
+    consent.grant_all(session, customer, consents, ConsentSource.CLI)
+    return customer
+
+
+def new_order(
+    session: Session,
+    customer: Customer,
+    status: OrderStatus = OrderStatus.PROCESSING,
+    estimated_delivery: dt.date | None = None,
+) -> Order:
+    order = Order(
+        number=f"9{uuid.uuid4().int % 10**7:07d}",
+        customer=customer,
+        status=status,
+        estimated_delivery=estimated_delivery,
+    )
+    session.add(order)
+    session.flush()
+    return order
+
+
+@contextmanager
+def own_database(kind: str, folder: str) -> Iterator[sessionmaker[Session]]:
+    """A migrated database for code that commits its own transactions."""
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            url = f"sqlite:///{folder}/proactive.db"
+        else:
+            url = stack.enter_context(_postgres_database())
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
