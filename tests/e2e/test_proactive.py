@@ -2,39 +2,53 @@
 
 The whole stack (tests/stack.py) with the fake Twilio REST endpoint. Each test makes
 its own customer and order in the stack's database, in a time zone where it is
-midday now, so quiet hours never hold these texts (the night-time rule is tested
-with an injected clock in tests/unit/test_services_notifications.py).
+midday now, so quiet hours never hold these texts; the night-time test picks a zone
+where it is 2 a.m. and runs the worker's round itself, on an injected clock.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from zoneinfo import ZoneInfo
 
 import requests
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from bot import clock
 from bot.models import OrderStatus
-from bot.proactive.schema import Notification, NotificationStatus, ShopEvent
-from bot.settings import local_secrets
+from bot.proactive.schema import (
+    ConsentChannel,
+    Notification,
+    NotificationStatus,
+    ShopEvent,
+)
+from bot.services.notifications import Rules
+from bot.settings import Settings, local_secrets
+from bot.twilio_client import TwilioClient
+from bot.worker import Worker
 from tests.customers import text
 from tests.shop_webhook import EVENTS_PATH, encode, event, signed
-from tests.stack import Stack
+from tests.stack import SHOP_NUMBER, TWILIO_ACCOUNT_SID, Stack
 from tests.unit.proactive_setup import new_customer, new_order
 
 WAIT = 30.0
 
 
-def midday_zone() -> str:
-    """An IANA zone where it is about noon now (Etc/GMT signs are inverted)."""
-    offset = 12 - clock.system_clock().hour
+def zone_at(hour: int) -> str:
+    """An IANA zone where it is `hour` o'clock now (Etc/GMT signs are inverted)."""
+    offset = (hour - clock.system_clock().hour + 12) % 24 - 12
     return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
 
 
-def customer_with_order(stack: Stack) -> tuple[str, str]:
-    """A new customer (SMS and web consent) with an order: phone, order number."""
+def customer_with_order(stack: Stack, hour: int = 12) -> tuple[str, str]:
+    """A new customer (SMS and web consent) with an order: phone, order number.
+
+    The customer lives where it is `hour` o'clock now.
+    """
     with stack.session() as session, session.begin():
-        customer = new_customer(session, timezone=midday_zone())
+        customer = new_customer(session, timezone=zone_at(hour))
         order = new_order(session, customer, OrderStatus.PROCESSING)
         assert customer.phone is not None
         return customer.phone, order.number
@@ -94,6 +108,38 @@ def test_a_shipped_event_is_texted_once_even_when_sent_twice(stack: Stack) -> No
     statuses = {r.channel.value: r.status for r in settled(stack, number)}
     assert statuses["sms"] == NotificationStatus.SENT
     assert len(texts_to(stack, phone)) == 1
+
+
+def test_a_night_time_event_is_texted_at_the_morning_boundary(stack: Stack) -> None:
+    phone, number = customer_with_order(stack, hour=2)
+    assert send(stack, event("out_for_delivery", number)).status_code == 202
+    with stack.session() as session:
+        [sms] = session.scalars(
+            select(Notification)
+            .where(Notification.order.has(number=number))
+            .where(Notification.channel == ConsentChannel.SMS)
+        ).all()
+    # Planned in the webhook's transaction, and held: nobody sends it now.
+    assert sms.status == NotificationStatus.QUEUED
+    local = clock.system_clock().astimezone(ZoneInfo(zone_at(2)))
+    morning = dt.datetime.combine(local.date(), dt.time(8), local.tzinfo)
+    assert sms.next_attempt_at == morning
+    # The worker's round, in this process, on an injected clock; Twilio is the fake.
+    settings = Settings()
+    worker = Worker(
+        factory=sessionmaker(stack.engine),
+        sms=TwilioClient(TWILIO_ACCOUNT_SID, stack.twilio_token, SHOP_NUMBER,
+                         stack.twilio.url),
+        secret=stack.secret,
+        rules=Rules.from_settings(settings),
+    )  # fmt: skip
+    with clock.frozen_at(morning - dt.timedelta(seconds=1)):
+        assert sms.id not in worker.notify()
+    assert [b for b in texts_to(stack, phone, 0) if number in b] == []
+    with clock.frozen_at(morning):
+        assert worker.notify()[sms.id] == NotificationStatus.SENT
+    [body] = texts_to(stack, phone)
+    assert f"order {number} is out for delivery today" in body
 
 
 def test_a_number_that_texted_stop_is_suppressed(stack: Stack) -> None:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate
@@ -55,6 +56,14 @@ def new_customer(
     return customer
 
 
+def _free_order_number(session: Session) -> str:
+    """A real-format (6 digit) order number no order has; 9xxxxx, clear of the demo."""
+    while True:
+        number = f"9{uuid.uuid4().int % 10**5:05d}"
+        if session.scalar(select(Order.id).where(Order.number == number)) is None:
+            return number
+
+
 def new_order(
     session: Session,
     customer: Customer,
@@ -62,7 +71,7 @@ def new_order(
     estimated_delivery: dt.date | None = None,
 ) -> Order:
     order = Order(
-        number=f"9{uuid.uuid4().int % 10**7:07d}",
+        number=_free_order_number(session),
         customer=customer,
         status=status,
         estimated_delivery=estimated_delivery,
