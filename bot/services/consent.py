@@ -58,6 +58,43 @@ def grant_all(
         record(session, customer, channel, True, source)
 
 
+def reachable_channels(customer: Customer) -> list[ConsentChannel]:
+    """The channels an update could reach the customer on (SMS needs a phone)."""
+    return [c for c in ConsentChannel if c != ConsentChannel.SMS or customer.phone]
+
+
+def answer_all(
+    session: Session, customer: Customer, granted: bool, source: ConsentSource
+) -> list[ConsentChannel]:
+    """One yes or no for every channel the customer can be reached on (registration)."""
+    channels = reachable_channels(customer)
+    for channel in channels:
+        record(session, customer, channel, granted, source)
+    return channels
+
+
+def choose(
+    session: Session,
+    customer: Customer,
+    chosen: dict[ConsentChannel, bool],
+    source: ConsentSource,
+) -> None:
+    """Record the customer's explicit choices (ValueError: SMS without a phone)."""
+    if chosen.get(ConsentChannel.SMS) and customer.phone is None:
+        raise ValueError("add a phone number to your account to get updates by text")
+    for channel, granted in chosen.items():
+        record(session, customer, channel, granted, source)
+
+
+def choices(session: Session, customer_id: int) -> dict[ConsentChannel, bool]:
+    """The customer's latest word per channel (False where they never said yes)."""
+    rows = session.scalars(
+        select(ContactConsent).where(ContactConsent.customer_id == customer_id)
+    )
+    said = {row.channel: row.granted for row in rows}
+    return {channel: said.get(channel, False) for channel in ConsentChannel}
+
+
 def parse_channels(raw: str) -> list[ConsentChannel]:
     """Channels written "sms|web" or "sms,web" (ValueError naming a bad one)."""
     names = [part.strip().lower() for part in raw.replace(",", "|").split("|")]
