@@ -5,14 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot import migrate
-from bot.db import make_engine, make_session_factory
 from bot.models import Customer, Order, OrderStatus, Segment
 from bot.proactive.schema import ConsentChannel, ConsentSource
 from bot.proactive.templates import load
@@ -20,7 +16,6 @@ from bot.services import consent
 from bot.services.notifications import Rules
 from bot.services.quiet_hours import QuietHours
 from bot.settings import PROJECT_ROOT
-from tests.conftest import _postgres_database
 
 TEMPLATES = PROJECT_ROOT / "notification_templates"
 _numbers = itertools.count(1)
@@ -79,17 +74,3 @@ def new_order(
     session.add(order)
     session.flush()
     return order
-
-
-@contextmanager
-def own_database(kind: str, folder: str) -> Iterator[sessionmaker[Session]]:
-    """A migrated database for code that commits its own transactions."""
-    with ExitStack() as stack:
-        if kind == "sqlite":
-            url = f"sqlite:///{folder}/proactive.db"
-        else:
-            url = stack.enter_context(_postgres_database())
-        migrate.upgrade(url)
-        engine = make_engine(url)
-        yield make_session_factory(engine)
-        engine.dispose()

@@ -26,8 +26,9 @@ from bot.proactive.schema import (
 )
 from bot.services import consent, messaging, notifications, shop_events
 from bot.services.shop_events import OrderEvent
+from tests.conftest import own_database
 from tests.unit.console.helpers import FakeSms
-from tests.unit.proactive_setup import new_customer, new_order, own_database, rules
+from tests.unit.proactive_setup import new_customer, new_order, rules
 
 Q = NotificationStatus
 SMS, WEB = ConsentChannel.SMS, ConsentChannel.WEB

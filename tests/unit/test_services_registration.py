@@ -169,12 +169,16 @@ def consents_of(session: Session, email: str) -> dict[str, tuple[bool, str]]:
     return {row.channel.value: (row.granted, row.source.value) for row in rows}
 
 
+def answer_updates(session: Session, updates: bool, phone: str | None) -> None:
+    start(session, vouched_phone=phone)
+    token = token_in_mail(session, "ada@example.com")
+    reg.confirm_registration(session, token, LINKS.secret, updates=updates)
+
+
 def test_a_yes_to_updates_covers_every_channel_the_customer_has(
     session: Session,
 ) -> None:
-    start(session, vouched_phone="+14155550199")
-    token = token_in_mail(session, "ada@example.com")
-    reg.confirm_registration(session, token, LINKS.secret, updates=True)
+    answer_updates(session, True, "+14155550199")
     assert consents_of(session, "ada@example.com") == {
         "sms": (True, "registration"),
         "web": (True, "registration"),
@@ -184,16 +188,12 @@ def test_a_yes_to_updates_covers_every_channel_the_customer_has(
 def test_without_a_proven_phone_the_answer_is_for_the_web_chat_only(
     session: Session,
 ) -> None:
-    start(session)  # the typed phone is not the customer's
-    token = token_in_mail(session, "ada@example.com")
-    reg.confirm_registration(session, token, LINKS.secret, updates=True)
+    answer_updates(session, True, None)  # the typed phone is not the customer's
     assert consents_of(session, "ada@example.com") == {"web": (True, "registration")}
 
 
 def test_a_no_is_recorded_and_not_asking_records_nothing(session: Session) -> None:
-    start(session, vouched_phone="+14155550199")
-    token = token_in_mail(session, "ada@example.com")
-    reg.confirm_registration(session, token, LINKS.secret, updates=False)
+    answer_updates(session, False, "+14155550199")
     assert consents_of(session, "ada@example.com") == {
         "sms": (False, "registration"),
         "web": (False, "registration"),
