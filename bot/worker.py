@@ -5,8 +5,10 @@ Agent replies and notices are stored first and delivered after
 everything else every WORKER_INTERVAL seconds: retries after a failure, replies
 stored while the channel was down. Each round it first gives the assistant back
 the conversations nobody claimed within UNCLAIMED_HOLD_MINUTES
-(bot/services/back_to_bot.py), so their notices go out in the same round. Once a
-minute it also recomputes the queue's priorities, so waiting tickets move up.
+(bot/services/back_to_bot.py), so their notices go out in the same round, and it
+sends the proactive messages that are due (bot/services/notifications.py). Once a
+minute it also recomputes the queue's priorities, so waiting tickets move up, and
+turns orders past their estimated delivery into "delayed" events.
 Start it with `python -m bot run worker`; it stops cleanly on SIGTERM or SIGINT,
 after the round under way. With `--port` it answers `GET /health` there
 (bot/health.py): the database, and whether its rounds keep coming.
@@ -25,13 +27,15 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import health
+from bot import clock, health
 from bot.chat_push import announce_on_commit
 from bot.db import session_factory
 from bot.models import Delivery, utcnow
-from bot.services import back_to_bot, delivery, priority
+from bot.proactive.schema import NotificationStatus
+from bot.services import back_to_bot, delivery, notifications, priority, shop_events
 from bot.services.delivery import Outcome
 from bot.services.messaging import SmsSender
+from bot.services.notifications import Rules
 from bot.settings import Settings
 from bot.shared_state import SharedState
 from bot.twilio_client import TwilioClient
@@ -55,6 +59,8 @@ class Worker:
     # How long a new ticket may hold its conversation; None: as long as it takes.
     unclaimed_for: dt.timedelta | None = None
     refresh_every: float = REFRESH_SECONDS
+    # Proactive messages (None: the worker sends none and checks no late orders).
+    rules: Rules | None = None
     clock: Callable[[], float] = time.monotonic  # schedules the refreshes
     _next_refresh: float | None = field(default=None, init=False)
     last_round: float | None = field(default=None, init=False)  # by `clock`
@@ -104,6 +110,29 @@ class Worker:
                 )
         return outcomes
 
+    def notify(self) -> dict[int, NotificationStatus]:
+        """Send every due proactive message; log what became of each."""
+        if self.rules is None:
+            return {}
+        outcomes = notifications.deliver_due(self.factory, self.sms, self.rules)
+        for notification_id, status in outcomes.items():
+            logger.info("notification %s: %s", notification_id, status.value)
+        return outcomes
+
+    def check_late_orders(self) -> int:
+        """One "delayed" event for each order past its estimated delivery."""
+        if self.rules is None:
+            return 0
+        with self.factory.begin() as session:
+            made = shop_events.late_orders(
+                session, self.rules, clock.today(self.rules.timezone), utcnow()
+            )
+        for received in made:
+            logger.info(
+                "order %s is late: delay update planned", received.event.order_id
+            )
+        return len(made)
+
     def refresh(self) -> int:
         """Recompute the open tickets' priorities (one transaction)."""
         with self.factory.begin() as session:
@@ -131,6 +160,14 @@ class Worker:
                 self.refresh()
             except Exception:
                 logger.exception("refreshing ticket priorities failed")
+            try:
+                self.check_late_orders()
+            except Exception:
+                logger.exception("checking for late orders failed")
+        try:
+            self.notify()
+        except Exception:
+            logger.exception("sending proactive messages failed")
         self.last_round = self.clock()
 
     def rounds_probe(self, interval: float) -> Callable[[], None]:
@@ -187,6 +224,7 @@ def run(
         unclaimed_for=dt.timedelta(minutes=settings.unclaimed_hold_minutes)
         if settings.unclaimed_hold_minutes
         else None,
+        rules=Rules.from_settings(settings),  # bad templates stop the start here
     )
     checks = [
         health.Check("database", health.probe_database(worker.factory)),
