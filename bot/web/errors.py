@@ -17,15 +17,21 @@ _CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def init_app(app: Flask) -> None:
-    """Register the handlers for unknown paths and methods."""
-    for status in _CODES:
-        app.register_error_handler(status, _unmatched)
+    """Register the handler for unknown paths and methods."""
+    # By class, not by status code: Flask tries every handler registered for a
+    # code before any registered for a class, so a 404 handler here would win
+    # over the console blueprint's own (HTTPException) pages.
+    app.register_error_handler(HTTPException, _unmatched)
 
 
 def _unmatched(exc: HTTPException) -> ResponseReturnValue:
-    if not request.path.startswith(API_PREFIXES):
+    if (
+        request.url_rule is not None
+        or exc.code not in _CODES
+        or not request.path.startswith(API_PREFIXES)
+    ):
         return exc
-    status = exc.code or 404
+    status = exc.code
     message = (
         "No such API endpoint."
         if status == 404
