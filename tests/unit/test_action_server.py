@@ -7,6 +7,8 @@ actions it runs use the test's database transaction.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from sanic import Sanic
 
 from bot.action_server import authorized, create_app
+from bot.settings import PROJECT_ROOT
 
 TOKEN = "action-token-for-tests"
 pytestmark = pytest.mark.usefixtures("db_scope")
@@ -128,3 +131,27 @@ def test_token_comparison() -> None:
 def test_no_server_without_a_token() -> None:
     with pytest.raises(ValueError, match="ACTION_SERVER_TOKEN"):
         create_app("")
+
+
+def test_actions_load_without_tensorflow() -> None:
+    # A fresh interpreter: this test process may have imported TensorFlow already.
+    script = (
+        "import sys\n"
+        "from bot.action_server import keep_tensorflow_out\n"
+        "keep_tensorflow_out()\n"
+        "from rasa_sdk.executor import ActionExecutor\n"
+        "executor = ActionExecutor()\n"
+        "executor.register_package('actions')\n"
+        "import spacy; spacy.blank('en')\n"
+        "print(sys.modules['tensorflow'] is None, 'action_fallback' in executor.actions)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+
+    assert result.stdout.split() == ["True", "True"]
