@@ -14,6 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import select
 
 from bot.models import ChatMessage, Customer, Sender
+from bot.proactive.schema import ConsentChannel, ConsentSource, ContactConsent
 from bot.signing import SIGNATURE_HEADER, sign_body, stamped
 from tests.e2e.browser import Widget, conversation_of, wait
 from tests.stack import Stack
@@ -75,6 +76,62 @@ def test_signed_in_customer_is_not_asked_for_an_email(
     answer = widget.wait_for("bot", TRACKING)
     assert "UPS" in answer.text
     assert not any("email" in text for text in widget.texts("bot"))
+
+
+def test_signed_in_customer_chooses_order_updates_in_the_widget(
+    stack: Stack, browser: WebDriver
+) -> None:
+    browser.get(stack.web_url)
+    browser.find_element(By.NAME, "email").send_keys("jane.doe@example.com")
+    browser.find_element(By.NAME, "password").send_keys("demo", Keys.ENTER)
+    wait(browser, 15).until(lambda d: "Signed in as" in d.page_source)
+    Widget(browser).open()
+    wait(browser, 10).until(
+        lambda d: d.find_element(By.ID, "sb-updates").is_displayed()
+    )
+    box = browser.find_element(By.CSS_SELECTOR, "#sb-updates input[name=web]")
+    wanted = not box.is_selected()
+
+    box.click()
+
+    def latest() -> ContactConsent | None:
+        with stack.session() as session:
+            return session.scalars(
+                select(ContactConsent)
+                .join(Customer, Customer.id == ContactConsent.customer_id)
+                .where(
+                    Customer.email == "jane.doe@example.com",
+                    ContactConsent.channel == ConsentChannel.WEB,
+                )
+                .order_by(ContactConsent.id.desc())
+            ).first()
+
+    wait(browser, 10).until(
+        lambda _: (row := latest()) is not None and row.granted == wanted
+    )
+    row = latest()
+    assert row is not None and row.source == ConsentSource.WEB_CHAT
+    # A reload shows the choice as stored.
+    browser.refresh()
+    Widget(browser).open()
+    wait(browser, 10).until(
+        lambda d: d.find_element(By.ID, "sb-updates").is_displayed()
+    )
+    box = browser.find_element(By.CSS_SELECTOR, "#sb-updates input[name=web]")
+    assert box.is_selected() == wanted
+
+
+def test_anonymous_customer_sees_no_update_choices(
+    stack: Stack, browser: WebDriver
+) -> None:
+    browser.delete_all_cookies()
+    record_fetches(browser)
+    browser.get(stack.web_url)
+    Widget(browser).open()
+    wait(browser, 10).until(
+        lambda d: [e["status"] for e in fetched(d, "/chat/api/updates")] == [401]
+    )
+    assert not browser.find_element(By.ID, "sb-updates").is_displayed()
 
 
 # Runs before the page's own scripts: records the widget's requests and the status

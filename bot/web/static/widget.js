@@ -12,6 +12,7 @@
   var script = document.currentScript;
   var MESSAGES_URL = (script && script.dataset.messagesUrl) || "/chat/api/messages";
   var STREAM_URL = (script && script.dataset.streamUrl) || "/chat/api/stream";
+  var UPDATES_URL = (script && script.dataset.updatesUrl) || "/chat/api/updates";
   var MAX_LENGTH = 2000;
   var POLL_MS = 3000;
   var IDLE_POLL_MS = 15000;
@@ -105,7 +106,14 @@
   form.appendChild(input);
   form.appendChild(sendButton);
 
+  // Signed-in customers only: whether order updates may come here (and by text).
+  var updates = el("fieldset", "sb-updates");
+  updates.id = "sb-updates";
+  updates.hidden = true;
+  updates.appendChild(el("legend", "sb-visually-hidden", "Updates about your orders"));
+
   panel.appendChild(header);
+  panel.appendChild(updates);
   panel.appendChild(log);
   panel.appendChild(form);
 
@@ -381,6 +389,59 @@
     if (lastId > 0) pollEvery(IDLE_POLL_MS); else stopPolling();
   }
 
+  // --- order updates: the customer's own yes or no, per channel ----------------
+  var UPDATE_LABELS = { web: "Send me order updates here", sms: "\u2026and by text message" };
+  var updatesAsked = false;
+
+  function showUpdateChoices(choices) {
+    while (updates.lastChild && updates.lastChild.tagName !== "LEGEND") updates.removeChild(updates.lastChild);
+    Object.keys(UPDATE_LABELS).forEach(function (channel) {
+      if (!(channel in choices)) return;
+      var row = el("label", "sb-update");
+      var box = el("input");
+      box.type = "checkbox";
+      box.name = channel;
+      box.checked = choices[channel] === true;
+      box.addEventListener("change", function () { chooseUpdates(channel, box); });
+      row.appendChild(box);
+      row.appendChild(document.createTextNode(" " + UPDATE_LABELS[channel]));
+      updates.appendChild(row);
+    });
+    updates.hidden = updates.querySelectorAll("input").length === 0;
+  }
+
+  function askUpdateChoices() {
+    if (updatesAsked) return;
+    updatesAsked = true;
+    fetch(UPDATES_URL, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (choices) { if (choices) showUpdateChoices(choices); })
+      .catch(function () { updatesAsked = false; });
+  }
+
+  function chooseUpdates(channel, box) {
+    var body = {};
+    body[channel] = box.checked;
+    box.disabled = true;
+    fetch(UPDATES_URL, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    }).then(function (response) {
+      return response.json().then(function (answer) {
+        if (response.ok) { showUpdateChoices(answer); return; }
+        box.checked = !box.checked;
+        box.disabled = false;
+        notice(answer.message || "We couldn't save that choice; please try again.");
+      });
+    }).catch(function () {
+      box.checked = !box.checked;
+      box.disabled = false;
+      notice(OFFLINE);
+    });
+  }
+
   // --- opening, closing, keyboard ----------------------------------------------
   function setOpen(open) {
     panel.hidden = !open;
@@ -391,6 +452,7 @@
       badge.hidden = true;
       launcher.removeAttribute("aria-label");
       watchOpen();
+      askUpdateChoices();
       log.scrollTop = log.scrollHeight;
       input.focus();
     } else {
