@@ -71,7 +71,7 @@ def test_the_insights_page_draws_its_charts(stack: Stack, browser: WebDriver) ->
     today = clock.system_clock().astimezone(ZoneInfo(Settings().timezone)).date()
     start = today - dt.timedelta(days=DAYS - 1)
     browser.get(f"{stack.web_url}/console/insights?from={start}&to={today}")
-    wait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.chart"))
+    wait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.chart"))
     charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
     assert len(charts) == 9
     for chart in charts:  # laid out at a readable size, not collapsed
