@@ -87,13 +87,21 @@ def checks(app: Sanic, settings: Settings) -> health.Health:
 
 
 def add_route(app: Sanic, settings: Settings) -> None:
-    """Answer `GET /health` on `app`."""
-    report_now = checks(app, settings).report
+    """Answer `GET /health` on `app` from a Monitor (bot/health.py) started with it."""
+    monitor = health.Monitor(checks(app, settings))
+
+    async def start_monitor(app: Sanic, loop: object) -> None:
+        monitor.start()
+
+    async def stop_monitor(app: Sanic, loop: object) -> None:
+        monitor.stop()
 
     async def health_route(request: Request) -> HTTPResponse:
-        report = await asyncio.to_thread(report_now)
+        report = monitor.latest() or await asyncio.to_thread(monitor.refresh)
         return response.json(report.to_json(), status=report.http_status)
 
+    app.register_listener(start_monitor, "before_server_start")
+    app.register_listener(stop_monitor, "after_server_stop")
     app.add_route(health_route, PATH, methods=["GET"], name="switchboard_health")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,49 @@ def test_the_http_probe_wants_a_200(closed_port: int) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_monitor_answers_from_its_last_report_until_it_goes_stale() -> None:
+    now = [100.0]
+    state = {"up": True}
+
+    def database() -> None:
+        if not state["up"]:
+            raise ConnectionRefusedError("refused")
+
+    monitor = health.Monitor(
+        Health("actions", [Check("database", database)]), clock=lambda: now[0]
+    )
+    assert monitor.latest() is None  # nothing probed yet: the route probes itself
+    monitor.refresh()
+    state["up"] = False  # not seen until the next refresh
+    now[0] += health.STALE_SECONDS
+    found = monitor.latest()
+    assert found is not None and found.to_json() == {"status": "ok", "database": "ok"}
+    now[0] += 1  # the probing thread stuck: not trusted any more
+    found = monitor.latest()
+    assert found is not None and found.http_status == 503
+    assert found.to_json() == {"status": "error", "database": "ok", "health": "stale"}
+    monitor.refresh()
+    found = monitor.latest()
+    assert found is not None and found.to_json() == {
+        "status": "error", "database": "unreachable",
+    }  # fmt: skip
+
+
+def test_a_started_monitor_reports_on_its_own_thread() -> None:
+    probed = threading.Event()
+
+    def database() -> None:
+        probed.set()
+
+    monitor = health.Monitor(Health("rasa", [Check("database", database)]), 0.01)
+    monitor.start()
+    try:
+        assert probed.wait(10)
+        deadline = time.monotonic() + 10
+        while (found := monitor.latest()) is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # probed, and the report is being kept
+        assert found is not None and found.http_status == 200
+    finally:
+        monitor.stop()
