@@ -149,6 +149,9 @@ class Settings:
     rasa_token: str = setting("RASA_TOKEN", generated=True)
     # Sent by Rasa with every action call; the action server refuses calls without it.
     action_server_token: str = setting("ACTION_SERVER_TOKEN", generated=True)
+    # Seconds Rasa waits for a custom action before the turn ends with the apology
+    # (bot/action_failures.py): below the SMS channel's 10 s wait for a turn.
+    action_timeout: float = setting("ACTION_TIMEOUT", 6.0)
     # How long a verification made in a conversation counts (Rasa's session length).
     verification_ttl_minutes: int = setting("VERIFICATION_TTL_MINUTES", 60)
     timezone: str = setting("SWITCHBOARD_TIMEZONE", "America/New_York")
