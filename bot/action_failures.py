@@ -110,8 +110,7 @@ async def apologise(
 
 
 def install(timeout: float) -> None:
-    """Note failing custom actions (none answers after `timeout` seconds) and end
-    their turns with the apology."""
+    """End turns whose custom actions failed (or took `timeout` s) with the apology."""
     from rasa.core.processor import MessageProcessor
 
     if getattr(MessageProcessor._run_prediction_loop, _INSTALLED, False):

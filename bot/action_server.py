@@ -11,7 +11,6 @@ for the load balancer, from checks run on a thread of their own (`health.Monitor
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 
@@ -59,7 +58,7 @@ def create_app(
         if request.path in OPEN_PATHS:
             if checks is not None and request.method == "GET":
                 # Answered here, before rasa-sdk's own /health route.
-                report = checks.latest() or await asyncio.to_thread(checks.refresh)
+                report = await checks.current()
                 return response.json(report.to_json(), status=report.http_status)
             return None
         if authorized(request.headers.get("authorization"), token):

@@ -27,6 +27,7 @@ instance out while it was serving (bot/production.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -173,6 +174,13 @@ class Monitor:
             return Report(report.service, ERROR, {**report.checks, "health": STALE})
         return report
 
+    async def current(self) -> Report:
+        """For a route: the last report, or one probed now off the event loop."""
+        found = self.latest()
+        if found is None:
+            found = await asyncio.to_thread(self.refresh)
+        return found
+
     def start(self) -> Monitor:
         """Report now, then every `interval` seconds on a daemon thread."""
 
@@ -181,7 +189,9 @@ class Monitor:
                 try:
                     self.refresh()
                 except Exception:  # a probe's bug must not end the reports
-                    logger.exception("%s health: the checks failed", self.health.service)
+                    logger.exception(
+                        "%s health: the checks failed", self.health.service
+                    )
                 if self._stop.wait(self.interval):
                     return
 

@@ -13,7 +13,6 @@ is wrong.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -97,7 +96,7 @@ def add_route(app: Sanic, settings: Settings) -> None:
         monitor.stop()
 
     async def health_route(request: Request) -> HTTPResponse:
-        report = monitor.latest() or await asyncio.to_thread(monitor.refresh)
+        report = await monitor.current()
         return response.json(report.to_json(), status=report.http_status)
 
     app.register_listener(start_monitor, "before_server_start")
