@@ -196,6 +196,10 @@ class Settings:
     # Minutes a handed-off conversation nobody claimed stays held before the
     # assistant answers again (the ticket stays in the queue); 0: held until claimed.
     unclaimed_hold_minutes: int = setting("UNCLAIMED_HOLD_MINUTES", 30)
+    # Days the keys of handled deliveries are kept to refuse a second delivery
+    # (bot/services/retention.py; the worker prunes older ones once an hour).
+    webhook_key_retention_days: int = setting("WEBHOOK_KEY_RETENTION_DAYS", 90)
+    insights_key_retention_days: int = setting("INSIGHTS_KEY_RETENTION_DAYS", 30)
     # Seconds the insights consumer waits when the SQL event broker has nothing new.
     insights_interval: float = setting("INSIGHTS_INTERVAL", 2.0)
     # `make run-production`: how many of each service run behind the load balancer.

@@ -6,7 +6,9 @@ everything else every WORKER_INTERVAL seconds: retries after a failure, replies
 stored while the channel was down. Each round it first gives the assistant back
 the conversations nobody claimed within UNCLAIMED_HOLD_MINUTES
 (bot/services/back_to_bot.py), so their notices go out in the same round. Once a
-minute it also recomputes the queue's priorities, so waiting tickets move up.
+minute it also recomputes the queue's priorities, so waiting tickets move up, and
+once an hour it forgets the delivery keys older than their retention window
+(bot/services/retention.py).
 Start it with `python -m bot run worker`; it stops cleanly on SIGTERM or SIGINT,
 after the round under way. With `--port` it answers `GET /health` there
 (bot/health.py): the database, and whether its rounds keep coming.
@@ -29,7 +31,7 @@ from bot import health
 from bot.chat_push import announce_on_commit
 from bot.db import session_factory
 from bot.models import Delivery, utcnow
-from bot.services import back_to_bot, delivery, priority
+from bot.services import back_to_bot, delivery, priority, retention
 from bot.services.delivery import Outcome
 from bot.services.messaging import SmsSender
 from bot.settings import Settings
@@ -39,6 +41,7 @@ from bot.twilio_client import TwilioClient
 logger = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
 STARTED = "Delivery worker started"
 # Rounds missing for this many intervals (and at least a minute): stalled.
 STALLED_ROUNDS = 10
@@ -55,8 +58,12 @@ class Worker:
     # How long a new ticket may hold its conversation; None: as long as it takes.
     unclaimed_for: dt.timedelta | None = None
     refresh_every: float = REFRESH_SECONDS
-    clock: Callable[[], float] = time.monotonic  # schedules the refreshes
+    # How long delivery keys are kept; None: never pruned.
+    keep_keys: retention.Retention | None = None
+    prune_every: float = PRUNE_SECONDS
+    clock: Callable[[], float] = time.monotonic  # schedules refreshes and pruning
     _next_refresh: float | None = field(default=None, init=False)
+    _next_prune: float | None = field(default=None, init=False)
     last_round: float | None = field(default=None, init=False)  # by `clock`
     started: float = field(default=0.0, init=False)
 
@@ -114,6 +121,20 @@ class Worker:
             )
         return changed
 
+    def prune(self) -> retention.Pruned | None:
+        """Forget the delivery keys past their retention (one transaction)."""
+        if self.keep_keys is None:
+            return None
+        with self.factory.begin() as session:
+            pruned = retention.prune_keys(session, self.keep_keys, now=utcnow())
+        if pruned.webhooks or pruned.insights:
+            logger.info(
+                "forgot %d webhook key(s) and %d insights event key(s) past retention",
+                pruned.webhooks,
+                pruned.insights,
+            )
+        return pruned
+
     def tick(self) -> None:
         """One round. A failure is logged and the next round tries again."""
         try:
@@ -131,6 +152,12 @@ class Worker:
                 self.refresh()
             except Exception:
                 logger.exception("refreshing ticket priorities failed")
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + self.prune_every
+            try:
+                self.prune()
+            except Exception:
+                logger.exception("forgetting old delivery keys failed")
         self.last_round = self.clock()
 
     def rounds_probe(self, interval: float) -> Callable[[], None]:
@@ -187,6 +214,10 @@ def run(
         unclaimed_for=dt.timedelta(minutes=settings.unclaimed_hold_minutes)
         if settings.unclaimed_hold_minutes
         else None,
+        keep_keys=retention.Retention(
+            webhooks=dt.timedelta(days=settings.webhook_key_retention_days),
+            insights=dt.timedelta(days=settings.insights_key_retention_days),
+        ),
     )
     checks = [
         health.Check("database", health.probe_database(worker.factory)),
