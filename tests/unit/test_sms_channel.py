@@ -376,3 +376,27 @@ async def test_fields_must_have_twilios_formats_even_when_signed(
     reply = await webhooks.post("/webhook", {**inbound("hello"), **changes})
     assert reply.status == 400 and reason in (reply.body or b"").decode()
     assert assistant.received == []
+
+
+async def test_the_database_down_the_customer_is_asked_to_text_again(
+    closed_port: int,
+) -> None:
+    channel = SmsInput(
+        Settings(
+            database_url=f"postgresql://postgres@127.0.0.1:{closed_port}/shop",
+            twilio_auth_token="twilio-token",
+            secret_key=SECRET,
+            public_base_url="https://sms.example.com",
+        )
+    )
+    assistant = FakeAssistant()
+    webhooks = TwilioWebhooks(
+        channel.blueprint(assistant),
+        channel.settings.twilio_auth_token,
+        channel.settings.public_base_url,
+        "/webhooks/sms",
+    )
+    params = inbound("where is my order")
+    reply = await webhooks.post("/webhook", params, webhooks.sign("/webhook", params))
+    assert messages(reply) == [ERROR_REPLY]
+    assert assistant.received == []  # nothing reached the assistant
