@@ -8,22 +8,29 @@ RabbitMQ queue. The tests run in file order; the last one kills instance A.
 
 from __future__ import annotations
 
+import logging
+import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import select
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session
 
 from bot.lock_store import SharedLockStore
 from bot.models import ChatMessage
+from bot.services.agents import create_agent
 from channels.sms import sms_conversation_id
-from tests.customers import PhoneCall, inbound, replies
+from tests.customers import PhoneCall, fresh_number, inbound, replies
+from tests.e2e.console import Console, eventually, reference_in
 from tests.production.stack import Installation, Shared, running_installation
 
 APOLOGY = "Sorry, something went wrong on our side"
@@ -32,6 +39,8 @@ ASKS_EMAIL = "what's the email address on your account"
 SHIPPED = "Your order 104257 has shipped"
 SLOW = 15.0  # seconds each answer of the action server is held: past ACTION_TIMEOUT
 # One conversation's messages, each with replies of its own.
+# What the simulated customers say, each with a tag of its own.
+CHATTER = ["hi", "how long does shipping take?", "thanks", "do you ship abroad?"]
 MESSAGES = [
     "hi",
     "can I return an item?",
@@ -265,6 +274,213 @@ def test_with_the_action_server_slow_every_channel_apologises_in_time(
         installation.processes.log("rasa_b")
     )
     kept(installation, answers, caller)
+
+
+@dataclass
+class Customer:
+    """A simulated customer sending messages back to back until told to stop."""
+
+    channel: str
+    say: Callable[[str], int]  # sends one message; the HTTP status
+    stored: Callable[[], list[str]]  # their messages found stored
+    conversation_id: str = ""  # Rasa's, where the test knows it
+    sent: list[str] = field(default_factory=list)
+    refused: list[tuple[str, int]] = field(default_factory=list)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            words = f"{CHATTER[len(self.sent) % len(CHATTER)]} {uuid.uuid4().hex[:6]}"
+            try:
+                status = self.say(words)
+            except requests.RequestException as exc:
+                status = -1
+                logging.getLogger(__name__).warning("%s: %s", self.channel, exc)
+            self.sent.append(words)
+            if status != 200:
+                self.refused.append((words, status))
+
+
+def rest_customer(installation: Installation) -> Customer:
+    sender = conversation()
+
+    def say(words: str) -> int:
+        return requests.post(
+            f"{installation.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": words},
+            timeout=60,
+        ).status_code
+
+    return Customer("rest", say, lambda: installation.user_texts(sender), sender)
+
+
+def sms_customer(installation: Installation) -> Customer:
+    number = fresh_number()
+
+    def say(words: str) -> int:
+        return installation.twilio_post(
+            "/webhooks/sms/webhook", inbound(words, number)
+        ).status_code
+
+    texted = sms_conversation_id(number, installation.secret)
+    return Customer("sms", say, lambda: installation.user_texts(texted), texted)
+
+
+def web_chat_customer(installation: Installation) -> Customer:
+    web = requests.Session()
+    web.get(f"{installation.web_url}/", timeout=30).raise_for_status()
+    said: list[str] = []
+
+    def say(words: str) -> int:
+        said.append(words)
+        return web.post(
+            f"{installation.web_url}/chat/api/messages",
+            json={"text": words},
+            headers={"Origin": installation.web_url},
+            timeout=60,
+        ).status_code
+
+    def stored() -> list[str]:
+        with installation.shared.engine.connect() as db:
+            return list(
+                db.scalars(select(ChatMessage.text).where(ChatMessage.text.in_(said)))
+            )
+
+    return Customer("web chat", say, stored)
+
+
+def in_rotation(installation: Installation, backend: str, server: str) -> bool:
+    """Whether HAProxy's statistics show `server` of `backend` UP."""
+    config = (installation.processes.var / "haproxy.cfg").read_text()
+    stats = config.split("listen stats", 1)[1].split("bind ", 1)[1].split()[0]
+    rows = requests.get(f"http://{stats}/;csv", timeout=10).text.splitlines()
+    for row in rows:
+        fields = row.split(",")
+        if fields[:2] == [backend, server]:
+            return fields[17] == "UP"
+    raise AssertionError(f"HAProxy has no server {backend}/{server}")
+
+
+def restart(installation: Installation, name: str, in_haproxy: str = "") -> None:
+    """SIGTERM a process, start it again, wait until it (and HAProxy) has it back."""
+    processes = installation.processes
+    # [python, -m, bot, run, SERVICE, options...]
+    args = [str(arg) for arg in processes.running[name].args]  # type: ignore[union-attr]
+    service = args[args.index("run") + 1]
+    options = args[args.index("run") + 2 :]
+    processes.stop(name)
+    processes.launch(name, service, *options)
+    if "--port" in options:
+        port = options[options.index("--port") + 1]
+        path = "/healthz" if service == "web" else "/health"
+        processes.wait(name, f"http://127.0.0.1:{port}{path}")
+    if in_haproxy:
+        backend, server = in_haproxy.split("/")
+        eventually(lambda: in_rotation(installation, backend, server), 60)
+
+
+def counted(installation: Installation, conversation_id: str) -> tuple[int, int]:
+    """The insights tables' conversations and customer messages of a conversation."""
+    with installation.shared.engine.connect() as db:
+        found = db.execute(
+            sql(
+                "SELECT count(*), coalesce(sum(messages), 0) "
+                "FROM insights_conversations WHERE conversation_id = :id"
+            ),
+            {"id": conversation_id},
+        ).one()
+    return int(found[0]), int(found[1])
+
+
+def test_every_service_restarted_in_turn_loses_no_message_and_no_reply(
+    installation: Installation,
+) -> None:
+    """Customers on REST, SMS and web chat, and an agent replying by SMS.
+
+    Meanwhile each service is restarted in turn, and the insights consumer is
+    stopped for a while.
+    """
+    assert installation.twilio is not None
+    agent = "restart-" + uuid.uuid4().hex[:6]
+    password = secrets.token_urlsafe(16)
+    with Session(installation.shared.engine) as session, session.begin():
+        create_agent(session, f"Agent {agent}", f"{agent}@agents.example.com", password)
+    handed_off = fresh_number()
+    reference = reference_in(
+        replies(
+            installation.twilio_post(
+                "/webhooks/sms/webhook",
+                inbound("I want to talk to a person", handed_off),
+            )
+        )
+    )
+    console = Console(installation.web_url)
+    console.sign_in(f"{agent}@agents.example.com", password)
+    console.queued(reference)
+    console.act(reference, "claim")
+
+    customers = [
+        rest_customer(installation),
+        sms_customer(installation),
+        web_chat_customer(installation),
+    ]
+    agent_replies: list[str] = []
+    stop = threading.Event()
+
+    def agent_replying() -> None:
+        while not stop.is_set():
+            reply = f"Still on it ({uuid.uuid4().hex[:6]})."
+            console.act(reference, "reply", text=reply)
+            agent_replies.append(reply)
+            stop.wait(1.0)
+
+    with ThreadPoolExecutor(len(customers) + 1) as pool:
+        running = [pool.submit(customer.run, stop) for customer in customers]
+        running.append(pool.submit(agent_replying))
+        try:
+            installation.processes.stop("insights")  # down for a while
+            restart(installation, "rasa_a", "rasa/rasa1")
+            restart(installation, "rasa_b", "rasa/rasa2")
+            installation.processes.launch("insights", "insights")
+            restart(installation, "actions", "actions/actions1")
+            restart(installation, "web1", "web/web1")
+            restart(installation, "web2", "web/web2")
+            restart(installation, "worker")
+        finally:
+            stop.set()
+            for future in running:
+                future.result(timeout=120)
+
+    # Every customer message stored, once; none refused.
+    for customer in customers:
+        assert customer.sent, customer.channel
+        assert customer.refused == [], customer.channel
+        assert sorted(customer.stored()) == sorted(customer.sent), customer.channel
+    # Every agent reply delivered, once.
+    assert agent_replies
+    twilio = installation.twilio
+
+    def delivered() -> list[str]:
+        return [
+            body
+            for body in twilio.bodies_to(handed_off)
+            if any(reply in body for reply in agent_replies)
+        ]
+
+    eventually(lambda: len(delivered()) >= len(agent_replies), 60)
+    assert len(delivered()) == len(agent_replies)
+    # The insights consumer, stopped for a while, counted every message once.
+    for customer in customers[:2]:
+        expected = (1, len(customer.sent))
+        sender = customer.conversation_id
+        eventually(lambda: counted(installation, sender) == expected, 60)  # noqa: B023
+    print(
+        "\nrestarts: "
+        + ", ".join(
+            f"{c.channel} {len(c.sent)} sent, {len(c.stored())} stored"
+            for c in customers
+        )
+        + f"; agent replies {len(agent_replies)} sent, {len(delivered())} delivered"
+    )
 
 
 def test_a_killed_instance_loses_no_message_and_answers_none_twice(
