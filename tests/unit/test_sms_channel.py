@@ -260,8 +260,8 @@ def inbound(body: str, sid: str = SID) -> dict[str, str]:
     }  # fmt: skip
 
 
-@pytest.fixture
-def twilio(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
+def webhooks_of(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
+    """Signed webhooks to `channel`, and the assistant behind it."""
     assistant = FakeAssistant()
     webhooks = TwilioWebhooks(
         channel.blueprint(assistant),
@@ -270,6 +270,11 @@ def twilio(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
         "/webhooks/sms",
     )
     return webhooks, assistant
+
+
+@pytest.fixture
+def twilio(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
+    return webhooks_of(channel)
 
 
 def messages(reply: HTTPResponse) -> list[str]:
@@ -389,13 +394,7 @@ async def test_the_database_down_the_customer_is_asked_to_text_again(
             public_base_url="https://sms.example.com",
         )
     )
-    assistant = FakeAssistant()
-    webhooks = TwilioWebhooks(
-        channel.blueprint(assistant),
-        channel.settings.twilio_auth_token,
-        channel.settings.public_base_url,
-        "/webhooks/sms",
-    )
+    webhooks, assistant = webhooks_of(channel)
     params = inbound("where is my order")
     reply = await webhooks.post("/webhook", params, webhooks.sign("/webhook", params))
     assert messages(reply) == [ERROR_REPLY]
