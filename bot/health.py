@@ -11,8 +11,8 @@ Every service answers a health path with JSON naming each dependency and either
 | degraded | 200 | only an optional one is down (RabbitMQ: Rasa keeps the events) |
 | error | 503 | a required one is down: the load balancer takes the instance out |
 
-A failing check is logged as an error with its cause when it starts failing and at
-most once a minute after that; its recovery is logged too. The services: Rasa
+A failing check is logged as an error with its cause when it starts failing or its
+finding changes, and at most once a minute after that; its recovery is logged too. The services: Rasa
 `GET /health` (bot/rasa_health.py), the action server `GET /health`
 (bot/action_server.py), the web app `GET /healthz` (bot/web/pages.py) and the
 worker `GET /health` (bot/worker.py, when given a port).
@@ -50,7 +50,7 @@ OK = "ok"
 DEGRADED = "degraded"
 ERROR = "error"
 UNREACHABLE = "unreachable"
-LOG_EVERY_SECONDS = 60.0
+LOG_EVERY = 60.0  # seconds
 PROBE_TIMEOUT = 2.0
 MONITOR_INTERVAL = 1.0  # seconds between a Monitor's reports
 # A report this old means the probing thread is stuck: the service is not trusted.
@@ -99,7 +99,8 @@ class Health:
         self.service = service
         self.checks = list(checks)
         self.clock = clock
-        self._logged: dict[str, float] = {}  # failing check -> when last logged
+        # failing check -> its finding and when it was last logged
+        self._logged: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     def report(self) -> Report:
@@ -129,9 +130,11 @@ class Health:
         now = self.clock()
         with self._lock:
             last = self._logged.get(check.name)
-            if last is not None and now - last < LOG_EVERY_SECONDS:
+            # A new finding is news at once ("not loaded" while the model loads,
+            # then "unreachable"); the same one is repeated once a minute.
+            if last is not None and last[0] == finding and now - last[1] < LOG_EVERY:
                 return
-            self._logged[check.name] = now
+            self._logged[check.name] = (finding, now)
         logger.error(
             "%s health: %s is %s (%s%s): %s",
             self.service,

@@ -143,6 +143,10 @@ def haproxy_config(plan: Topology) -> str:
         # a request already sent is never sent twice.
         "    retries 2",
         "    option redispatch 1",
+        # A connection to an instance per request, none kept idle: an instance
+        # stopping (it drains at SIGTERM, then stops listening) is never handed a
+        # request on a connection it is closing, which could not be sent elsewhere.
+        "    option http-server-close",
         f"    timeout check {CHECK_TIMEOUT}",
         f"    default-server {CHECKS}",
         "",

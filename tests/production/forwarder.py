@@ -24,7 +24,11 @@ class _Pipe(socketserver.BaseRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        with socket.create_connection(self.server.target) as upstream:
+        try:
+            upstream = socket.create_connection(self.server.target)
+        except OSError:  # the service is down: so is the forwarder's connection
+            return
+        with upstream:
             self.server.connections.update({self.request, upstream})
             first = self.request.recv(65536)
             hold = self.server.owner.slow_posts if first.startswith(b"POST") else 0.0

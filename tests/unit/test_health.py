@@ -79,6 +79,30 @@ def test_failures_are_logged_when_they_start_then_once_a_minute(
     assert [r.levelname for r in caplog.records] == ["ERROR", "ERROR", "WARNING"]
 
 
+def test_a_new_finding_is_logged_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    """"not loaded" while the model loads, then "unreachable": both are news."""
+    now = [0.0]
+    state = {"loaded": False}
+
+    def lock_store() -> None:
+        if not state["loaded"]:
+            not_loaded()
+        down()
+
+    checks = Health("rasa", [Check("lock_store", lock_store)], clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="bot.health"):
+        checks.report()
+        now[0], state["loaded"] = 5.0, True
+        checks.report()
+        now[0] = 10.0
+        checks.report()
+    assert [record.getMessage() for record in caplog.records] == [
+        "rasa health: lock_store is not loaded (Unhealthy): not loaded",
+        "rasa health: lock_store is unreachable (ConnectionRefusedError): connect to "
+        "127.0.0.1:6390: refused",
+    ]
+
+
 def test_the_database_probe(tmp_path: Path) -> None:
     working = make_session_factory(make_engine("sqlite://"))
     health.probe_database(working)()
