@@ -90,6 +90,7 @@ class GracefulServer:
         for sent in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sent, self._on_signal)
         server = self.server
+        server.print_listen("Serving on http://{}:{}")  # as waitress-serve does
         while not self.draining.is_set():
             self._loop_once()
         logger.warning("web app: stopping; serving the requests under way first")
