@@ -80,7 +80,7 @@ def test_failures_are_logged_when_they_start_then_once_a_minute(
 
 
 def test_a_new_finding_is_logged_at_once(caplog: pytest.LogCaptureFixture) -> None:
-    """ "not loaded" while the model loads, then "unreachable": both are news."""
+    """The model still loading, then Redis unreachable: each finding is news."""
     now = [0.0]
     state = {"loaded": False}
 
