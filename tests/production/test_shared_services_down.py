@@ -113,6 +113,18 @@ def user_events_of(installation: Installation, sender: str) -> int:
         )
 
 
+def chat_messages_saying(installation: Installation, words: str) -> int:
+    """How many web chat messages stored say `words`."""
+    with installation.shared.engine.connect() as db:
+        return int(
+            db.scalar(
+                select(func.count())
+                .select_from(ChatMessage)
+                .where(ChatMessage.text == words)
+            )
+        )
+
+
 def test_both_down_the_assistant_refuses_and_says_why(
     installation: Installation,
 ) -> None:
@@ -170,12 +182,7 @@ def test_redis_down_the_web_app_and_worker_refuse_what_they_cannot_check(
     # unchecked; the customer's message is kept and they are told so.
     assert chat.status_code == 503
     assert chat.json()["messages"][0]["text"] == text_
-    with installation.shared.engine.connect() as db:
-        kept = db.scalar(
-            select(func.count())
-            .select_from(ChatMessage)
-            .where(ChatMessage.text == text_)
-        )
+    kept = chat_messages_saying(installation, text_)
     assert kept == 1
     stream = browser.get(f"{web}/chat/api/stream", timeout=30)
     assert stream.status_code == 503 and "Retry-After" in stream.headers
@@ -287,12 +294,7 @@ def test_the_database_down_for_a_while_customers_are_told_and_nothing_is_half_wr
     # Nothing half-written: no trace of the refused messages.
     assert user_events_of(installation, sender) == 0
     assert user_events_of(installation, texted) == 0
-    with installation.shared.engine.connect() as db:
-        kept = db.scalar(
-            select(func.count())
-            .select_from(ChatMessage)
-            .where(ChatMessage.text == words)
-        )
+    kept = chat_messages_saying(installation, words)
     assert kept == 0
     # Recovered: the same customers, answered, each message once.
     assert installation.texts(sender, "hi")
