@@ -14,6 +14,8 @@ from actions import validation
 from actions.common import (
     apologise_on_failure,
     channel_of,
+    channel_phone,
+    now,
     reset_flow_slots,
     session_scope,
     today,
@@ -22,6 +24,7 @@ from actions.common import (
 )
 from actions.verification import VerifyingFormValidation
 from bot.models import Channel, Order, OrderStatus, TicketCategory
+from bot.services import notifications
 from bot.services import orders as order_service
 from bot.services.tickets import (
     TicketRequest,
@@ -72,6 +75,26 @@ class ValidateOrderForm(VerifyingFormValidation):
         if request == "cancel" and tracker.get_slot("order_cancellable"):
             return ["cancel_confirmed"]
         return []
+
+    async def extract_order_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The order of the latest text we sent this phone, as the form starts.
+
+        A customer answering an update ("where is it now?", "cancel it") means
+        that order. Only the phone the SMS channel vouches for picks it, from the
+        server's own record; an order number in the message wins.
+        """
+        if tracker.get_slot("requested_slot") or tracker.get_slot("order_number"):
+            return {}
+        if next(tracker.get_latest_entity_values("order_number"), None):
+            return {}
+        phone = channel_phone(tracker)
+        if phone is None:
+            return {}
+        with session_scope() as session:
+            number = notifications.last_notified_order(session, phone, now())
+        return {"order_number": number} if number else {}
 
     def validate_order_number(
         self,

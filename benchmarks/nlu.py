@@ -3,7 +3,8 @@
 Run with `make benchmark-nlu`. Per set: intent accuracy, macro F1, the most frequent
 confusions, how often off-topic messages are rejected (predicted out_of_scope, or
 nlu_fallback because the FallbackClassifier found no intent confident enough) and how
-often in-scope ones are wrongly rejected, and milliseconds per message. The held-out
+often in-scope ones are wrongly rejected, and milliseconds per message; the in-scope sets once more with one typo per message
+(:func:`with_typos`). The held-out
 sets are never used for training or for choosing thresholds, so these figures measure
 generalisation; predictions are written to results/nlu_holdout/<set>.json.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import sys
 import time
 from collections import Counter
@@ -31,6 +33,10 @@ OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 # A model without an out_of_scope intent can still reject through the fallback.
 REJECTED = frozenset({OUT_OF_SCOPE, FALLBACK})
+# In-scope held-out sets also measured with one typo per message (seeded, so the
+# figure is comparable between models).
+TYPO_SETS = ("nlu", "style")
+TYPO_SEED = 11
 
 
 @dataclass(frozen=True)
@@ -219,21 +225,71 @@ async def run(
     if threshold is not None:
         print(f"rejection threshold set to {threshold} (instead of the model's)")
     OUT.mkdir(parents=True, exist_ok=True)
+    in_scope: list[tuple[str, str]] = []
     for path in paths:
         examples = load_examples(path)
-        started = time.perf_counter()
-        predictions = await predict(agent, examples)
-        elapsed = time.perf_counter() - started
-        if threshold is not None:
-            predictions = [rethreshold(p, threshold) for p in predictions]
-        report(
-            str(path.relative_to(PROJECT_ROOT)),
-            score(predictions),
-            1000 * elapsed / max(len(examples), 1),
+        if path.stem in TYPO_SETS:
+            in_scope.extend(examples)
+        await _benchmark_set(
+            agent, str(path.relative_to(PROJECT_ROOT)), path.stem, examples, threshold
         )
-        (OUT / f"{path.stem}.json").write_text(
-            json.dumps([asdict(p) for p in predictions], indent=1)
+    if in_scope:
+        await _benchmark_set(
+            agent,
+            f"{' + '.join(TYPO_SETS)}, one typo per message (seed {TYPO_SEED})",
+            "typos",
+            with_typos(in_scope, random.Random(TYPO_SEED)),
+            threshold,
         )
+
+
+async def _benchmark_set(
+    agent: Any,
+    name: str,
+    stem: str,
+    examples: list[tuple[str, str]],
+    threshold: float | None,
+) -> None:
+    """Predict, print and store one set's figures."""
+    started = time.perf_counter()
+    predictions = await predict(agent, examples)
+    elapsed = time.perf_counter() - started
+    if threshold is not None:
+        predictions = [rethreshold(p, threshold) for p in predictions]
+    report(name, score(predictions), 1000 * elapsed / max(len(examples), 1))
+    (OUT / f"{stem}.json").write_text(
+        json.dumps([asdict(p) for p in predictions], indent=1)
+    )
+
+
+def with_typos(
+    examples: list[tuple[str, str]], rng: random.Random
+) -> list[tuple[str, str]]:
+    """Each example with one typo, as hurried customers type.
+
+    One word of 5+ letters gets a letter dropped, two swapped or one wrong (never
+    the first or last letter); examples without such a word stay as they are.
+    """
+    typed = []
+    for text, intent in examples:
+        words = text.split(" ")
+        long_words = [
+            i for i, word in enumerate(words) if len(word) >= 5 and word.isalpha()
+        ]
+        if long_words:
+            index = rng.choice(long_words)
+            word = words[index]
+            at = rng.randrange(1, len(word) - 2)
+            kind = rng.choice("dsw")
+            if kind == "d":
+                word = word[:at] + word[at + 1 :]
+            elif kind == "s":
+                word = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+            else:
+                word = word[:at] + rng.choice("aeiourstnl") + word[at + 1 :]
+            words[index] = word
+        typed.append((" ".join(words), intent))
+    return typed
 
 
 def main(argv: list[str] | None = None) -> int:

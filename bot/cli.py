@@ -17,7 +17,8 @@ from bot import clock, launch, migrate
 from bot.db import session_factory
 from bot.insights import tables
 from bot.mailer import Outbox
-from bot.models import AgentRole, Order, OrderItem, OrderStatus, Segment
+from bot.models import AgentRole, Customer, Order, OrderItem, OrderStatus, Segment
+from bot.proactive.schema import ConsentSource, EventSource
 from bot.quiet import quiet_warnings
 from bot.seed import (
     DEMO_AGENTS,
@@ -26,7 +27,7 @@ from bot.seed import (
     seed_demo_agents,
     seed_demo_data,
 )
-from bot.services import attention, insights
+from bot.services import attention, consent, insights, shop_events
 from bot.services.agents import AgentExists, create_agent
 from bot.services.contact import InvalidContact
 from bot.services.customers import (
@@ -35,6 +36,8 @@ from bot.services.customers import (
     find_by_email,
     upsert_customer,
 )
+from bot.services.notifications import Rules
+from bot.services.quiet_hours import is_zone
 from bot.settings import Settings
 
 
@@ -78,11 +81,23 @@ def _customer(args: argparse.Namespace, settings: Settings) -> NewCustomer:
     )
 
 
+def _timezone(raw: str | None) -> str | None:
+    if raw and not is_zone(raw):
+        raise CommandError(f"unknown time zone {raw!r} (e.g. America/New_York)")
+    return raw or None
+
+
 def cmd_customer(args: argparse.Namespace, settings: Settings) -> None:
     with _session_scope(settings)() as session:
         customer = upsert_customer(
             session, _customer(args, settings), settings.default_phone_region
         )
+        if args.timezone:
+            customer.timezone = _timezone(args.timezone)
+        try:
+            _consent(session, customer, args.consent, ConsentSource.CLI)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         print(f"Customer {customer.id}: {customer.name} <{customer.email}>")
 
 
@@ -112,9 +127,16 @@ def _parse_item(raw: str) -> OrderItem:
 
 
 def save_order(
-    session: Session, fields: dict[str, str | None], items: Sequence[str]
+    session: Session,
+    fields: dict[str, str | None],
+    items: Sequence[str],
+    events: tuple[Rules, EventSource] | None = None,
 ) -> Order:
-    """Create or update an order from flat text fields (CLI and CSV import)."""
+    """Create or update an order from flat text fields (CLI and CSV import).
+
+    With `events`, a change customers hear about (a new status, a later delivery
+    date) becomes the same event the shop's webhook would send.
+    """
     number = (fields.get("number") or "").strip()
     if not number:
         raise CommandError("an order needs a number")
@@ -130,6 +152,7 @@ def save_order(
         session.add(order)
     elif customer is not None:
         order.customer = customer
+    before = (order.status, order.estimated_delivery) if order.id else (None, None)
     if fields.get("status"):
         try:
             order.status = OrderStatus(fields["status"])
@@ -144,7 +167,23 @@ def save_order(
     if items:
         order.items = [_parse_item(item) for item in items]
     session.flush()
+    if events is not None:
+        shop_events.order_changed(session, order, before, events[1], events[0])
     return order
+
+
+def _rules(settings: Settings) -> Rules:
+    try:
+        return Rules.from_settings(settings)
+    except ValueError as exc:  # TemplateError is one
+        raise CommandError(str(exc)) from exc
+
+
+def _consent(
+    session: Session, customer: Customer, raw: str | None, source: ConsentSource
+) -> None:
+    if raw:
+        consent.grant_all(session, customer, consent.parse_channels(raw), source)
 
 
 def cmd_order(args: argparse.Namespace, settings: Settings) -> None:
@@ -156,8 +195,9 @@ def cmd_order(args: argparse.Namespace, settings: Settings) -> None:
         "tracking_number": args.tracking_number,
         "estimated_delivery": args.estimated_delivery,
     }
+    events = (_rules(settings), EventSource.CLI)
     with _session_scope(settings)() as session:
-        order = save_order(session, fields, args.item or [])
+        order = save_order(session, fields, args.item or [], events)
         print(f"Order {order.number}: {order.status.value}")
 
 
@@ -165,12 +205,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
     path = Path(args.file)
     if not path.exists():
         raise CommandError(f"no such file: {path}")
+    events = (_rules(settings), EventSource.IMPORT)
     with path.open(newline="") as handle, _session_scope(settings)() as session:
         rows = list(csv.DictReader(handle))
         for line, row in enumerate(rows, start=2):
             try:
                 if args.kind == "customers":
-                    upsert_customer(
+                    customer = upsert_customer(
                         session,
                         NewCustomer(
                             name=row.get("name") or "",
@@ -180,9 +221,15 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
                         ),
                         settings.default_phone_region,
                     )
+                    customer.timezone = (
+                        _timezone(row.get("timezone")) or customer.timezone
+                    )
+                    _consent(
+                        session, customer, row.get("consent"), ConsentSource.IMPORT
+                    )
                 else:
                     items = [i for i in (row.get("items") or "").split("|") if i]
-                    save_order(session, dict(row), items)
+                    save_order(session, dict(row), items, events)
             except (CommandError, InvalidContact, CustomerExists, ValueError) as exc:
                 raise CommandError(f"{path}:{line}: {exc}") from exc
     print(f"Imported {len(rows)} {args.kind} from {path}.")
@@ -363,6 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
     customer.add_argument("--phone")
     customer.add_argument(
         "--segment", choices=[s.value for s in Segment], default="standard"
+    )
+    customer.add_argument(
+        "--consent",
+        help="channels the customer agreed to updates on: sms, web or sms,web "
+        "(recorded with the source cli)",
+    )
+    customer.add_argument(
+        "--timezone", help="IANA time zone for quiet hours (default: the shop's)"
     )
     customer.set_defaults(func=cmd_customer)
 

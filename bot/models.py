@@ -162,7 +162,7 @@ class Sender(str, enum.Enum):
     SYSTEM = "system"
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
+def enum_column(cls: type[enum.Enum], name: str) -> Enum:
     # VARCHAR + CHECK rather than a native enum type: portable and readable by BI tools.
     return Enum(
         cls,
@@ -183,7 +183,7 @@ class Customer(Base):
     email: Mapped[str] = Column(String(320), unique=True, nullable=False)
     phone: Mapped[str | None] = Column(String(20), unique=True, nullable=True)
     segment: Mapped[Segment] = Column(
-        _enum(Segment, "segment"), default=Segment.STANDARD, nullable=False
+        enum_column(Segment, "segment"), default=Segment.STANDARD, nullable=False
     )
     created_at: Mapped[dt.datetime] = Column(
         UTCDateTime(),
@@ -201,6 +201,8 @@ class Customer(Base):
     demo: Mapped[bool] = Column(
         Boolean, default=False, server_default=false(), nullable=False
     )
+    # IANA zone for quiet hours of proactive texts; null: the shop's.
+    timezone: Mapped[str | None] = Column(String(64), nullable=True)
 
     orders: Mapped[list[Order]] = relationship("Order", back_populates="customer")
 
@@ -217,7 +219,9 @@ class Order(Base):
         Integer, ForeignKey("customers.id"), index=True, nullable=False
     )
     status: Mapped[OrderStatus] = Column(
-        _enum(OrderStatus, "order_status"), default=OrderStatus.PLACED, nullable=False
+        enum_column(OrderStatus, "order_status"),
+        default=OrderStatus.PLACED,
+        nullable=False,
     )
     carrier: Mapped[str | None] = Column(String(64), nullable=True)
     tracking_number: Mapped[str | None] = Column(String(64), nullable=True)
@@ -268,18 +272,20 @@ class Ticket(Base):
         ForeignKey("orders.id"), nullable=True, index=True
     )
     conversation_id: Mapped[str | None] = Column(Text, nullable=True, index=True)
-    channel: Mapped[Channel] = Column(_enum(Channel, "channel"), nullable=False)
+    channel: Mapped[Channel] = Column(enum_column(Channel, "channel"), nullable=False)
     category: Mapped[TicketCategory] = Column(
-        _enum(TicketCategory, "ticket_category"), nullable=False
+        enum_column(TicketCategory, "ticket_category"), nullable=False
     )
     subject: Mapped[str] = Column(String(200), nullable=False)
     description: Mapped[str] = Column(Text, default="", nullable=False)
     contact: Mapped[str | None] = Column(String(320), nullable=True)
     status: Mapped[TicketStatus] = Column(
-        _enum(TicketStatus, "ticket_status"), default=TicketStatus.NEW, nullable=False
+        enum_column(TicketStatus, "ticket_status"),
+        default=TicketStatus.NEW,
+        nullable=False,
     )
     priority: Mapped[TicketPriority] = Column(
-        _enum(TicketPriority, "ticket_priority"),
+        enum_column(TicketPriority, "ticket_priority"),
         default=TicketPriority.NORMAL,
         nullable=False,
     )
@@ -349,7 +355,7 @@ class TicketMessage(Base):
     ticket_id: Mapped[int] = Column(
         Integer, ForeignKey("tickets.id"), index=True, nullable=False
     )
-    sender: Mapped[Sender] = Column(_enum(Sender, "sender"), nullable=False)
+    sender: Mapped[Sender] = Column(enum_column(Sender, "sender"), nullable=False)
     text: Mapped[str] = Column(Text, nullable=False)
     sent_at: Mapped[dt.datetime] = Column(UTCDateTime(), default=utcnow, nullable=False)
     agent_id: Mapped[int | None] = Column(
@@ -357,7 +363,7 @@ class TicketMessage(Base):
     )
     # None for lines that are not sent anywhere (what the customer or bot said).
     delivery: Mapped[Delivery | None] = Column(
-        _enum(Delivery, "delivery"), nullable=True
+        enum_column(Delivery, "delivery"), nullable=True
     )
     attempts: Mapped[int] = Column(Integer, default=0, nullable=False)
     next_attempt_at: Mapped[dt.datetime | None] = Column(
@@ -486,7 +492,7 @@ class ChatMessage(Base):
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     conversation_id: Mapped[str] = Column(String(255), nullable=False, index=True)
-    sender: Mapped[Sender] = Column(_enum(Sender, "chat_sender"), nullable=False)
+    sender: Mapped[Sender] = Column(enum_column(Sender, "chat_sender"), nullable=False)
     text: Mapped[str] = Column(Text, nullable=False, default="")
     # Buttons, links or other structured content, as JSON (null when plain text).
     payload: Mapped[str | None] = Column(Text, nullable=True)
@@ -506,7 +512,7 @@ class Agent(Base):
     # Werkzeug's "method$salt$hash" format (scrypt); never the password itself.
     password_hash: Mapped[str] = Column(String(255), nullable=False)
     role: Mapped[AgentRole] = Column(
-        _enum(AgentRole, "agent_role"), default=AgentRole.AGENT, nullable=False
+        enum_column(AgentRole, "agent_role"), default=AgentRole.AGENT, nullable=False
     )
     active: Mapped[bool] = Column(Boolean, default=True, nullable=False)
     created_at: Mapped[dt.datetime] = Column(
@@ -536,13 +542,13 @@ class TicketEvent(Base):
         ForeignKey("agents.id"), nullable=True, index=True
     )
     kind: Mapped[TicketEventKind] = Column(
-        _enum(TicketEventKind, "ticket_event_kind"), nullable=False
+        enum_column(TicketEventKind, "ticket_event_kind"), nullable=False
     )
     from_status: Mapped[TicketStatus | None] = Column(
-        _enum(TicketStatus, "ticket_event_from_status"), nullable=True
+        enum_column(TicketStatus, "ticket_event_from_status"), nullable=True
     )
     to_status: Mapped[TicketStatus | None] = Column(
-        _enum(TicketStatus, "ticket_event_to_status"), nullable=True
+        enum_column(TicketStatus, "ticket_event_to_status"), nullable=True
     )
     detail: Mapped[str] = Column(Text, default="", nullable=False)
     created_at: Mapped[dt.datetime] = Column(

@@ -202,6 +202,18 @@ class Settings:
     insights_key_retention_days: int = setting("INSIGHTS_KEY_RETENTION_DAYS", 30)
     # Seconds the insights consumer waits when the SQL event broker has nothing new.
     insights_interval: float = setting("INSIGHTS_INTERVAL", 2.0)
+    # Proactive service (bot/services/notifications.py): the shop's events webhook
+    # signs with this (HMAC-SHA256 over "timestamp.body"); generated per install.
+    shop_webhook_secret: str = setting("SHOP_WEBHOOK_SECRET", generated=True)
+    # No SMS in these local hours (the customer's time zone, else the shop's):
+    # "21:00-08:00"; empty: texts go out at any hour.
+    quiet_hours: str = setting("QUIET_HOURS", "21:00-08:00")
+    # Proactive messages per customer, per channel and local day.
+    notification_daily_cap: int = setting("NOTIFICATION_DAILY_CAP", 3)
+    # Folder of the proactive messages' templates (<event>.<channel>.txt).
+    notification_templates_dir: Path = setting(
+        "NOTIFICATION_TEMPLATES_DIR", PROJECT_ROOT / "notification_templates"
+    )
     # `make run-production`: how many of each service run behind the load balancer.
     rasa_instances: int = setting("RASA_INSTANCES", 2)
     action_instances: int = setting("ACTION_INSTANCES", 2)

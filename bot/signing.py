@@ -6,6 +6,11 @@ chat body (`WEBCHAT_BODY`), a channel identity (`CHANNEL_IDENTITY`, bot/identity
 a registration link (bot/services/registration.py), and Flask's session cookie (salt
 "cookie-session") all use SECRET_KEY without one standing in for another.
 
+One exception, because another system must compute it with its own tools: the
+shop's event webhook (`shop_signature`), an HMAC-SHA256 in hex over
+"<timestamp>.<body>" under SHOP_WEBHOOK_SECRET (`openssl dgst -sha256 -hmac`), the
+scheme Stripe and GitHub use; its own secret, so it can never stand in for the rest.
+
 Web chat bodies: the web app signs what it forwards to the Rasa web chat channel, so
 only it (holder of SECRET_KEY) can speak for a signed-in customer there. The
 signature covers the raw body, which carries a timestamp and a random nonce: the
@@ -17,6 +22,8 @@ when REDIS_URL is set and several instances share the work.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -132,3 +139,28 @@ class SharedNonces:
     def use(self, nonce: str) -> bool:
         """Record `nonce`; False when it was already used (a replay)."""
         return self.state.take("webchat-nonces", nonce, self.ttl)
+
+
+# --- the shop's event webhook (an external contract) -----------------------------
+
+SHOP_SIGNATURE_HEADER = "X-Shop-Signature"
+SHOP_TIMESTAMP_HEADER = "X-Shop-Timestamp"
+SHOP_MAX_AGE_SECONDS = 300
+
+
+def shop_signature(body: bytes, timestamp: str, secret: str) -> str:
+    """`sha256=` and the hex HMAC-SHA256 of "<timestamp>.<body>" under `secret`."""
+    digest = hmac.new(
+        _required(secret).encode(), timestamp.encode() + b"." + body, hashlib.sha256
+    )
+    return f"sha256={digest.hexdigest()}"
+
+
+def valid_shop_signature(
+    body: bytes, timestamp: str, signature: str | None, secret: str
+) -> bool:
+    """True when `signature` is the shop's signature of `body` at `timestamp`."""
+    if not signature or not secret:
+        return False
+    expected = shop_signature(body, timestamp, secret)
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())

@@ -5,9 +5,11 @@ Agent replies and notices are stored first and delivered after
 everything else every WORKER_INTERVAL seconds: retries after a failure, replies
 stored while the channel was down. Each round it first gives the assistant back
 the conversations nobody claimed within UNCLAIMED_HOLD_MINUTES
-(bot/services/back_to_bot.py), so their notices go out in the same round. Once a
+(bot/services/back_to_bot.py), so their notices go out in the same round, and it
+sends the proactive messages that are due (bot/services/notifications.py). Once a
 minute it also recomputes the queue's priorities, so waiting tickets move up, and
-once an hour it forgets the delivery keys older than their retention window
+turns orders past their estimated delivery into "delayed" events; once an hour it
+forgets the delivery keys older than their retention window
 (bot/services/retention.py).
 Start it with `python -m bot run worker`; it stops cleanly on SIGTERM or SIGINT,
 after the round under way. With `--port` it answers `GET /health` there
@@ -27,13 +29,22 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import health
+from bot import clock, health
 from bot.chat_push import announce_on_commit
 from bot.db import session_factory
 from bot.models import Delivery, utcnow
-from bot.services import back_to_bot, delivery, priority, retention
+from bot.proactive.schema import NotificationStatus
+from bot.services import (
+    back_to_bot,
+    delivery,
+    notifications,
+    priority,
+    retention,
+    shop_events,
+)
 from bot.services.delivery import Outcome
 from bot.services.messaging import SmsSender
+from bot.services.notifications import Rules
 from bot.settings import Settings
 from bot.shared_state import SharedState
 from bot.twilio_client import TwilioClient
@@ -61,6 +72,8 @@ class Worker:
     # How long delivery keys are kept; None: never pruned.
     keep_keys: retention.Retention | None = None
     prune_every: float = PRUNE_SECONDS
+    # Proactive messages (None: the worker sends none and checks no late orders).
+    rules: Rules | None = None
     clock: Callable[[], float] = time.monotonic  # schedules refreshes and pruning
     _next_refresh: float | None = field(default=None, init=False)
     _next_prune: float | None = field(default=None, init=False)
@@ -111,6 +124,29 @@ class Worker:
                 )
         return outcomes
 
+    def notify(self) -> dict[int, NotificationStatus]:
+        """Send every due proactive message; log what became of each."""
+        if self.rules is None:
+            return {}
+        outcomes = notifications.deliver_due(self.factory, self.sms, self.rules)
+        for notification_id, status in outcomes.items():
+            logger.info("notification %s: %s", notification_id, status.value)
+        return outcomes
+
+    def check_late_orders(self) -> int:
+        """One "delayed" event for each order past its estimated delivery."""
+        if self.rules is None:
+            return 0
+        with self.factory.begin() as session:
+            made = shop_events.late_orders(
+                session, self.rules, clock.today(self.rules.timezone), utcnow()
+            )
+        for received in made:
+            logger.info(
+                "order %s is late: delay update planned", received.event.order_id
+            )
+        return len(made)
+
     def refresh(self) -> int:
         """Recompute the open tickets' priorities (one transaction)."""
         with self.factory.begin() as session:
@@ -152,12 +188,20 @@ class Worker:
                 self.refresh()
             except Exception:
                 logger.exception("refreshing ticket priorities failed")
+            try:
+                self.check_late_orders()
+            except Exception:
+                logger.exception("checking for late orders failed")
         if self._next_prune is None or now >= self._next_prune:
             self._next_prune = now + self.prune_every
             try:
                 self.prune()
             except Exception:
                 logger.exception("forgetting old delivery keys failed")
+        try:
+            self.notify()
+        except Exception:
+            logger.exception("sending proactive messages failed")
         self.last_round = self.clock()
 
     def rounds_probe(self, interval: float) -> Callable[[], None]:
@@ -218,6 +262,7 @@ def run(
             webhooks=dt.timedelta(days=settings.webhook_key_retention_days),
             insights=dt.timedelta(days=settings.insights_key_retention_days),
         ),
+        rules=Rules.from_settings(settings),  # bad templates stop the start here
     )
     checks = [
         health.Check("database", health.probe_database(worker.factory)),

@@ -3,7 +3,7 @@
 Every request's X-Twilio-Signature is checked against the public URL, and the fields
 used (AccountSid, MessageSid, From) against Twilio's exact formats; Twilio's retries
 and replayed requests are recognised by MessageSid and by the signature itself;
-STOP/START/HELP behave as carriers require; replies are plain text with buttons
+STOP/START/HELP behave as carriers require (UPDATES asks for order updates by text); replies are plain text with buttons
 turned into numbered choices. An answer slower than `TURN_TIMEOUT` is texted when
 ready (`channels.turns`); database work runs off the event loop.
 """
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.identity import ChannelIdentity
-from bot.services import back_to_bot, messaging
+from bot.services import back_to_bot, consent, messaging
 from bot.services.contact import try_normalise_phone
 from bot.services.messaging import sms_conversation_id
 from bot.settings import Settings, check_twilio
@@ -63,6 +63,14 @@ START_REPLY = (
 HELP_REPLY = (
     'Switchboard demo shop support: text us your question, e.g. "where is my order". '
     "Call +1 415 555 0100 for a person. Reply STOP to unsubscribe."
+)
+UPDATES_REPLY = (
+    "You'll get updates about your orders by text from Switchboard demo shop. "
+    "Reply STOP to opt out."
+)
+UPDATES_UNKNOWN_REPLY = (
+    "We couldn't find an account with this number, so we can't send you updates "
+    "here yet. Reply STOP to opt out."
 )
 ERROR_REPLY = (
     "Sorry, something went wrong on our side. Please text again in a minute, or call "
@@ -267,6 +275,9 @@ class SmsInput(InputChannel):
             return [START_REPLY]
         if opted_out:
             return []  # no messages until START
+        if consent.is_updates_keyword(body):
+            known = consent.opt_in_by_text(session, sender)
+            return [UPDATES_REPLY if known else UPDATES_UNKNOWN_REPLY]
         # A person has the conversation: the text is theirs, the bot stays
         # silent, unless it asks for the assistant back. In this transaction, so a
         # Twilio retry doesn't store it twice.

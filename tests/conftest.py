@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,6 +21,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret")
 os.environ.setdefault("RASA_TOKEN", "test-token")
 
 from bot import clock, migrate
+from bot.db import make_engine, make_session_factory
 from bot.seed import seed_demo_data
 
 TODAY = dt.date(2026, 11, 20)  # a Friday
@@ -77,6 +78,23 @@ def _postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@contextmanager
+def own_database(kind: str, folder: Path | str) -> Iterator[sessionmaker[Session]]:
+    """A migrated database of the caller's own ("sqlite" in `folder`, "postgresql").
+
+    For code that commits its own transactions; sessions as the app makes them.
+    """
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            url = f"sqlite:///{folder}/own.db"
+        else:
+            url = stack.enter_context(_postgres_database())
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

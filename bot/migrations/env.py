@@ -9,7 +9,8 @@ from alembic import context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-import bot.insights.schema  # noqa: F401  (its tables join Base.metadata)
+import bot.insights.schema  # (its tables join Base.metadata)
+import bot.proactive.schema  # noqa: F401  (its tables join Base.metadata)
 from bot.db import make_engine
 from bot.models import Base, UTCDateTime
 from bot.settings import Settings

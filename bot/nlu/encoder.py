@@ -204,6 +204,12 @@ class SentenceEncoder:
             output_norm=norm("output.LayerNorm"),
         )
 
+    def words(self) -> frozenset[str]:
+        """The whole English words of the model's word-piece vocabulary (lower case)."""
+        return frozenset(
+            piece for piece in self._tokenizer.get_vocab() if piece.isalpha()
+        )
+
     def encode(
         self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE
     ) -> np.ndarray:

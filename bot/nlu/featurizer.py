@@ -33,6 +33,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.encoder import DEFAULT_BATCH_SIZE, TokenStates, load_encoder
+from bot.nlu.spelling import WRITTEN, rewrite
 
 
 @DefaultV1Recipe.register(
@@ -148,30 +149,49 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         ]
         if not selected:
             return
+        texts = [
+            meant_text(message.get(attribute), message.get(TOKENS_NAMES[attribute]))
+            for message in selected
+        ]
         sentences, pieces = self._encoder.encode_with_tokens(
-            [message.get(attribute) for message in selected], self._batch_size
+            [text for text, _ in texts], self._batch_size
         )
-        for message, sentence, states in zip(selected, sentences, pieces, strict=True):
+        for message, sentence, states, (_, spans) in zip(
+            selected, sentences, pieces, texts, strict=True
+        ):
             self.add_features_to_message(
-                sequence=align_to_tokens(states, message.get(TOKENS_NAMES[attribute])),
+                sequence=align_to_tokens(states, spans),
                 sentence=sentence[np.newaxis, :],
                 attribute=attribute,
                 message=message,
             )
 
 
-def align_to_tokens(states: TokenStates, tokens: list[Token]) -> np.ndarray:
+def meant_text(text: str, tokens: list[Token]) -> tuple[str, list[tuple[int, int]]]:
+    """The text the encoder reads and each token's span in it.
+
+    Tokens that :class:`bot.nlu.spelling_component.SpellingNormaliser` rewrote
+    ("statsu" -> "status") are read as rewritten; the rest as written.
+    """
+    spans = [(token.start, token.end) for token in tokens]
+    meant = [token.text if token.get(WRITTEN) else None for token in tokens]
+    if not any(meant):
+        return text, spans
+    return rewrite(text, spans, meant)
+
+
+def align_to_tokens(states: TokenStates, spans: list[tuple[int, int]]) -> np.ndarray:
     """Averages the word pieces' states over each token's character span.
 
     Args:
         states: One text's word-piece states and their character spans.
-        tokens: The tokenizer's tokens of the same text.
+        spans: The tokenizer's tokens' (start, end) in the same text.
 
     Returns:
-        ``(len(tokens), 384)`` float32; zeros for a token no word piece overlaps.
+        ``(len(spans), 384)`` float32; zeros for a token no word piece overlaps.
     """
-    starts = np.array([token.start for token in tokens], dtype=np.int64)[:, None]
-    ends = np.array([token.end for token in tokens], dtype=np.int64)[:, None]
+    starts = np.array([start for start, _ in spans], dtype=np.int64)[:, None]
+    ends = np.array([end for _, end in spans], dtype=np.int64)[:, None]
     overlaps = (states.spans[:, 0] < ends) & (states.spans[:, 1] > starts)
     weights = overlaps.astype(np.float32)
     counts = weights.sum(axis=1, keepdims=True)

@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 
 from bot.mailer import Outbox
 from bot.models import MAX_ID, Registration, utcnow
+from bot.proactive.schema import ConsentSource
+from bot.services import consent
 from bot.services.contact import normalise_email, normalise_phone
 from bot.services.customers import (
     CustomerExists,
@@ -213,9 +215,17 @@ def _load(token: str, secret: str) -> tuple[int, str] | None:
 
 
 def confirm_registration(
-    session: Session, token: str, secret: str, region: str = "US"
+    session: Session,
+    token: str,
+    secret: str,
+    region: str = "US",
+    updates: bool | None = None,
 ) -> ConfirmResult:
-    """Create the customer of the registration this link was mailed for, once."""
+    """Create the customer of the registration this link was mailed for, once.
+
+    `updates` is the form's answer to "send me updates about my orders", recorded
+    for every channel the new customer can be reached on (None: not asked).
+    """
     loaded = _load(token, secret)
     if loaded is None:
         return ConfirmResult(Confirmation.INVALID)
@@ -250,5 +260,7 @@ def confirm_registration(
     except CustomerExists:
         return ConfirmResult(Confirmation.ACCOUNT_EXISTS)
     registration.customer_id = customer.id
+    if updates is not None:
+        consent.answer_all(session, customer, updates, ConsentSource.REGISTRATION)
     session.flush()
     return ConfirmResult(Confirmation.CONFIRMED, customer.name)

@@ -49,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         registration,
         security,
         shop,
+        shop_events,
     )
 
     database.init_app(app)
@@ -68,5 +69,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(shop.bp)
     app.register_blueprint(registration.bp)
     chat.init_app(app)
+    shop_events.init_app(app)
     console.init_app(app)
     return app

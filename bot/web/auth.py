@@ -23,7 +23,8 @@ from flask import Flask, current_app, session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import Customer
+from bot.models import Customer, utcnow
+from bot.services import notifications
 from bot.web.conversation import new_conversation_id
 from bot.web.database import session_factory
 from bot.web.security import new_csrf_token
@@ -48,14 +49,20 @@ def authenticate(db: Session, email: str, password: str) -> Customer | None:
 
 
 def sign_in(customer: Customer) -> None:
-    """A new session for `customer`: new conversation id, new form token."""
+    """A new session for `customer`: new conversation id, new form token.
+
+    The new conversation is where the customer's web updates go from now on, and
+    it starts with the recent ones (bot/services/notifications.py).
+    """
     session.clear()
     session[CUSTOMER_KEY] = customer.id
     session[SIGNED_IN_AT_KEY] = int(time.time())
     session[VERSION_KEY] = stamp(customer)
-    new_conversation_id()
+    conversation = new_conversation_id()
     new_csrf_token()
     session.permanent = True
+    with session_factory().begin() as db:
+        notifications.show_on_sign_in(db, customer.id, conversation, utcnow())
 
 
 def sign_out() -> None:

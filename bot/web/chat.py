@@ -1,5 +1,8 @@
 """Chat API for the website widget: send a message, read history, stream new ones.
 
+A signed-in customer also says here whether they want updates about their orders
+(`/chat/api/updates`, recorded with the source "web_chat").
+
 The conversation id is issued by the server and kept in the signed session cookie;
 the signed-in customer's id goes to Rasa only from the server, signed. A button's
 payload is forwarded only if the assistant's latest reply offered that button;
@@ -25,11 +28,12 @@ from sqlalchemy.exc import OperationalError
 
 from bot.chat_push import Listener
 from bot.models import MAX_ID
-from bot.services import back_to_bot
+from bot.proactive.schema import ConsentChannel, ConsentSource
+from bot.services import back_to_bot, consent
 from bot.services.customer_text import clean_message
 from bot.shared_state import SharedState, SharedStateDown
 from bot.web import chat_store
-from bot.web.auth import signed_in_customer_id
+from bot.web.auth import signed_in_customer, signed_in_customer_id
 from bot.web.conversation import (
     CONVERSATION_KEY,
     conversation_id,
@@ -157,6 +161,65 @@ def send_message() -> ResponseReturnValue:
             rows = chat_store.add_bot_replies(db, conversation, replies)
             answers = [chat_store.to_json(row) for row in rows]
     return jsonify(messages=[stored, *answers])
+
+
+SIGN_IN_FOR_UPDATES = "Sign in to choose updates about your orders."
+
+
+def _choices_json(said: dict[ConsentChannel, bool]) -> dict[str, bool]:
+    return {channel.value: granted for channel, granted in said.items()}
+
+
+def _chosen(data: Any) -> dict[ConsentChannel, bool]:
+    """The body's choices, like {"web": true, "sms": false} (ValueError if not)."""
+    names = ", ".join(f'"{c.value}"' for c in ConsentChannel)
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f'Send a JSON object like {{"web": true}} (keys: {names}).')
+    chosen = {}
+    for name, granted in data.items():
+        try:
+            channel = ConsentChannel(name)
+        except ValueError:
+            raise ValueError(
+                f"Unknown channel {name!r}; channels are {names}."
+            ) from None
+        if not isinstance(granted, bool):
+            raise ValueError(f"'{name}' must be true or false.")
+        chosen[channel] = granted
+    return chosen
+
+
+@bp.get("/updates")
+def update_choices() -> ResponseReturnValue:
+    """The signed-in customer's choices: which channels bring order updates."""
+    customer_id = signed_in_customer_id()
+    if customer_id is None:
+        return _error(401, "sign_in_required", SIGN_IN_FOR_UPDATES)
+    with session_factory()() as db:
+        return jsonify(_choices_json(consent.choices(db, customer_id)))
+
+
+@bp.post("/updates")
+def choose_updates() -> ResponseReturnValue:
+    """Record the signed-in customer's explicit yes or no per channel."""
+    try:
+        chosen = _chosen(request.get_json(silent=True))
+    except RecursionError:
+        chosen = {}
+    except ValueError as exc:
+        return _error(400, "invalid_choice", str(exc))
+    if not chosen:
+        return _error(400, "invalid_choice", 'Send a JSON object like {"web": true}.')
+    with session_factory().begin() as db:
+        customer = signed_in_customer(db)
+        if customer is None:
+            return _error(401, "sign_in_required", SIGN_IN_FOR_UPDATES)
+        try:
+            consent.choose(db, customer, chosen, ConsentSource.WEB_CHAT)
+        except ValueError as exc:
+            return _error(409, "no_phone", str(exc))
+        said = consent.choices(db, customer.id)
+    return jsonify(_choices_json(said))
 
 
 def _after() -> int:

@@ -1,13 +1,13 @@
 """Finishing a chat registration: the page the mailed one-time link opens.
 
-Opening the link (GET) only shows a button; the account is created by the form's
-POST. Mail scanners that fetch every link in a message therefore cannot use a link
+Opening the link (GET) only shows a button, and a checkbox (unticked) asking for
+updates about orders; the account is created by the form's POST. Mail scanners that fetch every link in a message therefore cannot use a link
 up, and a page from elsewhere cannot post it (the form token is this session's).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from bot.services.registration import Confirmation, confirm_registration
@@ -41,6 +41,8 @@ def confirm(token: str) -> ResponseReturnValue:
             token,
             current_app.config["SECRET_KEY"],
             settings.default_phone_region,
+            # A checkbox left unticked sends nothing: that is a no.
+            updates=request.form.get("updates") == "yes",
         )
     page = render_template(
         "register_confirm.html",

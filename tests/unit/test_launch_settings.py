@@ -126,6 +126,7 @@ def test_secrets_are_generated_once_per_install(tmp_path: Path) -> None:
     first = local_secrets(tmp_path)
     assert set(first) == {
         "SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN", "ACTION_SERVER_TOKEN",
+        "SHOP_WEBHOOK_SECRET",
     }  # fmt: skip
     assert all(len(value) >= 32 for value in first.values())
     assert local_secrets(tmp_path) == first

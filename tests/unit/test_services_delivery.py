@@ -11,7 +11,6 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,8 +18,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
-from bot import migrate
-from bot.db import make_engine, make_session_factory
 from bot.models import (
     Agent,
     Channel,
@@ -37,7 +34,7 @@ from bot.models import (
 )
 from bot.services import delivery, handoff, messaging, tickets
 from bot.services.delivery import Outcome
-from tests.conftest import _postgres_database
+from tests.conftest import own_database
 
 SECRET = "delivery-secret"
 PHONE = "+14155550134"
@@ -50,15 +47,8 @@ def factory(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
     """Sessions on a migrated database of this module's own, as the app makes them."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('delivery') / 'delivery.db'}"
-        else:
-            url = stack.enter_context(_postgres_database())
-        migrate.upgrade(url)
-        engine = make_engine(url)
-        yield make_session_factory(engine)
-        engine.dispose()
+    with own_database(request.param, tmp_path_factory.mktemp("delivery")) as made:
+        yield made
 
 
 @pytest.fixture(autouse=True)

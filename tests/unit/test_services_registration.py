@@ -4,11 +4,13 @@ import datetime as dt
 
 import pytest
 from itsdangerous import URLSafeSerializer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import clock
 from bot.mailer import Outbox
 from bot.models import Customer, Registration
+from bot.proactive.schema import ContactConsent
 from bot.services import registration as reg
 from bot.services.customers import NewCustomer, find_by_email, find_by_phone
 
@@ -156,3 +158,46 @@ def test_the_throttle_window_passes(session: Session) -> None:
         start(session, NewCustomer("Ada", "ada8@example.com"), "c-same")
     with clock.frozen_at(clock.now() + dt.timedelta(minutes=61)):
         start(session, NewCustomer("Ada", "ada9@example.com"), "c-same")
+
+
+def consents_of(session: Session, email: str) -> dict[str, tuple[bool, str]]:
+    customer = find_by_email(session, email)
+    assert customer is not None
+    rows = session.scalars(
+        select(ContactConsent).where(ContactConsent.customer_id == customer.id)
+    )
+    return {row.channel.value: (row.granted, row.source.value) for row in rows}
+
+
+def answer_updates(session: Session, updates: bool, phone: str | None) -> None:
+    start(session, vouched_phone=phone)
+    token = token_in_mail(session, "ada@example.com")
+    reg.confirm_registration(session, token, LINKS.secret, updates=updates)
+
+
+def test_a_yes_to_updates_covers_every_channel_the_customer_has(
+    session: Session,
+) -> None:
+    answer_updates(session, True, "+14155550199")
+    assert consents_of(session, "ada@example.com") == {
+        "sms": (True, "registration"),
+        "web": (True, "registration"),
+    }
+
+
+def test_without_a_proven_phone_the_answer_is_for_the_web_chat_only(
+    session: Session,
+) -> None:
+    answer_updates(session, True, None)  # the typed phone is not the customer's
+    assert consents_of(session, "ada@example.com") == {"web": (True, "registration")}
+
+
+def test_a_no_is_recorded_and_not_asking_records_nothing(session: Session) -> None:
+    answer_updates(session, False, "+14155550199")
+    assert consents_of(session, "ada@example.com") == {
+        "sms": (False, "registration"),
+        "web": (False, "registration"),
+    }
+    start(session, NewCustomer("Bo Rivers", "bo@example.com"), conversation="c-2")
+    confirm(session, token_in_mail(session, "bo@example.com"))
+    assert consents_of(session, "bo@example.com") == {}

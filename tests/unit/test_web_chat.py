@@ -27,6 +27,7 @@ from bot.models import (
     TicketCategory,
     TicketMessage,
 )
+from bot.proactive.schema import ContactConsent
 from bot.seed import seed_demo_data
 from bot.services import back_to_bot, handoff
 from bot.services import tickets as ticket_service
@@ -879,3 +880,82 @@ def test_the_database_down_the_message_is_refused_clearly(
     }  # fmt: skip
     assert "send it again" in NOT_TAKEN
     assert rasa.received == []  # the assistant was not asked
+
+
+# --- order updates: the signed-in customer's choice (source "web_chat") ----------
+
+UPDATES = "/chat/api/updates"
+
+
+def choose(client: FlaskClient, body: Any, headers: dict[str, str] = ORIGIN) -> Any:
+    return client.post(UPDATES, json=body, headers=headers)
+
+
+def consents(app: Flask) -> list[tuple[str, str, bool, str]]:
+    with app.extensions["session_factory"]() as session:
+        rows = session.execute(
+            select(Customer.email, ContactConsent)
+            .join(Customer, Customer.id == ContactConsent.customer_id)
+            .order_by(ContactConsent.channel)
+        )
+        return [
+            (email, row.channel.value, row.granted, row.source.value)
+            for email, row in rows
+        ]
+
+
+def test_a_signed_in_customer_opts_in_and_out_from_the_chat(
+    app: Flask, client: FlaskClient
+) -> None:
+    login(client, "jane.doe@example.com", "demo")
+    assert client.get(UPDATES).get_json() == {"sms": False, "web": False}
+    response = choose(client, {"web": True, "sms": True})
+    assert (response.status_code, response.get_json()) == (
+        200, {"sms": True, "web": True},
+    )  # fmt: skip
+    assert client.get(UPDATES).get_json() == {"sms": True, "web": True}
+    assert choose(client, {"sms": False}).get_json() == {"sms": False, "web": True}
+    assert consents(app) == [
+        ("jane.doe@example.com", "sms", False, "web_chat"),
+        ("jane.doe@example.com", "web", True, "web_chat"),
+    ]
+
+
+def test_nobody_signed_in_cannot_choose(app: Flask, client: FlaskClient) -> None:
+    assert client.get(UPDATES).status_code == 401
+    response = choose(client, {"web": True})
+    assert (response.status_code, response.get_json()["error"]) == (
+        401, "sign_in_required",
+    )  # fmt: skip
+    assert consents(app) == []
+
+
+def test_updates_by_text_need_a_phone_on_the_account(
+    app: Flask, client: FlaskClient
+) -> None:
+    login(client, "tom.obrien@example.com", "demo")  # the demo customer without a phone
+    response = choose(client, {"web": True, "sms": True})
+    assert (response.status_code, response.get_json()["error"]) == (409, "no_phone")
+    assert consents(app) == []  # not even the web half: one answer, kept whole
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, [], "yes", 0, {"email": True}, {"web": "yes"}, {"web": 1}, {"web": None}],
+)
+def test_bad_choices_get_a_400_and_record_nothing(
+    app: Flask, client: FlaskClient, body: Any
+) -> None:
+    login(client, "jane.doe@example.com", "demo")
+    response = choose(client, body)
+    assert (response.status_code, response.get_json()["error"]) == (
+        400, "invalid_choice",
+    )  # fmt: skip
+    assert consents(app) == []
+
+
+def test_a_choice_from_another_site_is_refused(app: Flask, client: FlaskClient) -> None:
+    login(client, "jane.doe@example.com", "demo")
+    response = choose(client, {"web": True}, {"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert consents(app) == []

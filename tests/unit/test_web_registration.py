@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from bot.proactive.schema import ConsentChannel, ContactConsent
 from bot.services import registration as reg
 from bot.services.customers import NewCustomer, find_by_email
 from bot.web import create_app
@@ -53,11 +55,11 @@ def customer_exists(connection: Connection) -> bool:
         return find_by_email(session, "ada@example.com") is not None
 
 
-def post(client: FlaskClient, url: str) -> tuple[int, str]:
+def post(client: FlaskClient, url: str, **form: str) -> tuple[int, str]:
     page = client.get(url).get_data(as_text=True)
     match = FORM_TOKEN.search(page)
     assert match is not None
-    response = client.post(url, data={"csrf_token": match[1]})
+    response = client.post(url, data={"csrf_token": match[1], **form})
     return response.status_code, response.get_data(as_text=True)
 
 
@@ -92,3 +94,37 @@ def test_a_post_without_the_form_token_is_refused(
 ) -> None:
     assert client.post(f"/register/confirm/{token}").status_code == 400
     assert not customer_exists(connection)
+
+
+def web_consent(connection: Connection) -> tuple[bool, str] | None:
+    with Session(bind=connection) as session:
+        customer = find_by_email(session, "ada@example.com")
+        assert customer is not None
+        row = session.scalars(
+            select(ContactConsent).where(
+                ContactConsent.customer_id == customer.id,
+                ContactConsent.channel == ConsentChannel.WEB,
+            )
+        ).one_or_none()
+        return (row.granted, row.source.value) if row is not None else None
+
+
+def test_the_page_asks_about_updates_unticked(client: FlaskClient, token: str) -> None:
+    page = client.get(f"/register/confirm/{token}").get_data(as_text=True)
+    assert '<input type="checkbox" name="updates" value="yes">' in page
+
+
+def test_ticking_updates_records_a_yes_from_registration(
+    client: FlaskClient, connection: Connection, token: str
+) -> None:
+    status, _ = post(client, f"/register/confirm/{token}", updates="yes")
+    assert status == 200
+    assert web_consent(connection) == (True, "registration")
+
+
+def test_leaving_updates_unticked_records_a_no(
+    client: FlaskClient, connection: Connection, token: str
+) -> None:
+    status, _ = post(client, f"/register/confirm/{token}")
+    assert status == 200
+    assert web_consent(connection) == (False, "registration")

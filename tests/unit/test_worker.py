@@ -23,6 +23,7 @@ from bot.models import (
     Agent,
     Channel,
     Delivery,
+    OrderStatus,
     ProcessedWebhook,
     Ticket,
     TicketCategory,
@@ -30,11 +31,13 @@ from bot.models import (
     TicketPriority,
     utcnow,
 )
-from bot.services import back_to_bot, handoff, messaging, tickets
+from bot.proactive.schema import EventKind, EventSource, NotificationStatus
+from bot.services import back_to_bot, handoff, messaging, shop_events, tickets
 from bot.services.retention import Retention
 from bot.settings import Settings
 from bot.worker import Worker
 from tests.unit.holds import hold_for_a_person
+from tests.unit.proactive_setup import new_customer, new_order, rules
 
 SECRET = "worker-secret"
 PHONE = "+14155550134"
@@ -424,3 +427,39 @@ def test_old_delivery_keys_are_forgotten_at_start_and_then_every_hour(
     clock.now += 1801
     worker.tick()
     assert keys() == []
+
+
+def test_a_night_event_goes_out_in_the_first_round_after_the_morning_boundary(
+    factory: sessionmaker[Session],
+) -> None:
+    night = dt.datetime(2026, 3, 11, 3, 30, tzinfo=dt.timezone.utc)  # 23:30 EDT
+    morning = dt.datetime(2026, 3, 11, 12, 0, tzinfo=dt.timezone.utc)  # 08:00 EDT
+    with factory.begin() as session:
+        customer = new_customer(session)
+        order = new_order(session, customer)
+        event = shop_events.OrderEvent("night", EventKind.DELIVERED, order.number)
+        shop_events.receive(session, event, EventSource.WEBHOOK, rules(), night)
+        phone = customer.phone
+    sms = FakeSms()
+    worker = Worker(factory=factory, sms=sms, secret=SECRET, rules=rules())
+    with clock.frozen_at(morning - dt.timedelta(seconds=1)):
+        worker.tick()
+    assert sms.sent == []
+    with clock.frozen_at(morning):
+        worker.tick()
+    [(to, body)] = sms.sent
+    assert to == phone and f"order {order.number} has been delivered" in body
+
+
+def test_the_worker_turns_a_late_order_into_one_delay_update(
+    factory: sessionmaker[Session],
+) -> None:
+    moment = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.timezone.utc)  # 11:00 EDT
+    with factory.begin() as session:
+        customer = new_customer(session)
+        new_order(session, customer, OrderStatus.SHIPPED, dt.date(2026, 3, 9))
+    worker = Worker(factory=factory, sms=FakeSms(), secret=SECRET, rules=rules())
+    with clock.frozen_at(moment):
+        assert worker.check_late_orders() == 1
+        assert worker.check_late_orders() == 0
+        assert list(worker.notify().values()) == [NotificationStatus.SENT] * 2

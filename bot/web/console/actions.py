@@ -17,8 +17,10 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from bot.models import Agent, Delivery, Ticket, TicketMessage
-from bot.services import delivery, handoff, queue, tickets
+from bot.services import delivery, handoff, queue, shop_events, tickets
+from bot.services.notifications import Rules
 from bot.shared_state import SharedStateDown
+from bot.web import shop_events as shop_events_web
 from bot.web.console import once
 from bot.web.console.common import (
     error,
@@ -83,6 +85,12 @@ def form_text(name: str) -> str:
 def used_keys() -> once.OnceKeys | once.SharedOnceKeys:
     keys: once.OnceKeys | once.SharedOnceKeys = current_app.extensions[USED_KEYS]
     return keys
+
+
+def rules() -> Rules:
+    """The proactive service's rules (checked when the app started)."""
+    found: Rules = current_app.extensions[shop_events_web.RULES]
+    return found
 
 
 def _to_ticket(reference: str) -> ResponseReturnValue:
@@ -211,6 +219,7 @@ def reassign(reference: str) -> ResponseReturnValue:
 def wait(reference: str) -> ResponseReturnValue:
     def park(db: Session, agent: Agent, ticket: Ticket) -> None:
         queue.wait_on_customer(db, ticket, agent)
+        shop_events.ticket_changed(db, ticket, rules())
 
     return act(reference, park, "Waiting on the customer.")
 
@@ -227,6 +236,10 @@ def _hand_back(reference: str, resolve: bool) -> ResponseReturnValue:
             secret=config.secret_key,
             region=config.default_phone_region,
         )
+        if resolve:  # a proactive update too, unless the notice told them already
+            shop_events.ticket_changed(
+                db, ticket, rules(), told_in_conversation=notice is not None
+            )
         return notice.id if notice is not None else None
 
     done = "Resolved" if resolve else "Returned to the assistant"

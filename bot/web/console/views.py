@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.models import Agent, AgentRole, Ticket, utcnow
-from bot.services import handoff, priority, queue
+from bot.services import consent, handoff, notifications, priority, queue
 from bot.web.console import once
 from bot.web.console.auth import protect
 from bot.web.console.common import error, find_ticket, me, sentence, settings
@@ -152,6 +152,12 @@ def ticket(reference: str) -> ResponseReturnValue:
             last_id=messages[-1].id if messages else 0,
             events=queue.events(db, found),
             others=_others(db, found),
+            updates=notifications.for_customer(db, found.customer_id)
+            if found.customer_id
+            else [],
+            consents=consent.agreed_channels(db, found.customer_id)
+            if found.customer_id
+            else [],
             destination=handoff.destination(
                 found, config.secret_key, config.default_phone_region
             ),

@@ -1,15 +1,15 @@
 """Index the delivery keys' received_at, which the worker prunes by.
 
-Revision ID: faults_0008
-Revises: insights_0007
+Revision ID: faults_0009
+Revises: proactive_0008
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "faults_0008"
-down_revision = "insights_0007"
+revision = "faults_0009"
+down_revision = "proactive_0008"
 branch_labels = None
 depends_on = None
 

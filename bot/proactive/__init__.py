@@ -1,0 +1,1 @@
+"""The proactive service's tables and message templates (rules: bot/services)."""
