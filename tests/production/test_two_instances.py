@@ -391,6 +391,16 @@ def counted(installation: Installation, conversation_id: str) -> tuple[int, int]
     return int(found[0]), int(found[1])
 
 
+def settled(read: Callable[[], Any], expected: Any, timeout: float) -> Any:
+    """What `read` returns once it returns `expected`, or after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    found = read()
+    while found != expected and time.monotonic() < deadline:
+        time.sleep(0.3)
+        found = read()
+    return found
+
+
 def test_every_service_restarted_in_turn_loses_no_message_and_no_reply(
     installation: Installation,
 ) -> None:
@@ -472,7 +482,8 @@ def test_every_service_restarted_in_turn_loses_no_message_and_no_reply(
     for customer in customers[:2]:
         expected = (1, len(customer.sent))
         sender = customer.conversation_id
-        eventually(lambda: counted(installation, sender) == expected, 60)  # noqa: B023
+        found = settled(lambda: counted(installation, sender), expected, 60)  # noqa: B023
+        assert found == expected, customer.channel
     print(
         "\nrestarts: "
         + ", ".join(
