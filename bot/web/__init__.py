@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         chat,
         console,
         database,
+        errors,
         pages,
         registration,
         security,
@@ -64,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
 
     security.init_app(app)
+    errors.init_app(app)
     auth.init_app(app)
     pages.init_app(app)
     app.register_blueprint(shop.bp)
