@@ -26,6 +26,7 @@ from actions.common import (
     transcript_lines,
     verification_locked,
 )
+from actions.knowledge import ANSWER_RESPONSE, answer_with, knowledge_base
 from actions.tickets import verified_customer
 from actions.validation import latest_intent
 from bot.models import Customer, Order, Sender, TicketCategory
@@ -34,8 +35,11 @@ from bot.services import tickets as ticket_service
 from bot.services.hours import OpeningHours, describe_opening
 from bot.services.orders import get_order
 from bot.services.reports import estimated_wait
+from knowledge_base.unsure import answer_when_unsure
 
 FALLBACK_ACTION = "action_fallback"
+# The FallbackClassifier's intent: the NLU could not place the message.
+UNSURE_INTENT = "nlu_fallback"
 # Intents that say "a person, please", yes/no, or a bare answer to a question, not
 # what the customer needs: the handoff context looks past them to an earlier one.
 NOT_A_TOPIC = {
@@ -276,21 +280,35 @@ class ActionOfferHuman(Action):
 
 
 def _previous_turn_was_fallback(tracker: Tracker) -> bool:
-    """True when the bot's reply to the previous user message was the fallback."""
+    """True when the bot's reply to the previous user message was the fallback.
+
+    A fallback the help centre answered (:class:`ActionFallback`) does not count:
+    the customer was understood, so the ladder starts again.
+    """
     user_turns = 0
+    answered = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             user_turns += 1
             if user_turns == 2:
                 return False
+        elif user_turns == 1 and event.get("event") == "bot":
+            metadata = event.get("metadata")
+            if isinstance(metadata, dict):
+                answered |= metadata.get("utter_action") == ANSWER_RESPONSE
         elif user_turns == 1 and event.get("event") == "action":
             if event.get("name") == FALLBACK_ACTION:
-                return True
+                return not answered
     return False
 
 
 class ActionFallback(Action):
-    """Asks to rephrase; the second misunderstanding in a row hands off."""
+    """Answers from the help centre if it can; else asks to rephrase, then hands off.
+
+    Only when the NLU was unsure (``nlu_fallback``) and the message is a question the
+    help centre answers with confidence (:mod:`knowledge_base.unsure`); a confident
+    ``out_of_scope`` never comes here.
+    """
 
     def name(self) -> str:
         return FALLBACK_ACTION
@@ -299,6 +317,13 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if latest_intent(tracker) == UNSURE_INTENT:
+            match = answer_when_unsure(
+                knowledge_base(), tracker.latest_message.get("text") or ""
+            )
+            if match is not None:
+                answer_with(dispatcher, match)
+                return []
         if _previous_turn_was_fallback(tracker):
             return hand_off(dispatcher, tracker)
         dispatcher.utter_message(response="utter_please_rephrase")

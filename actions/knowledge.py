@@ -8,7 +8,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import settings
-from knowledge_base import KnowledgeBase, served_knowledge_base
+from knowledge_base import KnowledgeBase, Match, served_knowledge_base
+
+#: The response an article is given in (voice, SMS and web each have their form).
+ANSWER_RESPONSE = "utter_faq_answer"
 
 
 def knowledge_base() -> KnowledgeBase:
@@ -30,10 +33,15 @@ class ActionAnswerFaq(Action):
         if match is None:
             dispatcher.utter_message(response="utter_faq_unknown")
             return []
-        dispatcher.utter_message(
-            response="utter_faq_answer",
-            title=match.article.title,
-            body=match.answer,
-            summary=match.article.summary,
-        )
+        answer_with(dispatcher, match)
         return []
+
+
+def answer_with(dispatcher: CollectingDispatcher, match: Match) -> None:
+    """Reply with an article: the IVR reads its summary, SMS and web its answer."""
+    dispatcher.utter_message(
+        response=ANSWER_RESPONSE,
+        title=match.article.title,
+        body=match.answer,
+        summary=match.article.summary,
+    )

@@ -6,8 +6,10 @@ counts as wrong), "I don't know" recall on the unanswerable questions (the share
 refused) and precision (the share of all "I don't know" answers that were right to
 refuse), and the milliseconds one question takes (wall-clock mean and p50, and CPU
 time, which does not grow with whatever else the machine runs), with the share of it
-that is the question's embedding, and the machine's load average. Then the same
-with 200 articles: the 17 real ones plus 183 synthetic ones
+that is the question's embedding, and the machine's load average. Every method
+starts with no question embedding kept; the line "questions asked again" times the
+served hybrid on the same questions a second time, from the kept embeddings (what a
+question customers ask often costs). Then the same with 200 articles: the 17 real ones plus 183 synthetic ones
 (benchmarks/kb_synthetic.py).
 
 `python -m benchmarks.kb --calibrate` (`make calibrate-kb`) chooses the hybrid's
@@ -64,13 +66,26 @@ class Scores:
     cpu_ms_mean: float
 
 
-def evaluate(kb: KnowledgeBase, questions: QuestionSet) -> Scores:
-    """Search every question once and score the answers."""
+def evaluate(
+    kb: KnowledgeBase, questions: QuestionSet, *, again: bool = False
+) -> Scores:
+    """Search every question once and score the answers.
+
+    Args:
+        kb: The knowledge base, ranking its way.
+        questions: The question set.
+        again: Search every question once untimed first (kept embeddings); else
+            start with none kept.
+    """
     kb.search("warm-up question about delivery")
+    kb.clear_query_cache()
     wall: list[float] = []
     cpu: list[float] = []
     answers: list[str | None] = []
     texts = [q for q, _ in questions.answerable] + list(questions.unanswerable)
+    if again:
+        for text in texts:
+            kb.search(text)
     for text in texts:
         start, start_cpu = time.perf_counter(), time.process_time()
         match = kb.search(text)
@@ -96,6 +111,7 @@ def embedding_ms(kb: KnowledgeBase, questions: QuestionSet) -> tuple[float, floa
     """Mean wall-clock and CPU milliseconds of the questions' embedding alone."""
     wall: list[float] = []
     cpu: list[float] = []
+    kb.clear_query_cache()
     for text in [q for q, _ in questions.answerable] + list(questions.unanswerable):
         start, start_cpu = time.perf_counter(), time.process_time()
         kb.embed(text)
@@ -141,8 +157,9 @@ def benchmark() -> None:
             f"{'method':<28}{'top-1':>7}{'IDK rec':>9}{'IDK prec':>10}"
             f"{'ms mean':>9}{'ms p50':>8}{'CPU ms':>8}"
         )
-        for name, ranked in methods(kb):
-            s = evaluate(ranked, holdout)
+        runs = [(name, evaluate(ranked, holdout)) for name, ranked in methods(kb)]
+        runs.append(("questions asked again", evaluate(kb, holdout, again=True)))
+        for name, s in runs:
             print(
                 f"{name:<28}{s.top1:>7.3f}{s.idk_recall:>9.3f}{s.idk_precision:>10.3f}"
                 f"{s.ms_mean:>9.1f}{s.ms_p50:>8.1f}{s.cpu_ms_mean:>8.1f}"

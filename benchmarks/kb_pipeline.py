@@ -1,30 +1,52 @@
 """The help centre behind the NLU: how the two gates combine, with the trained model.
 
 `python -m benchmarks.kb_pipeline [MODEL]` (after `make train`). In the product a
-message reaches the help centre only if the NLU takes it as ``faq``; out_of_scope,
-the fallback and every other intent go elsewhere (a refusal, "say that another
-way", or another flow such as cancelling an order). For the validation set and the
-frozen test set it prints the share of each kind of question the NLU sends to
-``faq`` and, for the knowledge base alone and behind the NLU: top-1 (the right
-article answered) and "I don't know" recall (the unanswerable questions that get no
-article). Nothing here chooses a constant; `make benchmark-kb` is the knowledge
-base's own benchmark.
+message reaches the help centre if the NLU takes it as ``faq``, or if the NLU was
+unsure (``nlu_fallback``), the message is a question and the help centre is
+confident (``Calibration.fallback_threshold``; :mod:`knowledge_base.unsure`);
+out_of_scope and every other intent go elsewhere (a refusal, or another flow such as
+cancelling an order). For the validation set and the frozen test set it prints the
+share of each kind of question the NLU sends to ``faq`` and, for the knowledge base
+alone and behind the NLU: top-1 (the right article answered) and "I don't know"
+recall (the unanswerable questions that get no article). Then, before and after
+the fallback path: combined top-1, answerable questions given a wrong article, and
+off-topic messages given an article (the unanswerable help-centre questions and the
+NLU sets' off-topic and too-vague messages), plus the NLU sets' requests of other
+intents that get an article instead of "say that another way". Last, what the
+``faq`` path does by the NLU's confidence.
+
+`python -m benchmarks.kb_pipeline --calibrate [MODEL]` chooses the fallback path's
+threshold on the validation sets only (:func:`choose_fallback_threshold`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.kb_sets import QuestionSet, load_holdout, load_validation
-from benchmarks.nlu import predict
+from benchmarks.nlu import FALLBACK, HOLDOUT_DIR, load_examples, predict
 from bot.launch import model_path
-from knowledge_base import KnowledgeBase
+from bot.settings import PROJECT_ROOT
+from knowledge_base import CALIBRATION, KnowledgeBase
+from knowledge_base.unsure import is_question
 
 FAQ = "faq"
+OUT_OF_SCOPE = "out_of_scope"
+VALIDATION_NLU = tuple(
+    PROJECT_ROOT / "data" / "validation" / name
+    for name in ("nlu.yml", "nlu_customers.yml", "nlu_unclear.yml")
+)
+TEST_NLU = tuple(HOLDOUT_DIR / name for name in ("nlu.yml", "style.yml", "out_of_scope.yml"))  # fmt: skip
+#: Thresholds tried for the fallback path (the faq path's is 0.81).
+FALLBACK_THRESHOLDS = tuple(round(0.70 + 0.01 * i, 2) for i in range(41))
+#: The NLU confidences the faq path is split at.
+FAQ_CONFIDENCE_BANDS = (0.2, 0.4, 0.6, 0.8, 1.01)
 
 
 @dataclass(frozen=True)
@@ -69,45 +91,309 @@ def combine(
     )
 
 
-async def run(model: Path) -> None:
-    """Parse every question with the model, search the served knowledge base."""
-    from rasa.core.agent import Agent
+@dataclass(frozen=True)
+class Routed:
+    """One message through the NLU and the knowledge base, before any threshold.
 
-    agent = Agent.load(str(model))
-    kb = KnowledgeBase.from_directory()
-    print(f"Model: {model}")
+    Attributes:
+        intent: What the NLU predicted (``nlu_fallback`` when it was unsure).
+        confidence: The NLU's confidence in it.
+        question: Whether the message reads as a question (``is_question``).
+        slug: The knowledge base's best article.
+        score: The knowledge base's confidence in it.
+        gold: The right article; None when no article answers (or, for the NLU
+            sets, when an article is not the answer).
+    """
+
+    intent: str
+    confidence: float
+    question: bool
+    slug: str
+    score: float
+    gold: str | None
+
+
+def answer(
+    message: Routed, faq_threshold: float, fallback_threshold: float | None
+) -> str | None:
+    """The article the assistant answers with, or None (the fallback path off if None)."""
+    if message.intent == FAQ:
+        return message.slug if message.score >= faq_threshold else None
+    if (
+        fallback_threshold is not None
+        and message.intent == FALLBACK
+        and message.question
+        and message.score >= fallback_threshold
+    ):
+        return message.slug
+    return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Counts of one set's answers (``answerable`` questions have an article)."""
+
+    answerable: int
+    right: int
+    wrong: int
+    others: int
+    others_answered: int
+
+    @property
+    def top1(self) -> float:
+        return self.right / self.answerable if self.answerable else 0.0
+
+
+def outcome(
+    messages: Sequence[Routed], faq_threshold: float, fallback_threshold: float | None
+) -> Outcome:
+    """Right and wrong articles over a set's messages."""
+    answers = [answer(m, faq_threshold, fallback_threshold) for m in messages]
+    pairs = list(zip(messages, answers, strict=True))
+    return Outcome(
+        answerable=sum(m.gold is not None for m in messages),
+        right=sum(m.gold is not None and a == m.gold for m, a in pairs),
+        wrong=sum(m.gold is not None and a not in (None, m.gold) for m, a in pairs),
+        others=sum(m.gold is None for m in messages),
+        others_answered=sum(m.gold is None and a is not None for m, a in pairs),
+    )
+
+
+def choose_fallback_threshold(
+    questions: Sequence[Routed],
+    off_topic: Sequence[Routed],
+    faq_threshold: float,
+    thresholds: Sequence[float] = FALLBACK_THRESHOLDS,
+) -> float:
+    """The lowest threshold, not under faq's, at which the fallback path is as precise.
+
+    Precision: of the articles a path answers with, the share that are right; the
+    faq path's is measured on the same help-centre questions, with its threshold.
+    Answering wrongly is worse than asking again, so the new path must be no less
+    precise than the one customers already get; and an NLU that could not place a
+    message is weaker evidence than one that said faq, so the help centre must be at
+    least as sure as on the faq path (on validation few messages fall back, and a
+    laxer threshold rests on one or two of them). On the validation sets only.
+
+    Args:
+        questions: The help-centre questions (``gold`` None when unanswerable).
+        off_topic: Off-topic and too-vague messages (no article is right).
+        faq_threshold: The faq path's threshold.
+        thresholds: The candidates, ascending.
+    """
+    faq = [m for m in questions if m.intent == FAQ]
+    base = outcome(faq, faq_threshold, None)
+    base_given = base.right + base.wrong + base.others_answered
+    target = base.right / base_given if base_given else 1.0
+    unsure = [m for m in [*questions, *off_topic] if m.intent == FALLBACK]
+    candidates = [t for t in thresholds if t >= faq_threshold] or [max(thresholds)]
+    for threshold in candidates:
+        path = outcome(unsure, 2.0, threshold)  # only the fallback path answers
+        given = path.right + path.wrong + path.others_answered
+        if given == 0 or path.right / given >= target:
+            return threshold
+    return candidates[-1]
+
+
+async def route(
+    agent: object, kb: KnowledgeBase, examples: Sequence[tuple[str, str | None]]
+) -> list[Routed]:
+    """Parse each message with the model and rank it in the knowledge base."""
+    predictions = await predict(agent, [(text, "") for text, _ in examples])
+    routed = []
+    for (text, gold), prediction in zip(examples, predictions, strict=True):
+        [best] = kb.rank(text, limit=1)
+        routed.append(
+            Routed(
+                prediction.predicted,
+                prediction.confidence,
+                is_question(text),
+                best.article.slug,
+                best.score,
+                gold,
+            )
+        )
+    return routed
+
+
+def _nlu_sets(paths: Sequence[Path]) -> tuple[list[tuple[str, None]], list[tuple[str, None]]]:  # fmt: skip
+    """The NLU sets' off-topic/vague messages, and their requests of other intents."""
+    off_topic, requests = [], []
+    for path in paths:
+        for text, intent in load_examples(path):
+            if intent == OUT_OF_SCOPE:
+                off_topic.append((text, None))
+            elif intent != FAQ:  # an faq example's article is not known
+                requests.append((text, None))
+    return off_topic, requests
+
+
+@dataclass(frozen=True)
+class _Set:
+    name: str
+    questions: list[Routed]
+    answerable: int
+    off_topic: list[Routed]
+    requests: list[Routed]
+
+
+async def _route_sets(agent: object, kb: KnowledgeBase, test: bool) -> list[_Set]:
+    sets = []
+    for name, questions, nlu_paths in (
+        ("validation", load_validation(), VALIDATION_NLU),
+        ("test", load_holdout(), TEST_NLU),
+    )[: 2 if test else 1]:
+        examples: list[tuple[str, str | None]] = [*questions.answerable]
+        examples += [(text, None) for text in questions.unanswerable]
+        off_topic, requests = _nlu_sets(nlu_paths)
+        sets.append(
+            _Set(
+                name,
+                await route(agent, kb, examples),
+                len(questions.answerable),
+                await route(agent, kb, off_topic),
+                await route(agent, kb, requests),
+            )
+        )
+    return sets
+
+
+def _print_gates(sets: list[_Set]) -> None:
     print(
         f"{'set':<12}{'to faq (ans/unans)':>20}{'KB alone top-1/IDK':>21}"
         f"{'behind the NLU top-1/IDK':>27}"
     )
-    for name, questions in (("validation", load_validation()), ("test", load_holdout())):  # fmt: skip
-        texts = [q for q, _ in questions.answerable] + list(questions.unanswerable)
-        predictions = await predict(agent, [(text, "") for text in texts])
-        answers = [kb.search(text) for text in texts]
+    threshold = CALIBRATION.threshold
+    for s in sets:
+        questions = QuestionSet(
+            tuple((m.gold or "", m.gold or "") for m in s.questions[: s.answerable]),
+            tuple("" for _ in s.questions[s.answerable :]),
+        )
         gates = combine(
-            [match.article.slug if match else None for match in answers],
-            [p.predicted == FAQ for p in predictions],
+            [m.slug if m.score >= threshold else None for m in s.questions],
+            [m.intent == FAQ for m in s.questions],
             questions,
         )
         print(
-            f"{name:<12}"
+            f"{s.name:<12}"
             f"{f'{gates.to_faq_answerable:.3f} / {gates.to_faq_unanswerable:.3f}':>20}"
             f"{f'{gates.kb_top1:.3f} / {gates.kb_idk_recall:.3f}':>21}"
             f"{f'{gates.top1:.3f} / {gates.idk_recall:.3f}':>27}"
         )
 
 
+def _print_fallback_path(
+    sets: list[_Set], fallback_threshold: float, asked: str = "a question"
+) -> None:
+    print(
+        f"\nThe fallback path (nlu_fallback + {asked} + KB confidence >= "
+        f"{fallback_threshold}), before -> after:"
+    )
+    print(
+        f"{'set':<12}{'combined top-1':>18}{'wrong article':>16}"
+        f"{'unanswerable answered':>24}{'off-topic answered':>21}"
+        f"{'requests answered':>20}"
+    )
+    faq_threshold = CALIBRATION.threshold
+    for s in sets:
+        cells = []
+        for messages in (s.questions, s.off_topic, s.requests):
+            before = outcome(messages, faq_threshold, None)
+            after = outcome(messages, faq_threshold, fallback_threshold)
+            cells.append((before, after))
+        (qb, qa), (ob, oa), (rb, ra) = cells
+        print(
+            f"{s.name:<12}{f'{qb.top1:.3f} -> {qa.top1:.3f}':>18}"
+            f"{f'{qb.wrong} -> {qa.wrong}':>16}"
+            f"{f'{qb.others_answered} -> {qa.others_answered} of {qb.others}':>24}"
+            f"{f'{ob.others_answered} -> {oa.others_answered} of {ob.others}':>21}"
+            f"{f'{rb.others_answered} -> {ra.others_answered} of {rb.others}':>20}"
+        )
+    for s in sets:
+        unsure = [m for m in s.questions[: s.answerable] if m.intent == FALLBACK]
+        print(
+            f"  {s.name}: {len(unsure)} answerable questions fall back, "
+            f"{sum(m.question for m in unsure)} of them read as questions"
+        )
+
+
+def _print_faq_by_confidence(sets: list[_Set]) -> None:
+    print(
+        "\nThe faq path by the NLU's confidence (answerable: right / wrong / refused; "
+        "unanswerable: answered of n):"
+    )
+    low = 0.0
+    for high in FAQ_CONFIDENCE_BANDS:
+        cells = []
+        for s in sets:
+            band = [
+                m for m in s.questions if m.intent == FAQ and low <= m.confidence < high
+            ]
+            o = outcome(band, CALIBRATION.threshold, None)
+            refused = o.answerable - o.right - o.wrong
+            cells.append(
+                f"{s.name} {o.right}/{o.wrong}/{refused}; {o.others_answered} of "
+                f"{o.others}"
+            )
+        print(f"  [{low:.1f}, {min(high, 1.0):.1f}{')' if high <= 1 else ']'}  " + "   ".join(cells))  # fmt: skip
+        low = high
+
+
+def _as_questions(messages: list[Routed]) -> list[Routed]:
+    """The messages as if each read as a question (what the question test costs)."""
+    return [replace(m, question=True) for m in messages]
+
+
+async def run(model: Path, calibrate: bool) -> None:
+    """Parse every message with the model, rank it in the served knowledge base."""
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    kb = KnowledgeBase.from_directory()
+    print(f"Model: {model}")
+    sets = await _route_sets(agent, kb, test=not calibrate)
+    _print_gates(sets)
+    validation = sets[0]
+    if calibrate:
+        chosen = choose_fallback_threshold(
+            validation.questions, validation.off_topic, CALIBRATION.threshold
+        )
+        print(f"\nchosen on validation: fallback_threshold={chosen}")
+        print("validation, by threshold (top-1, wrong, unanswerable and off-topic answered):")  # fmt: skip
+        for t in FALLBACK_THRESHOLDS[::2]:
+            q = outcome(validation.questions, CALIBRATION.threshold, t)
+            o = outcome(validation.off_topic, CALIBRATION.threshold, t)
+            print(f"  {t:.2f}  {q.top1:.3f}  {q.wrong:>3}  {q.others_answered:>3}  {o.others_answered:>3}")  # fmt: skip
+        _print_fallback_path(sets[:1], chosen)
+        anything = [
+            _Set(s.name, _as_questions(s.questions), s.answerable,
+                 _as_questions(s.off_topic), _as_questions(s.requests))
+            for s in sets
+        ]  # fmt: skip
+        _print_fallback_path(anything, chosen, "any message")
+        return
+    _print_fallback_path(sets, CALIBRATION.fallback_threshold)
+    _print_faq_by_confidence(sets)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m benchmarks.kb_pipeline [MODEL]`: the served model by default."""
+    """`python -m benchmarks.kb_pipeline [--calibrate] [MODEL]`."""
     from rasa.utils.log_utils import configure_structlog
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", help="the served model by default")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="choose the fallback path's threshold on the validation sets",
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     configure_structlog(logging.ERROR)
-    args = sys.argv[1:] if argv is None else argv
-    model = Path(args[0]) if args else model_path()
+    model = Path(args.model) if args.model else model_path()
     if not model.exists():
         print(f"No trained model at {model}: run `make train` first.")
         return 1
-    asyncio.run(run(model))
+    asyncio.run(run(model, args.calibrate))
     return 0
 
 

@@ -89,6 +89,8 @@ class Calibration:
         rank_lexical_weight: Weight of the lexical score when ranking (``weighted``).
         gate_lexical_weight: Weight of the lexical score in the confidence.
         threshold: Minimum confidence of the best article (hybrid).
+        fallback_threshold: The same, for a question the NLU could not place
+            (:mod:`knowledge_base.unsure`; chosen by ``benchmarks.kb_pipeline``).
         semantic_threshold: Minimum similarity of the best article (semantic alone).
         fusion: ``weighted`` score or reciprocal rank fusion (``rrf``) for ranking.
         rrf_k: The constant of reciprocal rank fusion.
@@ -98,6 +100,7 @@ class Calibration:
     rank_lexical_weight: float = 0.2
     gate_lexical_weight: float = 0.4
     threshold: float = 0.81
+    fallback_threshold: float = 0.81
     semantic_threshold: float = 0.627
     fusion: Fusion = "weighted"
     rrf_k: float = 60.0
@@ -219,10 +222,15 @@ class KnowledgeBase:
         return other
 
     def embed(self, query: str) -> np.ndarray:
-        """The question's embedding (it is computed once per question)."""
+        """The question's embedding (computed once, kept for recent questions)."""
         if self._semantic is None:
             raise ValueError("a bm25 knowledge base embeds nothing")
         return self._semantic.embed_query(query)
+
+    def clear_query_cache(self) -> None:
+        """Forget recent questions' embeddings (benchmarks time the encoder)."""
+        if self._semantic is not None:
+            self._semantic.clear_query_cache()
 
     def signals(
         self, query: str, vector: np.ndarray, passage_bonus: float
@@ -302,11 +310,12 @@ class KnowledgeBase:
             for i in order[:limit]
         ]
 
-    def search(self, query: str) -> Match | None:
+    def search(self, query: str, threshold: float | None = None) -> Match | None:
         """Find the article that answers a question.
 
         Args:
             query: The customer's question, as typed or transcribed.
+            threshold: The hybrid's minimum confidence, if not the calibrated one.
 
         Returns:
             The best match, or None if no article matches well enough.
@@ -326,7 +335,9 @@ class KnowledgeBase:
         elif self.method == "semantic":
             accepted = best.score >= self.calibration.semantic_threshold
         else:
-            accepted = best.score >= self.calibration.threshold
+            if threshold is None:
+                threshold = self.calibration.threshold
+            accepted = best.score >= threshold
         return best if accepted else None
 
     def _match(

@@ -10,7 +10,9 @@ that answers it than like another question, so passages would otherwise count fo
 too little. The question is embedded once, whole (embedding a long one sentence by
 sentence as well ranked no better on the validation set and cost a second, padded
 pass), and its cosines with every unit are one matrix-vector product. The best
-passage is the passage unit with the highest cosine.
+passage is the passage unit with the highest cosine. The embeddings of the last
+:data:`QUERY_CACHE_SIZE` questions are kept: customers ask the same questions in the
+same words, and a conversation's fallback and help-centre turns may ask it twice.
 
 Embeddings are computed when the articles are loaded and kept in an
 :class:`EmbeddingCache`, keyed by the sha256 of the model's identity and the text:
@@ -19,6 +21,7 @@ an edited article re-embeds only its changed texts, a new model re-embeds all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -36,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 #: The encoder's output width (all-MiniLM-L6-v2).
 DIMENSION = 384
+
+#: Questions whose embeddings are kept (1.5 kB each).
+QUERY_CACHE_SIZE = 2048
 
 
 class TextEncoder(Protocol):
@@ -203,11 +209,26 @@ class SemanticIndex:
         self._is_passage = (self._passage_of >= 0).astype(np.float32)
         self._kind = np.where(self._passage_of >= 0, "passage", "question")
         self._kind[self._starts] = "title"
+        self._embed_query = functools.lru_cache(maxsize=QUERY_CACHE_SIZE)(
+            self._encode_query
+        )
 
     def embed_query(self, query: str) -> np.ndarray:
-        """The question's embedding, ``(dimension,)`` float32 of unit length."""
+        """The question's embedding, ``(dimension,)`` float32 of unit length.
+
+        From the cache of recent questions if it is there; the array is read-only.
+        """
+        return self._embed_query(query)
+
+    def clear_query_cache(self) -> None:
+        """Forget the recent questions' embeddings (benchmarks time the encoder)."""
+        self._embed_query.cache_clear()
+
+    def _encode_query(self, query: str) -> np.ndarray:
         vectors = self.embedder.encoder.encode([query])
-        return np.asarray(vectors, dtype=np.float32)[0]
+        vector = np.array(vectors[0], dtype=np.float32)
+        vector.flags.writeable = False
+        return vector
 
     def scores(
         self, query_vector: np.ndarray, passage_bonus: float = 0.0

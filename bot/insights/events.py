@@ -11,7 +11,7 @@ crash) changes nothing the second time. The caller commits, then acknowledges.
 |---|---|
 | `session_started`, `restart` | the sender's conversation ends (`closed`); the next event opens a new one |
 | `user` | a turn: intent, confidence; the channel; the customer the channel vouches for (signed identity); a rating in feedback |
-| `action` | `action_fallback`: a fallback turn; `action_stop_flow`: the flow stopped |
+| `action` | `action_fallback`: a fallback turn (unless it answered with an article); `action_stop_flow`: the flow stopped |
 | `bot` (by response name) | an answer or a completed flow (`ANSWERS`, `COMPLETIONS`), the help centre's article or "I don't know", a verification lock-out, a ticket opened |
 | `active_loop` | a form started or ended (`insights_flows`) |
 | `slot` | `verified_order`/`verified_ticket`: verified; `verification_failures`; `verified_contact`: the customer; `handoff_ticket`: handed off, why, and the ticket |
@@ -402,6 +402,11 @@ class _Recorder:
                     turn.kb_article = _text(metadata.get("title"), 200)
             if response == KB_ANSWER:
                 conversation.kb_answered += 1
+                if turn is not None and turn.fallback:
+                    # The fallback answered from the help centre (actions/handoff.py):
+                    # the customer was not asked to say it another way.
+                    turn.fallback = False
+                    conversation.fallbacks -= 1
         reference = _text(metadata.get("reference"), 16)
         if reference and not conversation.handed_off:
             conversation.ticket_reference = reference

@@ -106,6 +106,76 @@ async def test_second_fallback_in_a_row_hands_off(connection: Connection) -> Non
     assert "could not understand" in ticket.description
 
 
+async def test_an_unsure_question_the_help_centre_knows_gets_the_article(
+    connection: Connection,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionFallback().run(
+        dispatcher,
+        make_tracker(text="can i pay with paypal?", intent="nlu_fallback",
+                     sender_id="f3"),
+        DOMAIN,
+    )  # fmt: skip
+    assert responses(dispatcher) == ["utter_faq_answer"]
+    assert dispatcher.messages[0]["title"] == "Payment methods"
+    assert dispatcher.messages[0]["summary"]  # what the IVR reads
+    assert events == []
+    assert handoff_tickets(connection, "f3") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("returns policy", "nlu_fallback"),  # not a question
+        ("do you sell used cars?", "nlu_fallback"),  # no article
+        ("can i pay with paypal?", "out_of_scope"),  # the NLU was sure: not asked
+    ],
+)
+async def test_otherwise_the_fallback_asks_to_rephrase(
+    connection: Connection, text: str, intent: str
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionFallback().run(
+        dispatcher, make_tracker(text=text, intent=intent, sender_id="f4"), DOMAIN
+    )
+    assert responses(dispatcher) == ["utter_please_rephrase"]
+
+
+def after_a_fallback(question: str, response: str) -> list[dict[str, Any]]:
+    """The previous turn: the fallback, which replied with `response`."""
+    return [
+        {"event": "user", "text": question},
+        {"event": "action", "name": "action_fallback"},
+        {"event": "bot", "text": "...", "metadata": {"utter_action": response}},
+        {"event": "action", "name": "action_listen"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("previous", "text", "reply"),
+    [
+        # A question the help centre knows is answered even on the second rung.
+        (("blorp", "utter_please_rephrase"), "do gift cards expire?",
+         "utter_faq_answer"),
+        # A fallback the help centre answered starts the ladder again.
+        (("can i pay with paypal?", "utter_faq_answer"), "zzzt",
+         "utter_please_rephrase"),
+    ],
+)  # fmt: skip
+async def test_a_help_centre_answer_is_no_rung_of_the_ladder(
+    connection: Connection, previous: tuple[str, str], text: str, reply: str
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionFallback().run(
+        dispatcher,
+        make_tracker(text=text, intent="nlu_fallback",
+                     events=after_a_fallback(*previous), sender_id="f5"),
+        DOMAIN,
+    )  # fmt: skip
+    assert responses(dispatcher) == [reply]
+    assert handoff_tickets(connection, "f5") == []
+
+
 async def test_faq_answers_with_article_title() -> None:
     dispatcher = CollectingDispatcher()
     await ActionAnswerFaq().run(

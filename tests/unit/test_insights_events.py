@@ -214,6 +214,25 @@ def test_fallbacks_are_counted_per_message(session: Session) -> None:
     assert [t.fallback for t in turns(session, row)] == [True, False]
 
 
+def test_a_fallback_answered_from_the_help_centre_is_no_fallback(
+    session: Session,
+) -> None:
+    script = Script("c-fallback-kb").session()
+    script.user("can i pay with paypal?", "nlu_fallback").action("action_fallback")
+    script.bot("utter_faq_answer", title="Payment methods").listen()
+    script.fallback()
+    record_events(session, script.events, CONTEXT)
+    row = only(session, "c-fallback-kb")
+    assert (row.fallbacks, row.kb_answered, row.answers) == (1, 1, 1)
+    answered, rephrase = turns(session, row)
+    assert (answered.fallback, answered.resolved, answered.kb_article) == (
+        False,
+        True,
+        "Payment methods",
+    )
+    assert rephrase.fallback is True
+
+
 def test_a_person_asked_for_mid_flow_marks_the_flow_handed_off(
     session: Session,
 ) -> None:

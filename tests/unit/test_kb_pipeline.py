@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.kb_pipeline import combine
+from benchmarks.kb_pipeline import (
+    Routed,
+    answer,
+    choose_fallback_threshold,
+    combine,
+    outcome,
+)
 from benchmarks.kb_sets import QuestionSet
 
 QUESTIONS = QuestionSet(
@@ -36,3 +42,61 @@ def test_a_question_the_nlu_sends_elsewhere_gets_no_article() -> None:
     gates = combine(answers, routed, QUESTIONS)
 
     assert (gates.kb_top1, gates.top1) == (1.0, 0.5)
+
+
+def routed(
+    intent: str, score: float, gold: str | None, *, question: bool = True
+) -> Routed:
+    """A message the NLU labelled ``intent`` whose best article is "returns"."""
+    return Routed(intent, 0.9, question, "returns", score, gold)
+
+
+def test_the_fallback_path_answers_only_unsure_confident_questions() -> None:
+    assert answer(routed("faq", 0.85, "returns"), 0.81, None) == "returns"
+    assert answer(routed("faq", 0.80, "returns"), 0.81, 0.9) is None
+    assert answer(routed("nlu_fallback", 0.95, "returns"), 0.81, None) is None
+    assert answer(routed("nlu_fallback", 0.95, "returns"), 0.81, 0.9) == "returns"
+    assert answer(routed("nlu_fallback", 0.85, "returns"), 0.81, 0.9) is None
+    unsure_statement = routed("nlu_fallback", 0.95, "returns", question=False)
+    assert answer(unsure_statement, 0.81, 0.9) is None
+    assert answer(routed("out_of_scope", 1.5, None), 0.81, 0.9) is None
+
+
+def test_outcome_counts_right_wrong_and_off_topic_answers() -> None:
+    messages = [
+        routed("faq", 0.9, "returns"),  # right
+        routed("faq", 0.9, "refund-policy"),  # wrong article
+        routed("faq", 0.5, "returns"),  # refused
+        routed("nlu_fallback", 0.95, None),  # off-topic, answered by the new path
+        routed("greet", 0.95, None),
+    ]
+
+    before = outcome(messages, 0.81, None)
+    after = outcome(messages, 0.81, 0.9)
+
+    assert (before.answerable, before.right, before.wrong) == (3, 1, 1)
+    assert (before.others, before.others_answered) == (2, 0)
+    assert before.top1 == pytest.approx(1 / 3)
+    assert after.others_answered == 1
+
+
+def test_the_threshold_chosen_is_the_lowest_as_precise_as_the_faq_path() -> None:
+    # The faq path: 3 right of 4 answered (0.75).
+    questions = [routed("faq", 0.9, "returns")] * 3 + [routed("faq", 0.9, "x")]
+    # The fallback path: right at 0.95 and 0.92, wrong at 0.88, off-topic at 0.80.
+    questions += [
+        routed("nlu_fallback", 0.95, "returns"),
+        routed("nlu_fallback", 0.92, "returns"),
+        routed("nlu_fallback", 0.88, "x"),
+    ]
+    off_topic = [routed("nlu_fallback", 0.80, None)]
+    thresholds = (0.75, 0.85, 0.90, 1.0)
+
+    # 0.85: 2 of 3 right (< 0.75); 0.90: 2 of 2.
+    assert choose_fallback_threshold(questions, off_topic, 0.81, thresholds) == 0.90
+
+
+def test_the_fallback_path_is_never_laxer_than_the_faq_path() -> None:
+    questions = [routed("faq", 0.9, "returns"), routed("nlu_fallback", 0.76, "returns")]
+
+    assert choose_fallback_threshold(questions, [], 0.81, (0.75, 0.85)) == 0.85

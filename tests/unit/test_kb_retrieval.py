@@ -154,3 +154,11 @@ def test_a_limited_ranking_is_the_head_of_the_full_one(
 
     assert ranked.rank(question, limit=1) == ranked.rank(question)[:1]
     assert ranked.search(question) == ranked.rank(question)[0]
+
+
+def test_search_applies_a_stricter_threshold_when_given(kb: KnowledgeBase) -> None:
+    [best] = kb.rank("what payment methods do you accept", limit=1)
+
+    assert kb.search("what payment methods do you accept", threshold=best.score)
+    stricter = best.score + 0.01
+    assert kb.search("what payment methods do you accept", threshold=stricter) is None

@@ -180,3 +180,22 @@ def test_by_kind_gives_each_articles_best_title_question_and_passage(
     assert index.scores(vector).similarity == pytest.approx(
         np.maximum.reduce([kinds["title"], kinds["question"], kinds["passage"]])
     )
+
+
+def test_a_question_asked_again_is_not_embedded_again(
+    encoder: WordHashEncoder,
+) -> None:
+    index = SemanticIndex(ARTICLES, embedder(encoder))
+    before = len(encoder.encoded)
+
+    first = index.embed_query("do gift cards expire")
+    again = index.embed_query("do gift cards expire")
+    other = index.embed_query("Do gift cards expire")
+
+    assert encoder.encoded[before:] == ["do gift cards expire", "Do gift cards expire"]
+    assert again is first and not first.flags.writeable  # shared, so read-only
+    assert other is not first
+    index.clear_query_cache()
+    index.embed_query("do gift cards expire")
+    assert encoder.encoded[-1] == "do gift cards expire"
+    assert len(encoder.encoded) == before + 3
