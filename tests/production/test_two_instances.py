@@ -288,19 +288,30 @@ class Customer:
     conversation_id: str = ""  # Rasa's, where the test knows it
     sent: list[str] = field(default_factory=list)
     refused: list[tuple[str, int]] = field(default_factory=list)
+    # Sent again after the connection broke with no answer: the customer was told
+    # (the widget says "We couldn't send your message") and sends it once more.
+    resent: list[str] = field(default_factory=list)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             tag = "".join(secrets.choice(TAG_LETTERS) for _ in range(8))
             words = f"{CHATTER[len(self.sent) % len(CHATTER)]} ({tag})"
-            try:
-                status = self.say(words)
-            except requests.RequestException as exc:
-                status = -1
-                logging.getLogger(__name__).warning("%s: %s", self.channel, exc)
+            status = self._send(words)
+            if status == -1:
+                self.resent.append(words)
+                time.sleep(1.0)
+                status = self._send(words)
             self.sent.append(words)
             if status != 200:
                 self.refused.append((words, status))
+
+    def _send(self, words: str) -> int:
+        """The HTTP status, or -1 when the connection broke without an answer."""
+        try:
+            return self.say(words)
+        except requests.RequestException as exc:
+            logging.getLogger(__name__).warning("%s: %s", self.channel, exc)
+            return -1
 
 
 def in_transcripts(installation: Installation, conversation_id: str) -> list[str]:
@@ -532,7 +543,8 @@ def test_every_service_restarted_in_turn_loses_no_message_and_no_reply(
     print(
         "\nrestarts: "
         + ", ".join(
-            f"{c.channel} {len(c.sent)} sent, {len(c.stored())} stored"
+            f"{c.channel} {len(c.sent)} sent, {len(c.stored())} stored,"
+            f" {len(c.resent)} sent again after a broken connection"
             + (
                 f" ({len(held(installation, c.conversation_id))} held for a person)"
                 if c.conversation_id
