@@ -9,10 +9,16 @@ like any reply. The customer's message stays in the conversation, and the
 conversation stays where it was, so asking again carries on once the action server
 is back. Installed by bot/rasa_server.py; a rejection (a form's validation saying
 no) is not a failure.
+
+A slow action server is a failure too: Rasa waits 5 minutes for an action's answer,
+far past every channel's patience, so an action not answered within ACTION_TIMEOUT
+seconds fails here; and once one action of a turn has failed, the turn's other
+custom actions fail at once instead of each waiting for the same server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +32,7 @@ from rasa.core.actions.action import (
 )
 from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import RasaException
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +45,27 @@ PredictionLoop = Callable[[Any, OutputChannel, DialogueStateTracker], Awaitable[
 
 
 def _noting_failures(
-    run: Callable[..., Awaitable[Any]],
+    run: Callable[..., Awaitable[Any]], timeout: float
 ) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(run)
     async def noted(action: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        failed = _failed.get()
+        if failed:
+            failed.append(action.name())
+            raise RasaException(
+                f"custom action {action.name()} not run: {failed[0]} failed this turn"
+            )
         try:
-            return await run(action, *args, **kwargs)
+            return await asyncio.wait_for(run(action, *args, **kwargs), timeout)
         except ActionExecutionRejection:
             raise
-        except Exception:
-            failed = _failed.get()
+        except Exception as exc:
             if failed is not None:
                 failed.append(action.name())
+            if isinstance(exc, asyncio.TimeoutError):
+                raise RasaException(
+                    f"custom action {action.name()}: no answer in {timeout:g} s"
+                ) from exc
             raise  # Rasa logs it and carries on
 
     return noted
@@ -93,13 +109,13 @@ async def apologise(
     await output_channel.send_response(tracker.sender_id, said.message())
 
 
-def install() -> None:
-    """Note failing custom actions and end their turns with the apology."""
+def install(timeout: float) -> None:
+    """End turns whose custom actions failed (or took `timeout` s) with the apology."""
     from rasa.core.processor import MessageProcessor
 
     if getattr(MessageProcessor._run_prediction_loop, _INSTALLED, False):
         return
-    RemoteAction.run = _noting_failures(RemoteAction.run)  # type: ignore[method-assign]
+    RemoteAction.run = _noting_failures(RemoteAction.run, timeout)  # type: ignore[method-assign]
     loop = _apologising(MessageProcessor._run_prediction_loop)
     setattr(loop, _INSTALLED, True)
     MessageProcessor._run_prediction_loop = loop  # type: ignore[method-assign]

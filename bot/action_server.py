@@ -6,12 +6,11 @@ binds to `BIND_HOST` and answers only requests carrying
 `Authorization: Bearer <ACTION_SERVER_TOKEN>`, the header Rasa sends from
 `var/endpoints.yml` (bot.launch.write_endpoints). Only `GET /health` is open: it
 reports the database the actions use (bot/health.py; 503 when it is unreachable),
-for the load balancer.
+for the load balancer, from checks run on a thread of their own (`health.Monitor`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import sys
@@ -44,7 +43,7 @@ def authorized(header: str | None, token: str) -> bool:
 
 
 def create_app(
-    token: str, actions: str = ACTIONS_PACKAGE, checks: health.Health | None = None
+    token: str, actions: str = ACTIONS_PACKAGE, checks: health.Monitor | None = None
 ) -> Sanic:
     """rasa-sdk's app with every route but `/health` behind the bearer token.
 
@@ -60,7 +59,7 @@ def create_app(
         if request.path in OPEN_PATHS:
             if checks is not None and request.method == "GET":
                 # Answered here, before rasa-sdk's own /health route.
-                report = await asyncio.to_thread(checks.report)
+                report = await checks.current()
                 return response.json(report.to_json(), status=report.http_status)
             return None
         if authorized(request.headers.get("authorization"), token):
@@ -90,14 +89,16 @@ def run(settings: Settings, port: int | None = None) -> None:
     keep_tensorflow_out()
     utils.configure_colored_logging(logging.INFO)
     utils.update_sanic_log_level()
-    checks = health.Health(
-        "actions",
-        [
-            health.Check(
-                "database",
-                health.probe_database(session_factory(settings.database_url)),
-            )
-        ],
+    checks = health.Monitor(
+        health.Health(
+            "actions",
+            [
+                health.Check(
+                    "database",
+                    health.probe_database(session_factory(settings.database_url)),
+                )
+            ],
+        )
     )
     app = create_app(settings.action_server_token, checks=checks)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
@@ -107,7 +108,11 @@ def run(settings: Settings, port: int | None = None) -> None:
         # listens, not during a customer's (or a phone caller's) first question.
         served_knowledge_base(settings.var_dir)
 
+    async def start_checks(app: Sanic, loop: object) -> None:
+        checks.start()
+
     app.register_listener(load_help_centre, "before_server_start")
+    app.register_listener(start_checks, "before_server_start")
     app.run(
         settings.bind_host,
         port or settings.action_port,

@@ -19,7 +19,14 @@ from sqlalchemy.pool import QueuePool
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL, a busy timeout and a pool."""
+    """Create an engine; SQLite gets foreign keys, WAL, a busy timeout and a pool.
+
+    Other databases' pooled connections are checked before use (one round trip):
+    those cut while the database was away (a restart, a network fault) are
+    replaced instead of failing the first requests after it is back.
+    """
+    if not database_url.startswith("sqlite"):
+        kwargs.setdefault("pool_pre_ping", True)
     if database_url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         if sqlite_path(database_url) is not None:

@@ -6,7 +6,8 @@ This one lets the server start at once and connects in the background, logging a
 error at every failed attempt; events wait in memory meanwhile (the newest
 MAX_WAITING; an error is logged for each one dropped) and are published once it
 is connected. After that, aio-pika's robust connection reconnects by itself and
-Rasa keeps the events that could not be published meanwhile.
+Rasa keeps the events that could not be published meanwhile. Closing (the server
+stopping) first publishes the events under way, for up to CLOSE_SECONDS.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 MAX_WAITING = 10_000
 RETRY_SECONDS = 5.0
+CLOSE_SECONDS = 3.0  # for the events under way at close
 
 
 class RabbitMQBroker(PikaEventBroker):
@@ -37,6 +39,7 @@ class RabbitMQBroker(PikaEventBroker):
         kwargs.update(connection_attempts=1, retry_delay_in_seconds=0)
         super().__init__(host, **kwargs)
         self._unpublished_events: deque[dict[str, Any]] = deque(maxlen=MAX_WAITING)
+        self._connecting: asyncio.Task[None] | None = None
 
     @classmethod
     async def from_endpoint_config(
@@ -51,7 +54,21 @@ class RabbitMQBroker(PikaEventBroker):
         task = broker._loop.create_task(broker._connect_in_background())
         broker._background_tasks.add(task)
         task.add_done_callback(broker._background_tasks.discard)
+        broker._connecting = task
         return broker
+
+    async def close(self) -> None:
+        """Publish the events under way, then close (Rasa calls it as it stops).
+
+        Rasa's `publish` starts a task per event; closing the connection under them
+        dropped the events of the last turns before a SIGTERM.
+        """
+        if self._connecting is not None:
+            self._connecting.cancel()
+        publishing = self._background_tasks - {self._connecting}
+        if publishing:
+            await asyncio.wait(publishing, timeout=CLOSE_SECONDS)
+        await super().close()
 
     async def _connect_in_background(self) -> None:
         while True:

@@ -11,15 +11,23 @@ Every service answers a health path with JSON naming each dependency and either
 | degraded | 200 | only an optional one is down (RabbitMQ: Rasa keeps the events) |
 | error | 503 | a required one is down: the load balancer takes the instance out |
 
-A failing check is logged as an error with its cause when it starts failing and at
-most once a minute after that; its recovery is logged too. The services: Rasa
+A failing check is logged as an error with its cause when it starts failing or its
+finding changes, and at most once a minute after that; its recovery is logged too. The services: Rasa
 `GET /health` (bot/rasa_health.py), the action server `GET /health`
 (bot/action_server.py), the web app `GET /healthz` (bot/web/pages.py) and the
 worker `GET /health` (bot/worker.py, when given a port).
+
+The Rasa server and the action server answer from a `Monitor`: their checks run on
+a thread of their own every second, and the route returns the last report at once.
+Probing in the request (a database round trip, the action server's health with its
+2 s timeout, a hop through the thread pool that turns use) queued the check behind
+a busy instance's turns until the load balancer's check timed out and took the
+instance out while it was serving (bot/production.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -42,8 +50,12 @@ OK = "ok"
 DEGRADED = "degraded"
 ERROR = "error"
 UNREACHABLE = "unreachable"
-LOG_EVERY_SECONDS = 60.0
+LOG_EVERY = 60.0  # seconds
 PROBE_TIMEOUT = 2.0
+MONITOR_INTERVAL = 1.0  # seconds between a Monitor's reports
+# A report this old means the probing thread is stuck: the service is not trusted.
+STALE_SECONDS = 30.0
+STALE = "stale"
 
 
 class Unhealthy(Exception):
@@ -87,7 +99,8 @@ class Health:
         self.service = service
         self.checks = list(checks)
         self.clock = clock
-        self._logged: dict[str, float] = {}  # failing check -> when last logged
+        # failing check -> its finding and when it was last logged
+        self._logged: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     def report(self) -> Report:
@@ -117,9 +130,11 @@ class Health:
         now = self.clock()
         with self._lock:
             last = self._logged.get(check.name)
-            if last is not None and now - last < LOG_EVERY_SECONDS:
+            # A new finding is news at once ("not loaded" while the model loads,
+            # then "unreachable"); the same one is repeated once a minute.
+            if last is not None and last[0] == finding and now - last[1] < LOG_EVERY:
                 return
-            self._logged[check.name] = now
+            self._logged[check.name] = (finding, now)
         logger.error(
             "%s health: %s is %s (%s%s): %s",
             self.service,
@@ -129,6 +144,66 @@ class Health:
             "" if check.required else "; optional",
             exc,
         )
+
+
+class Monitor:
+    """A Health probed on a thread of its own; `latest()` answers without waiting."""
+
+    def __init__(
+        self,
+        health: Health,
+        interval: float = MONITOR_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.health = health
+        self.interval = interval
+        self.clock = clock
+        self._last: tuple[Report, float] | None = None
+        self._stop = threading.Event()
+
+    def refresh(self) -> Report:
+        """Probe every dependency now and keep the report."""
+        report = self.health.report()
+        self._last = (report, self.clock())  # one assignment: readers see a pair
+        return report
+
+    def latest(self) -> Report | None:
+        """The last report (None before the first); an error once it is stale."""
+        last = self._last
+        if last is None:
+            return None
+        report, at = last
+        if self.clock() - at > STALE_SECONDS:
+            return Report(report.service, ERROR, {**report.checks, "health": STALE})
+        return report
+
+    async def current(self) -> Report:
+        """For a route: the last report, or one probed now off the event loop."""
+        found = self.latest()
+        if found is None:
+            found = await asyncio.to_thread(self.refresh)
+        return found
+
+    def start(self) -> Monitor:
+        """Report now, then every `interval` seconds on a daemon thread."""
+
+        def run() -> None:
+            while True:
+                try:
+                    self.refresh()
+                except Exception:  # a probe's bug must not end the reports
+                    logger.exception(
+                        "%s health: the checks failed", self.health.service
+                    )
+                if self._stop.wait(self.interval):
+                    return
+
+        name = f"{self.health.service}-health"
+        threading.Thread(target=run, name=name, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def probe_database(factory: sessionmaker[Session]) -> Callable[[], None]:

@@ -329,25 +329,20 @@ def run_actions(settings: Settings, port: int | None = None) -> None:
 
 
 def run_web(settings: Settings, port: int | None = None) -> None:
-    """Replace this process with the web app under waitress (on `port` or WEB_PORT)."""
+    """Serve the web app under waitress in this process (on `port` or WEB_PORT).
+
+    It drains at SIGTERM instead of dying mid-request (bot/web/server.py).
+    """
+    from bot.web import create_app
+    from bot.web.server import GracefulServer
+
     port = port or settings.web_port
-    # waitress reads each request whole (headers and body) in its event loop before
-    # a thread runs the app, so a slow or stalled client holds a connection, never
-    # a thread; connections idle for --channel-timeout seconds (a header that never
-    # ends) are closed. Each open chat stream holds a thread (bot/web/stream.py
-    # keeps them below the thread count); --send-bytes=1 sends each event at once,
-    # and a request lookahead of 1 keeps reading the socket during a stream, so a
-    # closed tab is noticed and its stream ends at once.
-    command = [
-        _bin("waitress-serve"), f"--listen={settings.bind_host}:{port}",
-        "--threads=32", "--channel-timeout=30", "--connection-limit=1000",
-        "--asyncore-use-poll", "--send-bytes=1", "--channel-request-lookahead=1",
-        "--max-request-header-size=65536", "--max-request-body-size=1048576",
-        "--ident=switchboard", "--call", "bot.web:create_app",
-    ]  # fmt: skip
-    print(f"Web app: http://{settings.bind_host}:{port}", flush=True)
     os.chdir(PROJECT_ROOT)
-    os.execvpe(command[0], command, rasa_env())
+    for name, value in rasa_env().items():
+        os.environ.setdefault(name, value)
+    server = GracefulServer(create_app(), settings.bind_host, port)
+    print(f"Web app: http://{settings.bind_host}:{port}", flush=True)
+    server.serve()
 
 
 def run_worker(settings: Settings, port: int | None = None) -> None:

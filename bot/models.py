@@ -461,7 +461,7 @@ class ProcessedWebhook(Base):
 
     id: Mapped[str] = Column(String(64), primary_key=True)
     received_at: Mapped[dt.datetime] = Column(
-        UTCDateTime(), default=utcnow, nullable=False
+        UTCDateTime(), default=utcnow, nullable=False, index=True
     )
 
 

@@ -13,7 +13,6 @@ is wrong.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -87,13 +86,21 @@ def checks(app: Sanic, settings: Settings) -> health.Health:
 
 
 def add_route(app: Sanic, settings: Settings) -> None:
-    """Answer `GET /health` on `app`."""
-    report_now = checks(app, settings).report
+    """Answer `GET /health` on `app` from a Monitor (bot/health.py) started with it."""
+    monitor = health.Monitor(checks(app, settings))
+
+    async def start_monitor(app: Sanic, loop: object) -> None:
+        monitor.start()
+
+    async def stop_monitor(app: Sanic, loop: object) -> None:
+        monitor.stop()
 
     async def health_route(request: Request) -> HTTPResponse:
-        report = await asyncio.to_thread(report_now)
+        report = await monitor.current()
         return response.json(report.to_json(), status=report.http_status)
 
+    app.register_listener(start_monitor, "before_server_start")
+    app.register_listener(stop_monitor, "after_server_stop")
     app.add_route(health_route, PATH, methods=["GET"], name="switchboard_health")
 
 

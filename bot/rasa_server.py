@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.argv[1:] if argv is None else argv, settings.rasa_token
     )
     install(HoldGate(session_factory(settings.database_url).begin))
-    action_failures.install()
+    action_failures.install(settings.action_timeout)
     action_responses.install()
     rasa_health.install(settings)
     rasa_main = rasa_command_line()

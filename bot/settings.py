@@ -149,6 +149,9 @@ class Settings:
     rasa_token: str = setting("RASA_TOKEN", generated=True)
     # Sent by Rasa with every action call; the action server refuses calls without it.
     action_server_token: str = setting("ACTION_SERVER_TOKEN", generated=True)
+    # Seconds Rasa waits for a custom action before the turn ends with the apology
+    # (bot/action_failures.py): below the SMS channel's 10 s wait for a turn.
+    action_timeout: float = setting("ACTION_TIMEOUT", 6.0)
     # How long a verification made in a conversation counts (Rasa's session length).
     verification_ttl_minutes: int = setting("VERIFICATION_TTL_MINUTES", 60)
     timezone: str = setting("SWITCHBOARD_TIMEZONE", "America/New_York")
@@ -193,6 +196,10 @@ class Settings:
     # Minutes a handed-off conversation nobody claimed stays held before the
     # assistant answers again (the ticket stays in the queue); 0: held until claimed.
     unclaimed_hold_minutes: int = setting("UNCLAIMED_HOLD_MINUTES", 30)
+    # Days the keys of handled deliveries are kept to refuse a second delivery
+    # (bot/services/retention.py; the worker prunes older ones once an hour).
+    webhook_key_retention_days: int = setting("WEBHOOK_KEY_RETENTION_DAYS", 90)
+    insights_key_retention_days: int = setting("INSIGHTS_KEY_RETENTION_DAYS", 30)
     # Seconds the insights consumer waits when the SQL event broker has nothing new.
     insights_interval: float = setting("INSIGHTS_INTERVAL", 2.0)
     # Proactive service (bot/services/notifications.py): the shop's events webhook

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
@@ -83,7 +83,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 connect_args={"check_same_thread": False, "timeout": 30},
             )
             sa.event.listen(self.engine, "connect", _tune_sqlite)
-            self.sessionmaker = sessionmaker(bind=self.engine)
+        else:
+            # Connections cut while the database was away are found and replaced
+            # before use, so the first turn after it is back does not fail.
+            engine.dispose()
+            self.engine = sa.create_engine(
+                engine.url, pool_pre_ping=True, **create_engine_kwargs(engine.url)
+            )
+        self.sessionmaker = sessionmaker(bind=self.engine)
         self._cache: OrderedDict[str, SessionEvents] = OrderedDict()
         self._cache_size = cache_size
 

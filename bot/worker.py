@@ -8,7 +8,9 @@ the conversations nobody claimed within UNCLAIMED_HOLD_MINUTES
 (bot/services/back_to_bot.py), so their notices go out in the same round, and it
 sends the proactive messages that are due (bot/services/notifications.py). Once a
 minute it also recomputes the queue's priorities, so waiting tickets move up, and
-turns orders past their estimated delivery into "delayed" events.
+turns orders past their estimated delivery into "delayed" events; once an hour it
+forgets the delivery keys older than their retention window
+(bot/services/retention.py).
 Start it with `python -m bot run worker`; it stops cleanly on SIGTERM or SIGINT,
 after the round under way. With `--port` it answers `GET /health` there
 (bot/health.py): the database, and whether its rounds keep coming.
@@ -32,7 +34,14 @@ from bot.chat_push import announce_on_commit
 from bot.db import session_factory
 from bot.models import Delivery, utcnow
 from bot.proactive.schema import NotificationStatus
-from bot.services import back_to_bot, delivery, notifications, priority, shop_events
+from bot.services import (
+    back_to_bot,
+    delivery,
+    notifications,
+    priority,
+    retention,
+    shop_events,
+)
 from bot.services.delivery import Outcome
 from bot.services.messaging import SmsSender
 from bot.services.notifications import Rules
@@ -43,6 +52,7 @@ from bot.twilio_client import TwilioClient
 logger = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
 STARTED = "Delivery worker started"
 # Rounds missing for this many intervals (and at least a minute): stalled.
 STALLED_ROUNDS = 10
@@ -59,10 +69,14 @@ class Worker:
     # How long a new ticket may hold its conversation; None: as long as it takes.
     unclaimed_for: dt.timedelta | None = None
     refresh_every: float = REFRESH_SECONDS
+    # How long delivery keys are kept; None: never pruned.
+    keep_keys: retention.Retention | None = None
+    prune_every: float = PRUNE_SECONDS
     # Proactive messages (None: the worker sends none and checks no late orders).
     rules: Rules | None = None
-    clock: Callable[[], float] = time.monotonic  # schedules the refreshes
+    clock: Callable[[], float] = time.monotonic  # schedules refreshes and pruning
     _next_refresh: float | None = field(default=None, init=False)
+    _next_prune: float | None = field(default=None, init=False)
     last_round: float | None = field(default=None, init=False)  # by `clock`
     started: float = field(default=0.0, init=False)
 
@@ -143,6 +157,20 @@ class Worker:
             )
         return changed
 
+    def prune(self) -> retention.Pruned | None:
+        """Forget the delivery keys past their retention (one transaction)."""
+        if self.keep_keys is None:
+            return None
+        with self.factory.begin() as session:
+            pruned = retention.prune_keys(session, self.keep_keys, now=utcnow())
+        if pruned.webhooks or pruned.insights:
+            logger.info(
+                "forgot %d webhook key(s) and %d insights event key(s) past retention",
+                pruned.webhooks,
+                pruned.insights,
+            )
+        return pruned
+
     def tick(self) -> None:
         """One round. A failure is logged and the next round tries again."""
         try:
@@ -164,6 +192,12 @@ class Worker:
                 self.check_late_orders()
             except Exception:
                 logger.exception("checking for late orders failed")
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + self.prune_every
+            try:
+                self.prune()
+            except Exception:
+                logger.exception("forgetting old delivery keys failed")
         try:
             self.notify()
         except Exception:
@@ -224,6 +258,10 @@ def run(
         unclaimed_for=dt.timedelta(minutes=settings.unclaimed_hold_minutes)
         if settings.unclaimed_hold_minutes
         else None,
+        keep_keys=retention.Retention(
+            webhooks=dt.timedelta(days=settings.webhook_key_retention_days),
+            insights=dt.timedelta(days=settings.insights_key_retention_days),
+        ),
         rules=Rules.from_settings(settings),  # bad templates stop the start here
     )
     checks = [

@@ -19,6 +19,7 @@ from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -182,13 +183,20 @@ class SmsInput(InputChannel):
             if sender is None:
                 logger.warning("SMS webhook refused: invalid From")
                 return response.text("From is not a phone number", status=400)
-            bodies = await self._handle(
-                on_new_message,
-                sender,
-                params["MessageSid"],
-                params.get("Body", ""),
-                signature_id(request),
-            )
+            try:
+                bodies = await self._handle(
+                    on_new_message,
+                    sender,
+                    params["MessageSid"],
+                    params.get("Body", ""),
+                    signature_id(request),
+                )
+            except OperationalError as exc:
+                # Each unit of work rolled back whole; the customer texts again.
+                logger.error(
+                    "SMS from %s: the database is unreachable: %s", sender, exc
+                )
+                bodies = [ERROR_REPLY]
             return response.text(
                 _build_messaging_response(bodies), content_type="text/xml"
             )

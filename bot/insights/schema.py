@@ -157,7 +157,7 @@ class InsightEventKey(Base):
 
     key: Mapped[str] = Column(String(64), primary_key=True)
     received_at: Mapped[dt.datetime] = Column(
-        UTCDateTime(), default=utcnow, nullable=False
+        UTCDateTime(), default=utcnow, nullable=False, index=True
     )
 
 

@@ -24,6 +24,7 @@ from flask import (
     request,
 )
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import OperationalError
 
 from bot.chat_push import Listener
 from bot.models import MAX_ID
@@ -57,6 +58,11 @@ __all__ = ["CONVERSATION_KEY", "bp", "conversation_id", "init_app"]
 UNAVAILABLE = (
     "We couldn't reach the assistant; your message is saved, please try again."
 )
+# The database is unreachable: nothing was stored, so the customer sends it again.
+NOT_TAKEN = (
+    "We couldn't take your message just now; nothing was sent. "
+    "Please send it again in a minute."
+)
 TOO_MANY_STREAMS = "Too many open chat streams; poll for messages and retry later."
 NO_STREAMS = "Live updates are unavailable; poll for messages and retry later."
 CLIENT_DISCONNECTED = "waitress.client_disconnected"
@@ -64,6 +70,14 @@ CLIENT_DISCONNECTED = "waitress.client_disconnected"
 
 def _error(status: int, code: str, message: str, **extra: Any) -> ResponseReturnValue:
     return jsonify(error=code, message=message, **extra), status
+
+
+@bp.errorhandler(OperationalError)
+def _database_down(exc: OperationalError) -> ResponseReturnValue:
+    # Each transaction rolled back whole: the message is stored with nothing else
+    # or not at all, and the customer is told to send it again.
+    current_app.logger.error("chat API: the database is unreachable: %s", exc.orig)
+    return _error(503, "database_unavailable", NOT_TAKEN)
 
 
 @bp.before_request

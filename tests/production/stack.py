@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis  # type: ignore[import-untyped]
 import requests
@@ -30,6 +31,7 @@ from bot.settings import LOCAL_RABBITMQ_URL, LOCAL_REDIS_URL
 from tests.assistant import Assistant
 from tests.conftest import _postgres_database
 from tests.fakes.twilio import FakeTwilio
+from tests.production.forwarder import Forwarder
 from tests.rabbitmq import delete_queue
 from tests.stack import (
     TWILIO_ACCOUNT_SID,
@@ -144,10 +146,17 @@ class Installation(Assistant):
     processes: Processes
     shared: Shared
     instances: dict[str, str]  # process name -> its own URL
+    twilio: FakeTwilio | None = None
+    # Between HAProxy and the action server, to make it slow (running_installation).
+    action_proxy: Forwarder | None = None
 
     @classmethod
     def of(
-        cls, processes: Processes, shared: Shared, instances: dict[str, str]
+        cls,
+        processes: Processes,
+        shared: Shared,
+        instances: dict[str, str],
+        **parts: Any,
     ) -> Installation:
         env = processes.env
         return cls(
@@ -159,6 +168,7 @@ class Installation(Assistant):
             processes=processes,
             shared=shared,
             instances=instances,
+            **parts,
         )
 
     def on(self, name: str) -> Assistant:
@@ -186,12 +196,18 @@ def plan(front: dict[str, int], instances: dict[str, list[int]]) -> Topology:
 
 @contextmanager
 def running_installation(
-    shared: Shared, var: Path, rasa_instances: int = 2, web_instances: int = 2
+    shared: Shared,
+    var: Path,
+    rasa_instances: int = 2,
+    web_instances: int = 2,
+    action_proxy: bool = False,
 ) -> Iterator[Installation]:
     """Production mode on `shared`, started at once, waited for, stopped at the end.
 
     HAProxy in front of `rasa_instances` Rasa instances (rasa_a, rasa_b, ...), one
-    action server, `web_instances` web app processes and the worker.
+    action server, `web_instances` web app processes, the worker and the insights
+    consumer. With `action_proxy`, HAProxy reaches the action server through a
+    Forwarder (`Installation.action_proxy`) that can make it slow.
     """
     front = {name: free_port() for name in ("rasa", "actions", "web", "worker")}
     ports = {
@@ -199,6 +215,11 @@ def running_installation(
         "actions": [free_port()],
         "web": [free_port() for _ in range(web_instances)],
     }
+    balanced = dict(ports)
+    proxy = Forwarder(ports["actions"][0]) if action_proxy else None
+    if proxy is not None:
+        balanced["actions"] = [proxy.port]
+        proxy.open()
     twilio = FakeTwilio().start()
     processes = Processes(var, production_env(shared, var, twilio, **front))
     instances = {
@@ -207,7 +228,7 @@ def running_installation(
     }
     instances["actions"] = f"http://127.0.0.1:{ports['actions'][0]}"
     try:
-        processes.haproxy(plan(front, ports))
+        processes.haproxy(plan(front, balanced))
         processes.launch("actions", "actions", "--port", str(ports["actions"][0]))
         for name, url in instances.items():
             if name.startswith("rasa_"):
@@ -215,6 +236,7 @@ def running_installation(
         for n, port in enumerate(ports["web"], start=1):
             processes.launch(f"web{n}", "web", "--port", str(port))
         processes.launch("worker", "worker", "--port", str(front["worker"]))
+        processes.launch("insights", "insights")
         for name, url in instances.items():
             processes.wait(name, f"{url}/health")
         for n, port in enumerate(ports["web"], start=1):
@@ -222,10 +244,14 @@ def running_installation(
         processes.wait("worker", f"http://127.0.0.1:{front['worker']}/health")
         for name in ("rasa", "actions"):  # HAProxy has seen the instances healthy
             processes.wait("haproxy", f"http://127.0.0.1:{front[name]}/health")
-        yield Installation.of(processes, shared, instances)
+        yield Installation.of(
+            processes, shared, instances, twilio=twilio, action_proxy=proxy
+        )
     finally:
         processes.stop_all()
         twilio.stop()
+        if proxy is not None:
+            proxy.close()
 
 
 def _forget_redis(prefix: str) -> None:

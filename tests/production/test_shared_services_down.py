@@ -1,9 +1,11 @@
-"""Redis or RabbitMQ down: loud in the logs and the health checks, nothing mixed up.
+"""Redis, RabbitMQ or PostgreSQL down: loud, clear to customers, nothing mixed up.
 
-"Down" is a closed port: Switchboard's REDIS_URL and EVENT_BROKER_URL point at
-forwarders (tests/production/forwarder.py) that are closed at first, while other
-tests go on using the machine's Redis and RabbitMQ. Opening a forwarder brings the
-service back. One Rasa server, one web app and the worker; no action server.
+"Down" is a closed port: Switchboard's REDIS_URL, EVENT_BROKER_URL and DATABASE_URL
+point at forwarders (tests/production/forwarder.py), while other tests go on using
+the machine's services. Redis and RabbitMQ are down at first; opening a forwarder
+brings the service back. PostgreSQL is up at first, then down for a while (its
+forwarder closed, every connection cut) and back. One Rasa server, one web app and
+the worker; no action server.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from sqlalchemy import func, select, text
 
 from bot.models import ChatMessage
 from bot.settings import LOCAL_RABBITMQ_URL
+from bot.web.chat import NOT_TAKEN
 from channels.sms import ERROR_REPLY, sms_conversation_id
-from tests.customers import inbound, replies
+from tests.customers import fresh_number, inbound, replies
 from tests.e2e.console import eventually
 from tests.fakes.twilio import FakeTwilio
 from tests.production.forwarder import Forwarder
@@ -31,12 +34,18 @@ from tests.stack import free_port
 
 REDIS_PORT = 6379
 RABBITMQ_PORT = 5672
+POSTGRESQL_PORT = 5432
 RECOVERY = 30.0  # seconds
 
 
 @pytest.fixture(scope="module")
 def forwarders() -> Iterator[dict[str, Forwarder]]:
-    found = {"redis": Forwarder(REDIS_PORT), "rabbitmq": Forwarder(RABBITMQ_PORT)}
+    found = {
+        "redis": Forwarder(REDIS_PORT),
+        "rabbitmq": Forwarder(RABBITMQ_PORT),
+        "postgresql": Forwarder(POSTGRESQL_PORT),
+    }
+    found["postgresql"].open()
     yield found
     for forwarder in found.values():
         forwarder.close()
@@ -55,6 +64,11 @@ def installation(
     env["REDIS_URL"] = f"redis://127.0.0.1:{forwarders['redis'].port}/0"
     env["EVENT_BROKER_URL"] = (
         f"amqp://guest:guest@127.0.0.1:{forwarders['rabbitmq'].port}/"
+    )
+    postgresql = f"127.0.0.1:{POSTGRESQL_PORT}/"
+    assert postgresql in shared.database_url
+    env["DATABASE_URL"] = shared.database_url.replace(
+        postgresql, f"127.0.0.1:{forwarders['postgresql'].port}/"
     )
     processes = Processes(var, env)
     rasa = f"http://127.0.0.1:{ports['rasa']}"
@@ -95,6 +109,18 @@ def user_events_of(installation: Installation, sender: str) -> int:
                     "AND type_name = 'user'"
                 ),
                 {"sender": sender},
+            )
+        )
+
+
+def chat_messages_saying(installation: Installation, words: str) -> int:
+    """How many web chat messages stored say `words`."""
+    with installation.shared.engine.connect() as db:
+        return int(
+            db.scalar(
+                select(func.count())
+                .select_from(ChatMessage)
+                .where(ChatMessage.text == words)
             )
         )
 
@@ -156,12 +182,7 @@ def test_redis_down_the_web_app_and_worker_refuse_what_they_cannot_check(
     # unchecked; the customer's message is kept and they are told so.
     assert chat.status_code == 503
     assert chat.json()["messages"][0]["text"] == text_
-    with installation.shared.engine.connect() as db:
-        kept = db.scalar(
-            select(func.count())
-            .select_from(ChatMessage)
-            .where(ChatMessage.text == text_)
-        )
+    kept = chat_messages_saying(installation, text_)
     assert kept == 1
     stream = browser.get(f"{web}/chat/api/stream", timeout=30)
     assert stream.status_code == 503 and "Retry-After" in stream.headers
@@ -227,3 +248,61 @@ async def drain(queue: str) -> list[dict[str, Any]]:
             await message.ack()
             found.append(json.loads(message.body))
     return found
+
+
+def test_the_database_down_for_a_while_customers_are_told_and_nothing_is_half_written(
+    installation: Installation, forwarders: dict[str, Forwarder]
+) -> None:
+    """Redis and RabbitMQ are back (the test before); PostgreSQL goes away."""
+    health = f"{installation.rasa_url}/health"
+    sender = "dbdown-" + uuid.uuid4().hex[:10]
+    number = fresh_number()
+    texted = sms_conversation_id(number, installation.secret)
+    words = "where is my order 104257 " + uuid.uuid4().hex[:6]
+    web = requests.Session()
+    web.get(f"{installation.web_url}/", timeout=30)
+
+    def chat() -> requests.Response:
+        return web.post(
+            f"{installation.web_url}/chat/api/messages",
+            json={"text": words},
+            headers={"Origin": installation.web_url},
+            timeout=60,
+        )
+
+    forwarders["postgresql"].close()
+    try:
+        eventually(lambda: installation.health(health)[0] == 503, RECOVERY)
+        assert installation.health(health)[1]["database"] == "unreachable"
+        assert installation.health(f"{installation.web_url}/healthz")[0] == 503
+        # Each channel says so: SMS customers are asked to text again, the web
+        # chat customer to send it again; the REST channel answers nothing.
+        assert installation.say(sender, "hi") == []
+        sms = installation.twilio_post("/webhooks/sms/webhook", inbound("hi", number))
+        assert replies(sms) == [ERROR_REPLY]
+        refused = chat()
+        assert refused.status_code == 503
+        assert refused.json()["message"] == NOT_TAKEN
+    finally:
+        forwarders["postgresql"].open()
+
+    eventually(lambda: installation.health(health)[0] == 200, RECOVERY)
+    eventually(
+        lambda: installation.health(f"{installation.web_url}/healthz")[0] == 200,
+        RECOVERY,
+    )
+    # Nothing half-written: no trace of the refused messages.
+    assert user_events_of(installation, sender) == 0
+    assert user_events_of(installation, texted) == 0
+    kept = chat_messages_saying(installation, words)
+    assert kept == 0
+    # Recovered: the same customers, answered, each message once.
+    assert installation.texts(sender, "hi")
+    assert user_events_of(installation, sender) == 1
+    sms = installation.twilio_post("/webhooks/sms/webhook", inbound("hi", number))
+    assert replies(sms) and replies(sms) != [ERROR_REPLY]
+    assert user_events_of(installation, texted) == 1
+    answered = chat()
+    assert answered.status_code == 200
+    assert answered.json()["messages"][0]["text"] == words
+    assert "the database is unreachable" in installation.processes.log("web")

@@ -101,3 +101,22 @@ async def test_events_published_before_the_connection_reach_the_queue(
             received.append(json.loads(message.body))
     await broker.close()
     assert received == [event(n) for n in range(4)]
+
+
+async def test_closing_publishes_the_events_under_way_first(queue: str) -> None:
+    """As Rasa stops: the last turns' events, just published, reach the queue."""
+    broker = await RabbitMQBroker.from_endpoint_config(
+        config(LOCAL_RABBITMQ_URL, queue)
+    )
+    assert broker is not None
+    deadline = time.monotonic() + 20
+    while not broker.is_ready() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for n in range(50):
+        broker.publish(event(n))
+    await broker.close()  # at once, the publishing tasks under way
+    connection = await aio_pika.connect(LOCAL_RABBITMQ_URL)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, durable=True)
+        assert declared.declaration_result.message_count == 50

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,30 @@ def test_failures_are_logged_when_they_start_then_once_a_minute(
     assert [r.levelname for r in caplog.records] == ["ERROR", "ERROR", "WARNING"]
 
 
+def test_a_new_finding_is_logged_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The model still loading, then Redis unreachable: each finding is news."""
+    now = [0.0]
+    state = {"loaded": False}
+
+    def lock_store() -> None:
+        if not state["loaded"]:
+            not_loaded()
+        down()
+
+    checks = Health("rasa", [Check("lock_store", lock_store)], clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="bot.health"):
+        checks.report()
+        now[0], state["loaded"] = 5.0, True
+        checks.report()
+        now[0] = 10.0
+        checks.report()
+    assert [record.getMessage() for record in caplog.records] == [
+        "rasa health: lock_store is not loaded (Unhealthy): not loaded",
+        "rasa health: lock_store is unreachable (ConnectionRefusedError): connect to "
+        "127.0.0.1:6390: refused",
+    ]
+
+
 def test_the_database_probe(tmp_path: Path) -> None:
     working = make_session_factory(make_engine("sqlite://"))
     health.probe_database(working)()
@@ -112,3 +138,49 @@ def test_the_http_probe_wants_a_200(closed_port: int) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_monitor_answers_from_its_last_report_until_it_goes_stale() -> None:
+    now = [100.0]
+    state = {"up": True}
+
+    def database() -> None:
+        if not state["up"]:
+            raise ConnectionRefusedError("refused")
+
+    monitor = health.Monitor(
+        Health("actions", [Check("database", database)]), clock=lambda: now[0]
+    )
+    assert monitor.latest() is None  # nothing probed yet: the route probes itself
+    monitor.refresh()
+    state["up"] = False  # not seen until the next refresh
+    now[0] += health.STALE_SECONDS
+    found = monitor.latest()
+    assert found is not None and found.to_json() == {"status": "ok", "database": "ok"}
+    now[0] += 1  # the probing thread stuck: not trusted any more
+    found = monitor.latest()
+    assert found is not None and found.http_status == 503
+    assert found.to_json() == {"status": "error", "database": "ok", "health": "stale"}
+    monitor.refresh()
+    found = monitor.latest()
+    assert found is not None and found.to_json() == {
+        "status": "error", "database": "unreachable",
+    }  # fmt: skip
+
+
+def test_a_started_monitor_reports_on_its_own_thread() -> None:
+    probed = threading.Event()
+
+    def database() -> None:
+        probed.set()
+
+    monitor = health.Monitor(Health("rasa", [Check("database", database)]), 0.01)
+    monitor.start()
+    try:
+        assert probed.wait(10)
+        deadline = time.monotonic() + 10
+        while (found := monitor.latest()) is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # probed, and the report is being kept
+        assert found is not None and found.http_status == 200
+    finally:
+        monitor.stop()

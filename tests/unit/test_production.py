@@ -43,6 +43,13 @@ def test_haproxy_balances_checked_instances_on_loopback() -> None:
     assert "server worker 127.0.0.1:5057 check" in lines
     assert "bind 127.0.0.1:8404" in lines  # statistics: loopback only
     assert "option redispatch 1" in lines  # a refused connection goes elsewhere
+    # A saturated instance answers its check late but stays in (10 s, 3 failures);
+    # a dead one refusing live traffic is checked every 500 ms.
+    assert "timeout check 10s" in lines
+    assert (
+        "default-server inter 2s fastinter 500ms fall 3 rise 2"
+        " observe layer4 error-limit 1 on-error fastinter"
+    ) in lines
     # Only the web app is told the client's address (its ProxyFix reads it).
     assert lines.count("option forwardfor") == 1
 

@@ -260,8 +260,8 @@ def inbound(body: str, sid: str = SID) -> dict[str, str]:
     }  # fmt: skip
 
 
-@pytest.fixture
-def twilio(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
+def webhooks_of(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
+    """Signed webhooks to `channel`, and the assistant behind it."""
     assistant = FakeAssistant()
     webhooks = TwilioWebhooks(
         channel.blueprint(assistant),
@@ -270,6 +270,11 @@ def twilio(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
         "/webhooks/sms",
     )
     return webhooks, assistant
+
+
+@pytest.fixture
+def twilio(channel: SmsInput) -> tuple[TwilioWebhooks, FakeAssistant]:
+    return webhooks_of(channel)
 
 
 def messages(reply: HTTPResponse) -> list[str]:
@@ -376,3 +381,21 @@ async def test_fields_must_have_twilios_formats_even_when_signed(
     reply = await webhooks.post("/webhook", {**inbound("hello"), **changes})
     assert reply.status == 400 and reason in (reply.body or b"").decode()
     assert assistant.received == []
+
+
+async def test_the_database_down_the_customer_is_asked_to_text_again(
+    closed_port: int,
+) -> None:
+    channel = SmsInput(
+        Settings(
+            database_url=f"postgresql://postgres@127.0.0.1:{closed_port}/shop",
+            twilio_auth_token="twilio-token",
+            secret_key=SECRET,
+            public_base_url="https://sms.example.com",
+        )
+    )
+    webhooks, assistant = webhooks_of(channel)
+    params = inbound("where is my order")
+    reply = await webhooks.post("/webhook", params, webhooks.sign("/webhook", params))
+    assert messages(reply) == [ERROR_REPLY]
+    assert assistant.received == []  # nothing reached the assistant

@@ -36,7 +36,7 @@ from bot.settings import Settings
 from bot.signing import sign_body
 from bot.web import create_app
 from bot.web.auth import SIGNED_IN_AT_KEY
-from bot.web.chat import CONVERSATION_KEY, UNAVAILABLE
+from bot.web.chat import CONVERSATION_KEY, NOT_TAKEN, UNAVAILABLE
 from bot.web.security import TOKEN_KEY
 from bot.web.stream import Quota, StreamSlots, TooManyStreams
 from tests.fakes.rasa_webchat import FakeRasaWebChat
@@ -865,6 +865,21 @@ def test_registration_landing_page(client: FlaskClient) -> None:
     response = client.get("/register")
     assert response.status_code == 200
     assert "Create your account" in response.get_data(as_text=True)
+
+
+def test_the_database_down_the_message_is_refused_clearly(
+    database_url: str, rasa: FakeRasaWebChat, closed_port: int
+) -> None:
+    app = make_app(f"postgresql://postgres@127.0.0.1:{closed_port}/shop", rasa.url)
+    client = app.test_client()
+    client.get("/")
+    answer = say(client, {"text": "where is my order 104257"})
+    assert answer.status_code == 503
+    assert answer.get_json() == {
+        "error": "database_unavailable", "message": NOT_TAKEN,
+    }  # fmt: skip
+    assert "send it again" in NOT_TAKEN
+    assert rasa.received == []  # the assistant was not asked
 
 
 # --- order updates: the signed-in customer's choice (source "web_chat") ----------

@@ -24,6 +24,7 @@ from bot.models import (
     Channel,
     Delivery,
     OrderStatus,
+    ProcessedWebhook,
     Ticket,
     TicketCategory,
     TicketMessage,
@@ -32,6 +33,7 @@ from bot.models import (
 )
 from bot.proactive.schema import EventKind, EventSource, NotificationStatus
 from bot.services import back_to_bot, handoff, messaging, shop_events, tickets
+from bot.services.retention import Retention
 from bot.settings import Settings
 from bot.worker import Worker
 from tests.unit.holds import hold_for_a_person
@@ -397,6 +399,34 @@ def test_python_m_bot_run_worker(
     assert cli.main(["run", "worker"]) == 0
     assert cli.main(["run", "worker", "--port", "5999"]) == 0
     assert started == [(2.5, None), (2.5, 5999)]
+
+
+def test_old_delivery_keys_are_forgotten_at_start_and_then_every_hour(
+    factory: sessionmaker[Session],
+) -> None:
+    def old_key(name: str) -> None:
+        with factory.begin() as session:
+            session.add(
+                ProcessedWebhook(id=name, received_at=utcnow() - dt.timedelta(days=91))
+            )
+
+    def keys() -> list[str]:
+        with factory() as session:
+            return sorted(session.scalars(select(ProcessedWebhook.id)))
+
+    clock = FakeClock()
+    worker = make_worker(factory, clock=clock)
+    worker.keep_keys = Retention(dt.timedelta(days=90), dt.timedelta(days=30))
+    old_key("sms:first")
+    worker.tick()
+    assert keys() == []
+    old_key("sms:second")
+    clock.now += 1800
+    worker.tick()
+    assert keys() == ["sms:second"]  # not an hour yet
+    clock.now += 1801
+    worker.tick()
+    assert keys() == []
 
 
 def test_a_night_event_goes_out_in_the_first_round_after_the_morning_boundary(
