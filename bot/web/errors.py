@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 API_PREFIXES = ("/chat/api/", "/console/api/", "/api/")
 _CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -39,6 +39,6 @@ def _unmatched(exc: HTTPException) -> ResponseReturnValue:
     )
     response = jsonify(error=_CODES[status], message=message)
     response.status_code = status
-    if status == 405 and exc.get_response().headers.get("Allow"):
-        response.headers["Allow"] = exc.get_response().headers["Allow"]
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
