@@ -13,6 +13,8 @@ Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `ras
   dependency (bot/rasa_health.py).
 - The action server's answers are checked against Rasa's schema by a validator
   built once (bot/action_responses.py).
+- With `TURN_TRACE_FILE` set, each turn's time and custom action calls are written
+  there (bot/turn_trace.py).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ import functools
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.orm import Session
 
-from bot import action_failures, action_responses, rasa_health
+from bot import action_failures, action_responses, rasa_health, turn_trace
 from bot.db import session_factory
 from bot.quiet import quiet_warnings
 from bot.services import back_to_bot
@@ -166,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     action_failures.install(settings.action_timeout)
     action_responses.install()
     rasa_health.install(settings)
+    if settings.turn_trace_file:
+        turn_trace.install(Path(settings.turn_trace_file))
     rasa_main = rasa_command_line()
     # Only this copy of the arguments has the token; /proc/<pid>/cmdline keeps the
     # ones the process was started with.
