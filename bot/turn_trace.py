@@ -1,8 +1,8 @@
 """Where a turn's time goes: one JSON line per handled message, when asked for.
 
 With `TURN_TRACE_FILE` set, the Rasa server appends to that file, for every message
-its dialogue handles: the channel, the conversation, the turn's wall time in the
-server and each custom action call it made (name and wall time, as Rasa waited for
+its dialogue handles: the channel, the conversation, when the turn started (Unix
+time), its wall time in the server and each custom action call it made (name and wall time, as Rasa waited for
 it: the action server's work, the loopback, and Rasa's event loop getting back to
 the turn). No message text is written. The load benchmark sets it to count the
 action server round trips per turn (benchmarks/turns.py); unset, nothing is
@@ -67,6 +67,7 @@ def _tracing_turns(
     async def traced(processor: Any, message: Any) -> Any:
         calls: list[tuple[str, float]] = []
         token = _calls.set(calls)
+        at = time.time()
         started = time.perf_counter()
         try:
             return await handle(processor, message)
@@ -77,6 +78,7 @@ def _tracing_turns(
                 {
                     "channel": message.input_channel,
                     "sender": message.sender_id,
+                    "start": round(at, 4),
                     "ms": round(elapsed, 2),
                     "calls": calls,
                 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ async def say(text: str, sender: str = "c1", channel: str = "rest") -> None:
 
 
 async def test_each_turn_is_a_line_with_its_calls_and_no_text(traced: Path) -> None:
+    before = time.time()
     await say("where is my order 104257?")
     await say("thanks, bye", sender="c2", channel="webchat")
     await say("is the action server down?")
@@ -71,6 +73,7 @@ async def test_each_turn_is_a_line_with_its_calls_and_no_text(traced: Path) -> N
     ]  # fmt: skip
     for record in records:
         assert record["ms"] >= sum(ms for _, ms in record["calls"]) >= 0
+    assert before - 0.001 <= records[0]["start"] <= records[-1]["start"] <= time.time()
     text = traced.read_text()
     assert "104257" not in text and "thanks" not in text
 
