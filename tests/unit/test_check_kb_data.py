@@ -12,6 +12,7 @@ from scripts.check_kb_data import (
     ROOT,
     UNANSWERABLE,
     VALIDATION,
+    VALIDATION_FILES,
     check,
 )
 
@@ -21,7 +22,7 @@ def test_the_repository_passes() -> None:
 
 
 def copy_sets(tmp_path: Path) -> Path:
-    for name in (PARAPHRASES, UNANSWERABLE, VALIDATION):
+    for name in (PARAPHRASES, UNANSWERABLE, *VALIDATION_FILES):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
