@@ -25,7 +25,6 @@ refusal signals for the same ranking (benchmarks/kb_signals.py).
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import statistics
 import sys
@@ -260,7 +259,7 @@ def decisions(
     """Per question: is the hybrid's best article the right one, and is it answered."""
     ranked = kb.with_method("hybrid", calibration)
     right, accepted = [], []
-    texts = [(q, slug) for q, slug in questions.answerable]
+    texts: list[tuple[str, str | None]] = [*questions.answerable]
     texts += [(q, None) for q in questions.unanswerable]
     for text, slug in texts:
         [best] = ranked.rank(text, limit=1)

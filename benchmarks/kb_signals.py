@@ -214,6 +214,7 @@ def paired_bootstrap(
         before: ``(right, accepted)`` per question: the best article is the right
             one, and it is answered.
         after: The same for the other constants.
+        samples: How many question sets are drawn.
 
     Returns:
         The mean gain and its 95% interval (2.5th and 97.5th percentiles).

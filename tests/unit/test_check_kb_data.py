@@ -73,3 +73,14 @@ def test_a_validation_question_from_the_front_matter_fails(tmp_path: Path) -> No
         'validation set: "Do you take PayPal?" is also a front-matter question of '
         "payment-methods"
     )
+
+
+def test_the_second_validation_file_is_checked_too(tmp_path: Path) -> None:
+    root = copy_sets(tmp_path)
+    fresh = VALIDATION_FILES[1]
+    text = (root / fresh).read_text()
+    (root / fresh).write_text(
+        text.replace("answerable:\n", "answerable:\n  no-such-article: [hello]\n", 1)
+    )
+    [problem] = check(root)
+    assert problem == 'validation set: "hello" names no article: no-such-article'

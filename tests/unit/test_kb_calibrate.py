@@ -64,7 +64,9 @@ def test_a_recommendation_that_wins_in_nearly_every_sample_is_served(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("benchmarks.kb.CALIBRATION", replace(CALIBRATION, threshold=5.0))
+    monkeypatch.setattr(
+        "benchmarks.kb.CALIBRATION", replace(CALIBRATION, threshold=5.0)
+    )
 
     # Repeated, so that no resampled set lacks a kind of question.
     many = QuestionSet(QUESTIONS.answerable * 4, QUESTIONS.unanswerable * 4)
