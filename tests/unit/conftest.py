@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.settings import LOCAL_REDIS_URL
 from bot.shared_state import SharedState, SharedStateDown
+from knowledge_base import Article
 from tests.fakes.rasa_webchat import FakeRasaWebChat
 from tests.unit.queue_setup import Team, make_team
 
@@ -94,3 +95,14 @@ def closed_port() -> int:
 def redis_down(closed_port: int) -> SharedState:
     """Shared state whose Redis is down."""
     return SharedState.from_url(f"redis://127.0.0.1:{closed_port}/0", "sbdown")
+
+
+@pytest.fixture(scope="session")
+def two_articles() -> list[Article]:
+    """A gift-card and a shipping article, each with a question and two passages."""
+    return [
+        Article("gifts", "Gift cards", "Gift cards never expire. They have no fees.",
+                ("gift card",), ("do gift cards expire",)),
+        Article("ships", "Shipping", "Standard shipping costs 5 dollars. Express is faster.",
+                (), ("how much is shipping",)),
+    ]  # fmt: skip

@@ -10,12 +10,6 @@ from benchmarks.kb import calibrate, compare_with_served, decisions
 from benchmarks.kb_sets import QuestionSet
 from knowledge_base import CALIBRATION, Article, KnowledgeBase
 
-ARTICLES = [
-    Article("gifts", "Gift cards", "Gift cards never expire. They have no fees.",
-            ("gift card",), ("do gift cards expire",)),
-    Article("ships", "Shipping", "Standard shipping costs 5 dollars. Express is faster.",
-            (), ("how much is shipping",)),
-]  # fmt: skip
 QUESTIONS = QuestionSet(
     (
         ("when do gift cards run out", "gifts"),
@@ -27,8 +21,8 @@ QUESTIONS = QuestionSet(
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase(ARTICLES)
+def kb(two_articles: list[Article]) -> KnowledgeBase:
+    return KnowledgeBase(two_articles)
 
 
 def test_the_chosen_constants_separate_a_separable_set(

@@ -100,18 +100,10 @@ def test_a_bootstrap_gain_is_zero_for_the_same_decisions_and_signed() -> None:
     assert paired_bootstrap(ANSWERABLE, same, worse, samples=200) == (gain, low, high)
 
 
-ARTICLES = [
-    Article("gifts", "Gift cards", "Gift cards never expire. They have no fees.",
-            ("gift card",), ("do gift cards expire",)),
-    Article("ships", "Shipping", "Standard shipping costs 5 dollars. Express is faster.",
-            (), ("how much is shipping",)),
-]  # fmt: skip
-
-
 def test_every_signal_is_compared_on_the_served_ranking(
-    capsys: pytest.CaptureFixture[str],
+    two_articles: list[Article], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kb = KnowledgeBase(ARTICLES)
+    kb = KnowledgeBase(two_articles)
     questions = QuestionSet(
         (("when do gift cards run out", "gifts"), ("what does delivery cost", "ships")),
         ("tell me a joke", "who won the game"),
