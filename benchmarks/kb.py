@@ -13,13 +13,15 @@ question customers ask often costs). Then the same with 200 articles: the 17 rea
 (benchmarks/kb_synthetic.py).
 
 `python -m benchmarks.kb --calibrate` (`make calibrate-kb`) chooses the hybrid's
-constants on the validation set (data/validation/kb/questions.yml), never on the test
-set: the ones that maximise the smaller of top-1 accuracy and "I don't know" recall
-under 5-fold cross-validation (ties: their sum, then the same in-sample, the wider
-threshold interval, the smaller bonus and weights), with the threshold in the middle
-of the interval that does best on the whole set. Set
-knowledge_base.retrieval.CALIBRATION from what it prints. It then compares other
-refusal signals for the same ranking (benchmarks/kb_signals.py).
+constants on the validation set (both files of data/validation/kb/), never on the
+test set: the ones that maximise the smaller of top-1 accuracy and "I don't know"
+recall under 5-fold cross-validation (ties: their sum, then the same in-sample, the
+wider threshold interval, the smaller bonus and weights), with the threshold in the
+middle of the interval that does best on the whole set. It prints the pick's gain
+over the served constants with a 95% paired-bootstrap interval: set
+knowledge_base.retrieval.CALIBRATION from the pick only when that interval is above
+zero. It then compares other refusal signals for the same ranking
+(benchmarks/kb_signals.py).
 """
 
 from __future__ import annotations
