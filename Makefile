@@ -59,7 +59,7 @@ lint: install
 	@$(PY) scripts/check_nlu_data.py
 	@$(PY) -m scripts.check_kb_data
 
-unit: install browser
+unit: install browser haproxy
 	@$(PY) -m pytest tests/unit -q
 
 stories: train
@@ -70,8 +70,7 @@ e2e: train browser
 
 # Production mode's fault tests: two Rasa instances behind HAProxy, on the local
 # PostgreSQL, Redis and RabbitMQ (a database, key prefix and queue of their own).
-faults: train
-	@scripts/install_haproxy.sh
+faults: train haproxy
 	@$(PY) -m pytest tests/production -q
 
 # The console pages in docs/screenshots/ (used by the README), from the e2e stack.
@@ -82,6 +81,10 @@ screenshots: train browser
 .PHONY: browser
 browser:
 	@scripts/install_browser.sh
+
+.PHONY: haproxy
+haproxy:
+	@scripts/install_haproxy.sh
 
 benchmark-nlu: train
 	@$(PY) -m benchmarks.nlu

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +46,12 @@ VALIDATION_NLU = tuple(
 TEST_NLU = tuple(HOLDOUT_DIR / name for name in ("nlu.yml", "style.yml", "out_of_scope.yml"))  # fmt: skip
 #: Thresholds tried for the fallback path (the faq path's is 0.81).
 FALLBACK_THRESHOLDS = tuple(round(0.70 + 0.01 * i, 2) for i in range(41))
+#: Intents whose flow an article could come before: they start a form or account help.
+FLOW_INTENTS = frozenset({
+    "check_order_status", "cancel_order", "change_order", "request_refund",
+    "check_refund_status", "report_problem", "account_problem", "reset_password",
+    "update_account", "delete_account",
+})  # fmt: skip
 #: The NLU confidences the faq path is split at.
 FAQ_CONFIDENCE_BANDS = (0.2, 0.4, 0.6, 0.8, 1.01)
 
@@ -339,6 +346,52 @@ def _print_faq_by_confidence(sets: list[_Set]) -> None:
         low = high
 
 
+def elsewhere(
+    questions: Sequence[Routed], requests: Sequence[Routed], threshold: float
+) -> tuple[Counter[str], Outcome, int]:
+    """Help-centre questions the NLU sends elsewhere, and an article before a flow.
+
+    Returns:
+        Where the answerable questions not taken as ``faq`` go (``flows`` for
+        :data:`FLOW_INTENTS`); the outcome if a flow answered every message that
+        reads as a question with its article first (at ``threshold``, as ``faq``
+        does); and how many of the NLU sets' requests of those intents (whose right
+        answer is the flow alone) would get an article too.
+    """
+    places: Counter[str] = Counter()
+    for message in questions:
+        if message.gold is not None and message.intent != FAQ:
+            places["flows" if message.intent in FLOW_INTENTS else message.intent] += 1
+    in_flows = [
+        replace(m, intent=FAQ) if m.question else replace(m, intent=FALLBACK)
+        for m in questions
+        if m.intent in FLOW_INTENTS
+    ]
+    noise = sum(
+        m.intent in FLOW_INTENTS and m.question and m.score >= threshold
+        for m in requests
+    )
+    return places, outcome(in_flows, threshold, None), noise
+
+
+def _print_elsewhere(sets: list[_Set]) -> None:
+    threshold = CALIBRATION.threshold
+    print(
+        "\nAnswerable help-centre questions the NLU does not take as faq, and an "
+        "article before the flow (questions only, KB confidence >= "
+        f"{threshold}): right / wrong, unanswerable answered; NLU requests given "
+        "an article:"
+    )
+    for s in sets:
+        places, flows, noise = elsewhere(s.questions, s.requests, threshold)
+        where = ", ".join(f"{name} {count}" for name, count in places.most_common(4))
+        print(
+            f"  {s.name}: {where}; article first: {flows.right} / {flows.wrong}, "
+            f"{flows.others_answered} of {flows.others}; requests {noise} of "
+            f"{sum(m.intent in FLOW_INTENTS for m in s.requests)}"
+        )
+
+
 def _as_questions(messages: list[Routed]) -> list[Routed]:
     """The messages as if each read as a question (what the question test costs)."""
     return [replace(m, question=True) for m in messages]
@@ -374,6 +427,7 @@ async def run(model: Path, calibrate: bool) -> None:
         return
     _print_fallback_path(sets, CALIBRATION.fallback_threshold)
     _print_faq_by_confidence(sets)
+    _print_elsewhere(sets)
 
 
 def main(argv: list[str] | None = None) -> int:

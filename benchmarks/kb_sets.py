@@ -2,8 +2,11 @@
 
 ``tests/kb_holdout/paraphrases.yml`` maps each article's slug to customer questions
 it answers; ``tests/kb_holdout/unanswerable.yml`` groups questions no article
-answers. ``data/validation/kb/questions.yml`` holds both kinds (``answerable``,
-``unanswerable``) for choosing thresholds. Plain YAML, read without Rasa.
+answers. The validation set, for choosing thresholds and weights, is two files of both
+kinds (``answerable``, ``unanswerable``): ``data/validation/kb/questions.yml``, read
+while the articles' example questions and the text-analysis rules were written, and
+``data/validation/kb/fresh.yml``, written later from the articles' titles and bodies
+alone. Plain YAML, read without Rasa.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ HOLDOUT_DIR = PROJECT_ROOT / "tests" / "kb_holdout"
 PARAPHRASES = HOLDOUT_DIR / "paraphrases.yml"
 UNANSWERABLE = HOLDOUT_DIR / "unanswerable.yml"
 VALIDATION = PROJECT_ROOT / "data" / "validation" / "kb" / "questions.yml"
+VALIDATION_FRESH = VALIDATION.with_name("fresh.yml")
+VALIDATION_FILES = (VALIDATION, VALIDATION_FRESH)
 
 
 @dataclass(frozen=True)
@@ -67,12 +72,14 @@ def load_holdout(
     )
 
 
-def load_validation(path: Path = VALIDATION) -> QuestionSet:
-    """The validation set (for choosing thresholds)."""
-    document = _read(path)
-    if not isinstance(document, dict):
-        raise ValueError(f"{path}: expected 'answerable' and 'unanswerable'")
-    return QuestionSet(
-        _pairs(document.get("answerable"), path),
-        tuple(_strings(document.get("unanswerable"), path)),
-    )
+def load_validation(*paths: Path) -> QuestionSet:
+    """The validation set (for choosing thresholds): all of its files by default."""
+    answerable: list[tuple[str, str]] = []
+    unanswerable: list[str] = []
+    for path in paths or VALIDATION_FILES:
+        document = _read(path)
+        if not isinstance(document, dict):
+            raise ValueError(f"{path}: expected 'answerable' and 'unanswerable'")
+        answerable += _pairs(document.get("answerable"), path)
+        unanswerable += _strings(document.get("unanswerable"), path)
+    return QuestionSet(tuple(answerable), tuple(unanswerable))

@@ -28,6 +28,7 @@ from knowledge_base import Calibration, KnowledgeBase
 
 FOLDS = 5
 L2 = 1.0
+BOOTSTRAP_SAMPLES = 2000
 
 
 def objective(top1: float, idk: float) -> tuple[float, float]:
@@ -55,11 +56,17 @@ def best_threshold(
         The best objective, the threshold and the width of its interval.
     """
     candidates = np.unique(confidence)
-    keys = []
-    for t in candidates:
-        top1 = float((right & (confidence >= t)).sum() / answerable.sum())
-        idk = float((~answerable & (confidence < t)).sum() / (~answerable).sum())
-        keys.append(objective(top1, idk))
+    # Questions at or over each candidate, counted through sorted confidences.
+    answered_right = np.sort(confidence[right & answerable])
+    unanswerable = np.sort(confidence[~answerable])
+    top1s = (len(answered_right) - np.searchsorted(answered_right, candidates)) / max(
+        int(answerable.sum()), 1
+    )
+    idks = np.searchsorted(unanswerable, candidates) / max(len(unanswerable), 1)
+    keys = [
+        objective(float(top1), float(idk))
+        for top1, idk in zip(top1s, idks, strict=True)
+    ]
     best = max(keys)
     runs: list[tuple[float, float]] = []  # (low end, high end) of equal decisions
     for index, key in enumerate(keys):
@@ -164,23 +171,87 @@ def rates(signals: Signals, accepted: np.ndarray) -> tuple[float, float]:
     return top1, float((~accepted)[~answerable].mean())
 
 
+def crossed(
+    right: np.ndarray,
+    answerable: np.ndarray,
+    value_for: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Which questions are answered when each fold's threshold comes from the others.
+
+    Args:
+        right: Whether each question's best-ranked article is the right one.
+        answerable: Whether an article answers each question.
+        value_for: The signal for every question, given the training questions
+            (a learnt signal is fit on them only).
+
+    Returns:
+        Whether each question is answered. Folds go by position (question ``i`` is
+        in fold ``i % FOLDS``), so they are the same on every run.
+    """
+    folds = np.arange(len(right)) % FOLDS
+    accepted = np.zeros(len(right), dtype=bool)
+    for fold in range(FOLDS):
+        train, held_out = folds != fold, folds == fold
+        value = value_for(train)
+        _, threshold, _ = best_threshold(value[train], right[train], answerable[train])
+        accepted[held_out] = value[held_out] >= threshold
+    return accepted
+
+
+def paired_bootstrap(
+    answerable: np.ndarray,
+    before: tuple[np.ndarray, np.ndarray],
+    after: tuple[np.ndarray, np.ndarray],
+    samples: int = BOOTSTRAP_SAMPLES,
+) -> tuple[float, float, float]:
+    """How much ``after`` beats ``before`` on min(top-1, IDK recall), with its spread.
+
+    Both are judged on the same resampled question sets (drawn with replacement,
+    seeded, so the same on every run), so that what the two decide alike cancels.
+
+    Args:
+        answerable: Whether an article answers each question.
+        before: ``(right, accepted)`` per question: the best article is the right
+            one, and it is answered.
+        after: The same for the other constants.
+        samples: How many question sets are drawn.
+
+    Returns:
+        The mean gain and its 95% interval (2.5th and 97.5th percentiles).
+    """
+    generator = np.random.default_rng(0)
+    count = len(answerable)
+    gains = np.empty(samples)
+    for sample in range(samples):
+        drawn = generator.integers(0, count, count)
+        gains[sample] = _worse_rate(answerable[drawn], after, drawn) - _worse_rate(
+            answerable[drawn], before, drawn
+        )
+    low, high = np.percentile(gains, [2.5, 97.5])
+    return float(gains.mean()), float(low), float(high)
+
+
+def _worse_rate(
+    answerable: np.ndarray, decided: tuple[np.ndarray, np.ndarray], drawn: np.ndarray
+) -> float:
+    right, accepted = decided[0][drawn], decided[1][drawn]
+    top1 = (right & accepted)[answerable].mean() if answerable.any() else 1.0
+    idk = (~accepted)[~answerable].mean() if (~answerable).any() else 1.0
+    return float(min(top1, idk))
+
+
 def evaluate(
     signals: Signals, learn: Callable[[Signals, np.ndarray], np.ndarray]
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """In-sample and cross-validated (top-1, IDK recall) of one signal."""
     everything = np.ones(len(signals.right), dtype=bool)
-
-    def decide(train: np.ndarray) -> np.ndarray:
-        value = learn(signals, train)
-        answerable, right = signals.answerable[train], signals.right[train]
-        _, threshold, _ = best_threshold(value[train], right, answerable)
-        return value >= threshold
-
-    folds = np.arange(len(signals.right)) % FOLDS
-    crossed = np.zeros(len(signals.right), dtype=bool)
-    for fold in range(FOLDS):
-        crossed[folds == fold] = decide(folds != fold)[folds == fold]
-    return rates(signals, decide(everything)), rates(signals, crossed)
+    value = learn(signals, everything)
+    _, threshold, _ = best_threshold(value, signals.right, signals.answerable)
+    in_sample = rates(signals, value >= threshold)
+    accepted = crossed(
+        signals.right, signals.answerable, lambda train: learn(signals, train)
+    )
+    return in_sample, rates(signals, accepted)
 
 
 def compare(kb: KnowledgeBase, questions: QuestionSet, chosen: Calibration) -> None:

@@ -1,7 +1,8 @@
 """The delivery worker: sends the team's pending messages, keeps the queue moving.
 
 Agent replies and notices are stored first and delivered after
-(bot/services/delivery.py). The console tries right away; this process picks up
+(bot/services/delivery.py; both it and the proactive messages are outboxes,
+bot/services/outbox.py). The console tries right away; this process picks up
 everything else every WORKER_INTERVAL seconds: retries after a failure, replies
 stored while the channel was down. Each round it first gives the assistant back
 the conversations nobody claimed within UNCLAIMED_HOLD_MINUTES

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PARAPHRASES = "tests/kb_holdout/paraphrases.yml"
 UNANSWERABLE = "tests/kb_holdout/unanswerable.yml"
 VALIDATION = "data/validation/kb/questions.yml"
+VALIDATION_FILES = (VALIDATION, "data/validation/kb/fresh.yml")
 MIN_PARAPHRASES = 10
 MIN_UNANSWERABLE = 150
 
@@ -62,7 +63,7 @@ def check(
     articles = load_articles(articles_dir)
     slugs = {article.slug for article in articles}
     test = load_holdout(root / PARAPHRASES, root / UNANSWERABLE)
-    validation = load_validation(root / VALIDATION)
+    validation = load_validation(*(root / name for name in VALIDATION_FILES))
     for name, pairs in (("test", test.answerable), ("validation", validation.answerable)):  # fmt: skip
         for question, slug in pairs:
             if slug not in slugs:

@@ -11,8 +11,8 @@ An event (bot/services/shop_events.py) becomes one `notifications` row per chann
 | the customer's daily cap on the channel reached (local day) | sending | suppressed |
 | Twilio or the database fails | sending | queued again, retried with back-off; failed after MAX_ATTEMPTS or a permanent Twilio error |
 
-Sending is leased like agent replies (bot/services/delivery.py): a conditional
-UPDATE moves `next_attempt_at` ahead first, so two workers never send one row.
+`notifications` is an outbox like agent replies (bot/services/outbox.py): each
+row is leased before it is sent, so two workers never send one row at once.
 Every text ends with how to stop. A web chat update is stored in the customer's
 live conversation (pushed to an open widget) and shown at the top of the chat at
 their next sign-in (`show_on_sign_in`).
@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from dataclasses import dataclass
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from twilio.base.exceptions import TwilioRestException
 
 from bot.models import ChatMessage, Customer, Sender, utcnow
 from bot.proactive.schema import (
@@ -40,20 +39,17 @@ from bot.proactive.schema import (
 )
 from bot.proactive.templates import Templates, load
 from bot.services import consent
-from bot.services.delivery import LEASE, PERMANENT_TWILIO_ERRORS, retry_delay
 from bot.services.messaging import OptedOut, SmsSender, send_text
 from bot.services.orders import summarise
+from bot.services.outbox import Outbox, Settle
 from bot.services.quiet_hours import QuietHours, zone
 from bot.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 SHOP_NAME = "Switchboard demo shop"
 STOP_NOTICE = "Reply STOP to opt out."
 # A late order the shop gave no new date for (the worker's check).
 UNKNOWN_DATE = "as soon as we hear from the carrier"
 MAX_ATTEMPTS = 8
-BATCH = 50
 # A reply within this long of an update is about that update's order.
 CONTEXT_WINDOW = dt.timedelta(days=7)
 # A sign-in within this long of a web update still sees it (top of the chat).
@@ -62,6 +58,17 @@ MAX_SHOWN_ON_SIGN_IN = 5
 # How long a web chat conversation is the customer's (the session's lifetime).
 WEB_SESSION = dt.timedelta(hours=12)
 Q, S = NotificationStatus, ConsentChannel
+UPDATES: Outbox[Notification, NotificationStatus] = Outbox(
+    model=Notification,
+    status=Notification.status,
+    error=Notification.reason,
+    done_at=Notification.sent_at,
+    waiting=Q.QUEUED,
+    done=Q.SENT,
+    failed=Q.FAILED,
+    label="notification",
+    max_attempts=MAX_ATTEMPTS,
+)
 
 
 @dataclass(frozen=True)
@@ -198,32 +205,6 @@ def plan(
 # --- sending ---------------------------------------------------------------------
 
 
-def due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[int]:
-    """Queued notifications whose time has come, oldest first."""
-    return list(
-        session.scalars(
-            select(Notification.id)
-            .where(Notification.status == Q.QUEUED, Notification.next_attempt_at <= now)
-            .order_by(Notification.id)
-            .limit(limit)
-        )
-    )
-
-
-def _lease(session: Session, notification_id: int, now: dt.datetime) -> bool:
-    result = session.execute(
-        update(Notification)
-        .where(
-            Notification.id == notification_id,
-            Notification.status == Q.QUEUED,
-            Notification.next_attempt_at <= now,
-        )
-        .values(next_attempt_at=now + LEASE, attempts=Notification.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
 def _sent_today(
     session: Session, row: Notification, rules: Rules, now: dt.datetime
 ) -> int:
@@ -268,36 +249,31 @@ def _chat_line(conversation: str, row: Notification, now: dt.datetime) -> ChatMe
 
 
 def _send(
-    session: Session, row: Notification, sms: SmsSender, now: dt.datetime
+    session: Session,
+    row: Notification,
+    now: dt.datetime,
+    *,
+    sms: SmsSender,
+    rules: Rules,
 ) -> None:
+    """Send the row unless a rule stops it now (STOP, consent, the daily cap)."""
+    reason = consent.refusal(session, row.customer, row.channel)
+    if reason is None and _sent_today(session, row, rules, now) >= rules.daily_cap:
+        reason = f"daily cap of {rules.daily_cap} updates reached"
+    if reason is not None:
+        raise Settle(Q.SUPPRESSED, reason)
     if row.channel == S.SMS:
         assert row.address is not None
-        send_text(session, sms, row.address, row.text)
+        try:
+            send_text(session, sms, row.address, row.text)
+        except OptedOut:
+            raise Settle(Q.SUPPRESSED, "the customer texted STOP") from None
         return
     # Not signed in now: shown at the top of the chat at the next sign-in.
     conversation = web_conversation(session, row.customer_id, now)
     if conversation is not None:
         row.address = conversation
         session.add(_chat_line(conversation, row, now))
-
-
-def _finish(
-    factory: sessionmaker[Session],
-    notification_id: int,
-    status: NotificationStatus,
-    reason: str | None,
-    now: dt.datetime,
-) -> NotificationStatus:
-    with factory.begin() as session:
-        row = session.get(Notification, notification_id)
-        assert row is not None
-        if status == Q.QUEUED and row.attempts >= MAX_ATTEMPTS:
-            status, reason = Q.FAILED, f"gave up after {row.attempts} tries: {reason}"
-        row.status, row.reason = status, (reason or "")[:500] or None
-        row.next_attempt_at = (
-            now + retry_delay(row.attempts) if status == Q.QUEUED else None
-        )
-    return status
 
 
 def deliver(
@@ -308,50 +284,9 @@ def deliver(
     now: dt.datetime | None = None,
 ) -> NotificationStatus | None:
     """Try to send one due notification; what became of it (None: not ours now)."""
-    now = now or utcnow()
-    with factory() as session:
-        with session.begin():
-            if not _lease(session, notification_id, now):
-                return None
-        with session.begin():
-            row = session.get(Notification, notification_id)
-            assert row is not None
-            reason = consent.refusal(session, row.customer, row.channel)
-            if (
-                reason is None
-                and _sent_today(session, row, rules, now) >= rules.daily_cap
-            ):
-                reason = f"daily cap of {rules.daily_cap} updates reached"
-            if reason is not None:
-                session.rollback()
-                return _finish(factory, notification_id, Q.SUPPRESSED, reason, now)
-            try:
-                _send(session, row, sms, now)
-            except OptedOut:
-                session.rollback()
-                return _finish(
-                    factory,
-                    notification_id,
-                    Q.SUPPRESSED,
-                    "the customer texted STOP",
-                    now,
-                )
-            except TwilioRestException as exc:
-                session.rollback()
-                if exc.code in PERMANENT_TWILIO_ERRORS:
-                    return _finish(
-                        factory, notification_id, Q.FAILED,
-                        PERMANENT_TWILIO_ERRORS[exc.code], now,
-                    )  # fmt: skip
-                error = f"Twilio error {exc.code or exc.status}: {exc.msg}"
-                return _finish(factory, notification_id, Q.QUEUED, error, now)
-            except Exception as exc:  # any other failure is retried
-                session.rollback()
-                logger.warning("notification %s not sent: %s", notification_id, exc)
-                return _finish(factory, notification_id, Q.QUEUED, str(exc), now)
-            row.status, row.sent_at = Q.SENT, now
-            row.reason, row.next_attempt_at = None, None
-    return Q.SENT
+    send = partial(_send, sms=sms, rules=rules)
+    outcome = UPDATES.deliver(factory, notification_id, send, now)
+    return None if outcome is None else outcome.status
 
 
 def deliver_due(
@@ -361,14 +296,8 @@ def deliver_due(
     now: dt.datetime | None = None,
 ) -> dict[int, NotificationStatus]:
     """Send every due notification (the worker's round); what became of each."""
-    with factory() as session:
-        ids = due(session, now or utcnow())
-    outcomes = {}
-    for notification_id in ids:
-        status = deliver(factory, notification_id, sms, rules, now)
-        if status is not None:
-            outcomes[notification_id] = status
-    return outcomes
+    outcomes = UPDATES.deliver_due(factory, partial(_send, sms=sms, rules=rules), now)
+    return {outcome.row_id: outcome.status for outcome in outcomes}
 
 
 # --- where the customer sees or answers them ------------------------------------

@@ -78,6 +78,12 @@ def sign_in(driver: WebDriver, stack: Stack, email: str, password: str) -> None:
     screenshot(driver, "console-sign-in")
     driver.find_element(By.NAME, "email").send_keys(email)
     driver.find_element(By.NAME, "password").send_keys(password, Keys.ENTER)
+    # Wait for the signed-in page: a navigation started before the form's answer
+    # arrives would abort the sign-in and land on the sign-in page again.
+    wait(driver, 20).until(
+        lambda d: "/console/login" not in d.current_url
+        and d.find_elements(By.XPATH, "//button[normalize-space()='Sign out']")
+    )
     wait(driver, 10).until(lambda d: d.current_url.rstrip("/").endswith("/console"))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
@@ -71,7 +72,14 @@ def test_the_insights_page_draws_its_charts(stack: Stack, browser: WebDriver) ->
     today = clock.system_clock().astimezone(ZoneInfo(Settings().timezone)).date()
     start = today - dt.timedelta(days=DAYS - 1)
     browser.get(f"{stack.web_url}/console/insights?from={start}&to={today}")
-    wait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.chart"))
+    try:
+        wait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.chart"))
+    except TimeoutException:
+        main = browser.find_elements(By.TAG_NAME, "main")
+        page = main[0].text if main else browser.page_source
+        raise AssertionError(
+            f"no chart on {browser.current_url} after 30 s: {page[:600]!r}"
+        ) from None
     charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
     assert len(charts) == 9
     for chart in charts:  # laid out at a readable size, not collapsed

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.settings import LOCAL_REDIS_URL
 from bot.shared_state import SharedState, SharedStateDown
+from knowledge_base import Article
 from tests.fakes.rasa_webchat import FakeRasaWebChat
 from tests.unit.queue_setup import Team, make_team
 
@@ -147,3 +148,14 @@ def action_server() -> Iterator[ActionServer]:
     server.answering.set()
     http.shutdown()
     http.server_close()
+
+
+@pytest.fixture(scope="session")
+def two_articles() -> list[Article]:
+    """A gift-card and a shipping article, each with a question and two passages."""
+    return [
+        Article("gifts", "Gift cards", "Gift cards never expire. They have no fees.",
+                ("gift card",), ("do gift cards expire",)),
+        Article("ships", "Shipping", "Standard shipping costs 5 dollars. Express is faster.",
+                (), ("how much is shipping",)),
+    ]  # fmt: skip

@@ -12,6 +12,7 @@ from scripts.check_kb_data import (
     ROOT,
     UNANSWERABLE,
     VALIDATION,
+    VALIDATION_FILES,
     check,
 )
 
@@ -21,7 +22,7 @@ def test_the_repository_passes() -> None:
 
 
 def copy_sets(tmp_path: Path) -> Path:
-    for name in (PARAPHRASES, UNANSWERABLE, VALIDATION):
+    for name in (PARAPHRASES, UNANSWERABLE, *VALIDATION_FILES):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
@@ -72,3 +73,14 @@ def test_a_validation_question_from_the_front_matter_fails(tmp_path: Path) -> No
         'validation set: "Do you take PayPal?" is also a front-matter question of '
         "payment-methods"
     )
+
+
+def test_the_second_validation_file_is_checked_too(tmp_path: Path) -> None:
+    root = copy_sets(tmp_path)
+    fresh = VALIDATION_FILES[1]
+    text = (root / fresh).read_text()
+    (root / fresh).write_text(
+        text.replace("answerable:\n", "answerable:\n  no-such-article: [hello]\n", 1)
+    )
+    [problem] = check(root)
+    assert problem == 'validation set: "hello" names no article: no-such-article'

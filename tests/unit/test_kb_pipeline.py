@@ -9,6 +9,7 @@ from benchmarks.kb_pipeline import (
     answer,
     choose_fallback_threshold,
     combine,
+    elsewhere,
     outcome,
 )
 from benchmarks.kb_sets import QuestionSet
@@ -100,3 +101,30 @@ def test_the_fallback_path_is_never_laxer_than_the_faq_path() -> None:
     questions = [routed("faq", 0.9, "returns"), routed("nlu_fallback", 0.76, "returns")]
 
     assert choose_fallback_threshold(questions, [], 0.81, (0.75, 0.85)) == 0.85
+
+
+def test_questions_sent_to_a_flow_are_counted_with_an_article_first() -> None:
+    def routed(intent: str, question: bool, slug: str, gold: str | None) -> Routed:
+        return Routed(intent, 0.9, question, slug, 0.9, gold)
+
+    questions = [
+        routed("faq", True, "returns", "returns"),  # the faq path's, not counted
+        routed("cancel_order", True, "cancellation-fees", "cancellation-fees"),
+        routed("cancel_order", False, "cancellation-fees", "cancellation-fees"),
+        routed("report_problem", True, "returns", "warranty"),
+        routed("out_of_scope", True, "price-match", "price-match"),
+        routed("check_order_status", True, "delivery-times", None),
+    ]
+    requests = [
+        routed("cancel_order", True, "cancellation-fees", None),
+        routed("cancel_order", False, "cancellation-fees", None),
+        routed("greet", True, "opening-hours-contact", None),
+    ]
+
+    places, flows, noise = elsewhere(questions, requests, threshold=0.8)
+
+    assert places == {"flows": 3, "out_of_scope": 1}
+    # The statement ("cancel it") gets no article; the question does.
+    assert (flows.right, flows.wrong) == (1, 1)
+    assert (flows.others_answered, flows.others) == (1, 1)
+    assert noise == 1

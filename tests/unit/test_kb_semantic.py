@@ -122,18 +122,10 @@ def test_memory_only_cache_writes_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
-ARTICLES = [
-    Article("gifts", "Gift cards", "Gift cards never expire. They have no fees.",
-            ("gift card",), ("do gift cards expire",)),
-    Article("ships", "Shipping", "Standard shipping costs 5 dollars. Express is faster.",
-            (), ("how much is shipping",)),
-]  # fmt: skip
-
-
 def test_index_scores_every_article_and_its_best_passage(
-    encoder: WordHashEncoder,
+    encoder: WordHashEncoder, two_articles: list[Article]
 ) -> None:
-    index = SemanticIndex(ARTICLES, embedder(encoder))
+    index = SemanticIndex(two_articles, embedder(encoder))
     scores = index.scores(index.embed_query("how much does express cost"))
     assert scores.similarity.shape == (2,)
     assert int(np.argmax(scores.similarity)) == 1
@@ -146,8 +138,10 @@ def test_index_scores_every_article_and_its_best_passage(
     )
 
 
-def test_a_question_is_embedded_once_whole(encoder: WordHashEncoder) -> None:
-    index = SemanticIndex(ARTICLES, embedder(encoder))
+def test_a_question_is_embedded_once_whole(
+    encoder: WordHashEncoder, two_articles: list[Article]
+) -> None:
+    index = SemanticIndex(two_articles, embedder(encoder))
     before = len(encoder.encoded)
     vector = index.embed_query("Hello there. Do gift cards expire?")
     assert vector.shape == (DIMENSION,)
@@ -163,9 +157,9 @@ def test_a_question_is_embedded_once_whole(encoder: WordHashEncoder) -> None:
 
 
 def test_by_kind_gives_each_articles_best_title_question_and_passage(
-    encoder: WordHashEncoder,
+    encoder: WordHashEncoder, two_articles: list[Article]
 ) -> None:
-    articles = [*ARTICLES, Article("bare", "Opening hours", "We open at 8.")]
+    articles = [*two_articles, Article("bare", "Opening hours", "We open at 8.")]
     index = SemanticIndex(articles, embedder(encoder))
     vector = index.embed_query("do gift cards expire")
 
@@ -183,9 +177,9 @@ def test_by_kind_gives_each_articles_best_title_question_and_passage(
 
 
 def test_a_question_asked_again_is_not_embedded_again(
-    encoder: WordHashEncoder,
+    encoder: WordHashEncoder, two_articles: list[Article]
 ) -> None:
-    index = SemanticIndex(ARTICLES, embedder(encoder))
+    index = SemanticIndex(two_articles, embedder(encoder))
     before = len(encoder.encoded)
 
     first = index.embed_query("do gift cards expire")

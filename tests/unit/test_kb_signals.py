@@ -11,10 +11,12 @@ from benchmarks.kb_signals import (
     best_threshold,
     collect,
     compare,
+    crossed,
     evaluate,
     fit_logistic,
     logistic,
     measured,
+    paired_bootstrap,
 )
 from knowledge_base import CALIBRATION, Article, KnowledgeBase
 
@@ -68,18 +70,40 @@ def test_a_learnt_signal_is_fit_without_the_held_out_fold() -> None:
     )
 
 
-ARTICLES = [
-    Article("gifts", "Gift cards", "Gift cards never expire. They have no fees.",
-            ("gift card",), ("do gift cards expire",)),
-    Article("ships", "Shipping", "Standard shipping costs 5 dollars. Express is faster.",
-            (), ("how much is shipping",)),
-]  # fmt: skip
+def test_each_fold_is_decided_by_a_threshold_from_the_others() -> None:
+    confidence = np.array([0.9, 0.8, 0.7, 0.6, 0.95, 0.3, 0.4, 0.5])
+    seen: list[np.ndarray] = []
+
+    def value_for(train: np.ndarray) -> np.ndarray:
+        seen.append(train.copy())
+        return confidence
+
+    accepted = crossed(RIGHT, ANSWERABLE, value_for)
+
+    # Five folds by position, each left out of its own training set once.
+    assert [np.flatnonzero(~train).tolist() for train in seen] == [
+        [0, 5], [1, 6], [2, 7], [3], [4]
+    ]  # fmt: skip
+    # Held out with 0.7, the unanswerable 0.5 meets its fold's threshold (0.5,
+    # midway between 0.4 and 0.6), although all of the set's would refuse it.
+    assert accepted.tolist() == [True, True, True, True, True, False, False, True]
+
+
+def test_a_bootstrap_gain_is_zero_for_the_same_decisions_and_signed() -> None:
+    same = (RIGHT, np.array([True] * 5 + [False] * 3))
+    assert paired_bootstrap(ANSWERABLE, same, same, samples=50) == (0.0, 0.0, 0.0)
+
+    # Answering an unanswerable question more loses IDK recall in most samples.
+    worse = (RIGHT, np.array([True] * 6 + [False] * 2))
+    gain, low, high = paired_bootstrap(ANSWERABLE, same, worse, samples=200)
+    assert gain < 0 and low < 0 and high <= 0
+    assert paired_bootstrap(ANSWERABLE, same, worse, samples=200) == (gain, low, high)
 
 
 def test_every_signal_is_compared_on_the_served_ranking(
-    capsys: pytest.CaptureFixture[str],
+    two_articles: list[Article], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kb = KnowledgeBase(ARTICLES)
+    kb = KnowledgeBase(two_articles)
     questions = QuestionSet(
         (("when do gift cards run out", "gifts"), ("what does delivery cost", "ships")),
         ("tell me a joke", "who won the game"),

@@ -32,7 +32,7 @@ from bot.models import (
     TicketMessage,
     utcnow,
 )
-from bot.services import delivery, handoff, messaging, tickets
+from bot.services import delivery, handoff, messaging, outbox, tickets
 from bot.services.delivery import Outcome
 from tests.conftest import own_database
 
@@ -223,7 +223,7 @@ def test_a_failed_send_stays_pending_and_is_retried_later(
 
 
 def test_retry_delays_grow_to_fifteen_minutes() -> None:
-    delays = [delivery.retry_delay(n).total_seconds() for n in range(0, 9)]
+    delays = [outbox.retry_delay(n).total_seconds() for n in range(0, 9)]
     assert delays == [15, 15, 30, 60, 120, 300, 900, 900, 900]
 
 
@@ -266,7 +266,7 @@ def test_an_opted_out_customer_is_never_texted(factory: sessionmaker[Session]) -
     assert sms.sent == []
     assert deliver(factory, message_id, sms, T0 + dt.timedelta(hours=1)) is None
     with factory() as session:
-        assert delivery.due(session, T0 + dt.timedelta(days=1)) == []
+        assert delivery.REPLIES.due(session, T0 + dt.timedelta(days=1)) == []
 
 
 def test_a_customer_who_cannot_be_reached_fails_for_good(
@@ -324,10 +324,10 @@ def test_a_lease_runs_out_when_a_sender_died(factory: sessionmaker[Session]) -> 
     """A sender that crashed mid-send: the message is tried again after the lease."""
     message_id = reply_on(factory, Channel.SMS, contact=PHONE)
     with factory.begin() as session:
-        assert delivery._lease(session, message_id, T0)
+        assert delivery.REPLIES.lease(session, message_id, T0)
     sms = FakeSms()
-    assert deliver(factory, message_id, sms, T0 + delivery.LEASE - S) is None
-    assert deliver(factory, message_id, sms, T0 + delivery.LEASE) is not None
+    assert deliver(factory, message_id, sms, T0 + outbox.LEASE - S) is None
+    assert deliver(factory, message_id, sms, T0 + outbox.LEASE) is not None
     assert len(sms.sent) == 1
 
 
@@ -394,7 +394,7 @@ def test_deliver_due_sends_what_is_due_oldest_first(
     assert sms.sent == [(PHONE, "Alice (support): Texting you")]
     assert delivery.deliver_due(factory, sms, secret=SECRET, now=T0) == []
     with factory() as session:
-        assert delivery.due(session, T0 + dt.timedelta(minutes=5)) == [later]
+        assert delivery.REPLIES.due(session, T0 + dt.timedelta(minutes=5)) == [later]
     # Without a time, each message is leased from the moment its own try starts.
     [outcome] = delivery.deliver_due(factory, sms, secret=SECRET)
     assert outcome == Outcome(later, Delivery.DELIVERED)
@@ -407,8 +407,8 @@ def test_deliver_due_sends_what_is_due_oldest_first(
 def test_due_respects_the_batch_limit(factory: sessionmaker[Session]) -> None:
     ids = [reply_on(factory, text=f"reply {n}") for n in range(3)]
     with factory() as session:
-        assert delivery.due(session, T0, limit=2) == ids[:2]
-        assert delivery.due(session, T0 - S) == []
+        assert delivery.REPLIES.due(session, T0, limit=2) == ids[:2]
+        assert delivery.REPLIES.due(session, T0 - S) == []
 
 
 def test_a_text_twilio_refuses_as_too_long_fails_for_good(
