@@ -1,6 +1,6 @@
 """The Rasa server as Switchboard runs it: `python -m bot.rasa_server run ...`.
 
-Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `rasa`:
+Arguments are `rasa`'s own (`run ...`, `shell ...`); what differs from `rasa`:
 
 - The HTTP API's token comes from the environment (`RASA_TOKEN`, else the generated
   var/secrets.env), never from the command line, which `ps` shows to every user.

@@ -1,4 +1,4 @@
-"""One turn's work at a time in the Rasa server, a turn back from the action first.
+"""One turn's work at a time in the Rasa server, a turn back from actions first.
 
 Rasa runs a turn's NLU and dialogue policies on its one event loop in long steps
 without a pause (20-30 ms of CPU), and a turn pauses only where it waits: for us,
@@ -15,8 +15,10 @@ the place is kept for it: no new turn starts until it is back, and back, it goes
 before every turn that has not started. So a call costs the action server's time
 and at most the end of the one step running when the answer came. Turns start in
 the order they came. What a turn does, and in what order, does not change; only
-which turn the event loop runs first. Installed by bot/rasa_server.py inside the
-hold gate (a held message takes no place).
+which turn the event loop runs first. Anything else a turn waited on inside the
+dialogue would keep the place: none does (the channels' database work comes before
+and after it, the hold gate's outside it). Installed by bot/rasa_server.py inside
+the hold gate (a held message takes no place).
 """
 
 from __future__ import annotations
