@@ -90,6 +90,4 @@ def test_the_other_business_rule_is_measured_on_the_served_constants(
     )
 
     out = capsys.readouterr().out
-    assert (
-        f"{int(answered)} unanswerable questions refused, 0 right answers lost" in out
-    )
+    assert "1 unanswerable questions refused, 0 right answers lost" in out
