@@ -36,20 +36,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import journeys, stock_rasa
+from benchmarks import journeys, stock_rasa, turns
 from benchmarks.stats import LoadSummary, by_turn_group, growth, ratio, summarise
+from bot import turn_trace
 from bot.settings import PROJECT_ROOT
 from tests.production.stack import Installation, running_installation, shared_services
-from tests.stack import MODEL, running_stack
+from tests.stack import MODEL, Stack, running_stack
 
 CACHE = PROJECT_ROOT / "var" / "benchmark"
 LEVELS = (1, 10, 50)
 COMPARED_LEVEL = 10  # the issue's target: ratios at 10 customers
 LONG_TURNS = 40
 RASA = "rasa"  # the Rasa server's process (all of them, in production mode)
+ACTIONS = "actions"  # the action server's process (embedded mode)
+TRACE = "turns.jsonl"  # the Rasa server's turn trace (bot/turn_trace.py), in var
 GROUP = 5  # turns per row of the long conversation's table
 # The phone channel's apologies and redirects follow VOICE_RESPONSE_TIMEOUT as
-# configured; everything else is the embedded default of `make run`.
+# configured; everything else is the embedded default of `make run`, but for the
+# turn trace (TURN_TRACE_FILE, set in `stack_for`): one JSON line per turn.
 STACK_SETTINGS: dict[str, str] = {}
 # What one long conversation says, round and round: verification, help, thanks.
 LONG_CONVERSATION = (
@@ -157,6 +161,17 @@ class Target:
     processes: dict[str, int]  # name -> pid
     long_texts: Sequence[str]  # what one long conversation says, round and round
     rasa_instances: int = 1
+    trace: Path | None = None  # the Rasa server's turn trace, if it writes one
+
+    def trace_size(self) -> int:
+        """Bytes of the turn trace so far: where the next turns' records start."""
+        if self.trace is None or not self.trace.exists():
+            return 0
+        return self.trace.stat().st_size
+
+    def traced_since(self, offset: int) -> list[dict[str, Any]]:
+        """The turn records written after `offset` bytes of the trace."""
+        return [] if self.trace is None else turn_trace.read(self.trace, offset)
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds of each process so far; "rasa": of every Rasa instance."""
@@ -177,6 +192,7 @@ def switchboard(site: journeys.Site, channels: Sequence[str]) -> Target:
         processes={name: p.pid for name, p in running.items()},
         long_texts=LONG_CONVERSATION,
         rasa_instances=sum(1 for name in running if name.startswith(RASA)),
+        trace=site.logs / TRACE if isinstance(site, Stack) else None,
     )
 
 
@@ -199,7 +215,9 @@ def stack_for(
 ) -> AbstractContextManager[journeys.Site]:
     """The installation to measure: `make run`'s embedded mode, or production mode."""
     if mode == "embedded":
-        return running_stack(var, STACK_SETTINGS)
+        return running_stack(
+            var, {**STACK_SETTINGS, "TURN_TRACE_FILE": str(var / TRACE)}
+        )
     return production(var, rasa_instances)
 
 
@@ -230,16 +248,18 @@ class Slices:
     seconds: float = 0.0
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     first_error: str | None = None
+    traced: list[dict[str, Any]] = field(default_factory=list)  # bot/turn_trace.py
 
 
 def measure_slice(
     target: Target, channel: str, customers: int, seconds: float, into: Slices
 ) -> None:
     """Load `channel` with `customers` for `seconds`; add what it measured `into`."""
-    before = target.cpu()
+    before, traced = target.cpu(), target.trace_size()
     started = time.monotonic()
     window = drive(target.channels[channel], customers, seconds)
     into.seconds += time.monotonic() - started
+    into.traced += target.traced_since(traced)
     for name, cpu in target.cpu().items():
         into.cpu_seconds[name] = into.cpu_seconds.get(name, 0.0) + cpu - before[name]
     into.latencies_ms += window.latencies_ms
@@ -255,13 +275,16 @@ class Measured:
     summary: LoadSummary
     cpu_ms_per_turn: dict[str, float]
     first_error: str | None
+    traced: list[dict[str, Any]]
 
     @classmethod
     def of(cls, target: str, channel: str, customers: int, part: Slices) -> Measured:
         turns = len(part.latencies_ms)
         cpu = {n: ratio(s * 1000, turns) for n, s in part.cpu_seconds.items()}
         summary = summarise(part.latencies_ms, part.errors, part.seconds)
-        return cls(target, channel, customers, summary, cpu, part.first_error)
+        return cls(
+            target, channel, customers, summary, cpu, part.first_error, part.traced
+        )
 
 
 def measure_level(
@@ -317,15 +340,16 @@ def uptime() -> str:
 def print_header() -> None:
     print(f"{'customers':>9} {'target':<12}{'channel':<9}{'turns':>6}{'turns/s':>9}"
           f"{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'errors':>7}"
-          f"{'Rasa CPU ms/turn':>18}")  # fmt: skip
+          f"{'Rasa CPU ms/turn':>18}{'actions CPU':>13}{'calls/turn':>12}")  # fmt: skip
 
 
 def print_row(row: Measured) -> None:
     s = row.summary
     print(f"{row.customers:>9} {row.target:<12}{row.channel:<9}{s.turns:>6}"
           f"{s.turns_per_second:>9.1f}{s.p50_ms:>8.0f}{s.p95_ms:>8.0f}{s.p99_ms:>8.0f}"
-          f"{s.errors:>7}{row.cpu_ms_per_turn.get(RASA, float('nan')):>18.1f}",
-          flush=True)  # fmt: skip
+          f"{s.errors:>7}{row.cpu_ms_per_turn.get(RASA, float('nan')):>18.1f}"
+          f"{row.cpu_ms_per_turn.get(ACTIONS, float('nan')):>13.1f}"
+          f"{turns.calls_per_turn(row.traced):>12.2f}", flush=True)  # fmt: skip
     if row.first_error:
         print(f"{'':>10}first error: {row.first_error}", flush=True)
 
@@ -423,10 +447,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{uptime()}\n", flush=True)
         print_header()
         for customers in args.levels:
-            for row in measure_level(targets, customers, args.duration, args.slices):
+            level = measure_level(targets, customers, args.duration, args.slices)
+            for row in level:
                 rows.append(row)
                 print_row(row)
             print_memory(targets)
+            for row in level:
+                if row.traced and row.channel == "rest":
+                    label = f"{row.target} {row.channel}, {customers} customers"
+                    turns.print_calls(label, row.traced)
+            print(flush=True)
         print(uptime())
         print_ratios(rows, targets[0].rasa_instances)
         if args.long_turns:

@@ -171,6 +171,9 @@ def write_endpoints(settings: Settings) -> Path:
         "action_endpoint": {
             "url": settings.action_server_url,
             "headers": {"Authorization": f"Bearer {settings.action_server_token}"},
+            # The domain (17 kB of JSON) goes only to the forms' validate_*
+            # actions, which read it; no other action does.
+            "enable_selective_domain": True,
         },
         "tracker_store": tracker_store_config(settings.tracker_store_url),
         "event_broker": event_broker_config(

@@ -1,6 +1,6 @@
 """The Rasa server as Switchboard runs it: `python -m bot.rasa_server run ...`.
 
-Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `rasa`:
+Arguments are `rasa`'s own (`run ...`, `shell ...`); what differs from `rasa`:
 
 - The HTTP API's token comes from the environment (`RASA_TOKEN`, else the generated
   var/secrets.env), never from the command line, which `ps` shows to every user.
@@ -13,6 +13,11 @@ Arguments are `rasa`'s own (`run ...`, `shell ...`); two things differ from `ras
   dependency (bot/rasa_health.py).
 - The action server's answers are checked against Rasa's schema by a validator
   built once (bot/action_responses.py).
+- Turns run one at a time but for their waits on the action server, a turn back
+  from it before a new one (bot/turn_gate.py); the calls to the action server run
+  on an event loop of their own (bot/action_io.py).
+- With `TURN_TRACE_FILE` set, each turn's time and custom action calls are written
+  there (bot/turn_trace.py).
 """
 
 from __future__ import annotations
@@ -22,12 +27,20 @@ import functools
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.orm import Session
 
-from bot import action_failures, action_responses, rasa_health
+from bot import (
+    action_failures,
+    action_io,
+    action_responses,
+    rasa_health,
+    turn_gate,
+    turn_trace,
+)
 from bot.db import session_factory
 from bot.quiet import quiet_warnings
 from bot.services import back_to_bot
@@ -162,10 +175,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = rasa_arguments(
         sys.argv[1:] if argv is None else argv, settings.rasa_token
     )
-    install(HoldGate(session_factory(settings.database_url).begin))
+    gate = turn_gate.TurnGate()
+    action_io.install(gate.marker)
     action_failures.install(settings.action_timeout)
+    # Inside the hold gate (a held message takes no place), around the action
+    # timeout (a turn waiting on the action server holds no place).
+    turn_gate.install(gate)
+    install(HoldGate(session_factory(settings.database_url).begin))
     action_responses.install()
     rasa_health.install(settings)
+    if settings.turn_trace_file:
+        turn_trace.install(Path(settings.turn_trace_file))
     rasa_main = rasa_command_line()
     # Only this copy of the arguments has the token; /proc/<pid>/cmdline keeps the
     # ones the process was started with.

@@ -152,6 +152,9 @@ class Settings:
     # Seconds Rasa waits for a custom action before the turn ends with the apology
     # (bot/action_failures.py): below the SMS channel's 10 s wait for a turn.
     action_timeout: float = setting("ACTION_TIMEOUT", 6.0)
+    # A file the Rasa server appends a line to per turn: its time and its custom
+    # action calls (bot/turn_trace.py; the load benchmark sets it). Unset: none.
+    turn_trace_file: str | None = setting("TURN_TRACE_FILE", None)
     # How long a verification made in a conversation counts (Rasa's session length).
     verification_ttl_minutes: int = setting("VERIFICATION_TTL_MINUTES", 60)
     timezone: str = setting("SWITCHBOARD_TIMEZONE", "America/New_York")

@@ -9,14 +9,19 @@ random examples when hunting for bugs.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
 from hypothesis import HealthCheck, settings
+from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.orm import Session
 
 from bot.settings import LOCAL_REDIS_URL
@@ -95,6 +100,54 @@ def closed_port() -> int:
 def redis_down(closed_port: int) -> SharedState:
     """Shared state whose Redis is down."""
     return SharedState.from_url(f"redis://127.0.0.1:{closed_port}/0", "sbdown")
+
+
+@dataclass
+class ActionServer:
+    """An action server on loopback that runs no action and answers "no events".
+
+    `asked` lists the actions called, in order; while `answering` is clear, calls
+    wait for it (a slow action server).
+    """
+
+    url: str
+    asked: list[str] = field(default_factory=list)
+    answering: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def endpoint(self) -> EndpointConfig:
+        return EndpointConfig(self.url)
+
+
+@pytest.fixture
+def action_server() -> Iterator[ActionServer]:
+    """An action server answering every call at once (clear `answering` to hold)."""
+    server = ActionServer("")
+    server.answering.set()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            server.asked.append(json.loads(body)["next_action"])
+            server.answering.wait(30)
+            answer = json.dumps({"events": [], "responses": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    http.daemon_threads = True
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{http.server_port}/webhook"
+    yield server
+    server.answering.set()
+    http.shutdown()
+    http.server_close()
 
 
 @pytest.fixture(scope="session")

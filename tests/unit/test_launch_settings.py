@@ -67,6 +67,7 @@ def test_endpoints_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert endpoints["action_endpoint"] == {
         "url": "http://127.0.0.1:6055/webhook",
         "headers": {"Authorization": "Bearer t0ken"},
+        "enable_selective_domain": True,  # the domain only to validate_* actions
     }
     assert endpoints["tracker_store"]["db"] == str(tmp_path / "rasa_tracker.db")
     assert endpoints["lock_store"]["type"] == "bot.lock_store.SharedLockStore"
