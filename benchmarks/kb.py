@@ -187,7 +187,9 @@ class _Signals:
     lexical: np.ndarray
 
 
-def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
+def calibrate(
+    kb: KnowledgeBase, validation: QuestionSet, *, refuse_other_business: bool = True
+) -> Calibration:
     """Choose the hybrid's constants on the validation set and print how they do.
 
     Each candidate (passage bonus, ranking and gate weights) is judged by 5-fold
@@ -195,7 +197,9 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
     (:func:`benchmarks.kb_signals.crossed`), so that a candidate whose best
     threshold only separates these questions by luck does not win; ties go to the
     in-sample figures, the wider threshold interval, then the smaller bonus and
-    weights. The served threshold is then chosen on the whole set.
+    weights. The served threshold is then chosen on the whole set. With
+    ``refuse_other_business``, questions naming another business are refused
+    whatever their confidence (:mod:`knowledge_base.elsewhere`).
     """
     slugs = [article.slug for article in kb.articles]
     texts = [q for q, _ in validation.answerable] + list(validation.unanswerable)
@@ -204,10 +208,18 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
         + [-1] * len(validation.unanswerable)
     )
     answerable = gold >= 0
+    elsewhere = np.array(
+        [
+            refuse_other_business and kb.other_business(text) is not None
+            for text in texts
+        ]
+    )
     vectors = [kb.embed(text) for text in texts]
     results: list[tuple[tuple[float, ...], tuple[str, float, float, float, float]]] = []
 
-    def judge(confidence: np.ndarray, right: np.ndarray) -> tuple[tuple[float, ...], float]:  # fmt: skip
+    def judge(confidence: np.ndarray, right: np.ndarray, gated: bool = True) -> tuple[tuple[float, ...], float]:  # fmt: skip
+        if gated:  # the hybrid refuses these whatever its confidence
+            confidence = np.where(elsewhere, -1.0, confidence)
         accepted = crossed(right, answerable, lambda _train: confidence)
         top1 = float((right & accepted)[answerable].mean())
         idk = float((~accepted)[~answerable].mean())
@@ -223,7 +235,7 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
         lexical = np.array([s.lexical for s in signals])
         rows = np.arange(len(signals))
         top = similarity.argmax(axis=1)
-        key, threshold = judge(similarity[rows, top], top == gold)
+        key, threshold = judge(similarity[rows, top], top == gold, gated=False)
         results.append((key, ("semantic", bonus, 0.0, 0.0, threshold)))
         for w in RANK_WEIGHTS:
             top = (similarity + w * lexical).argmax(axis=1)
@@ -252,6 +264,7 @@ def calibrate(kb: KnowledgeBase, validation: QuestionSet) -> Calibration:
         threshold=round(threshold, 3),
         fallback_threshold=CALIBRATION.fallback_threshold,
         semantic_threshold=round(semantic_best[4], 3),
+        refuse_other_business=refuse_other_business,
     )
 
 
@@ -266,7 +279,10 @@ def decisions(
     for text, slug in texts:
         [best] = ranked.rank(text, limit=1)
         right.append(best.article.slug == slug)
-        accepted.append(best.score >= calibration.threshold)
+        accepted.append(
+            best.score >= calibration.threshold
+            and not (calibration.refuse_other_business and kb.other_business(text))
+        )
     return np.array(right), np.array(accepted)
 
 
@@ -294,6 +310,31 @@ def compare_with_served(
     )
 
 
+def compare_other_business_rule(kb: KnowledgeBase, questions: QuestionSet) -> None:
+    """Print what refusing questions about another business does to the served constants.
+
+    The gain in min(top-1, IDK recall) with its 95% paired-bootstrap interval, the
+    unanswerable questions it refuses and the right answers it loses.
+    """
+    answerable = np.array(
+        [True] * len(questions.answerable) + [False] * len(questions.unanswerable)
+    )
+    without = decisions(
+        kb, questions, replace(CALIBRATION, refuse_other_business=False)
+    )
+    with_rule = decisions(
+        kb, questions, replace(CALIBRATION, refuse_other_business=True)
+    )
+    gain, low, high = paired_bootstrap(answerable, without, with_rule)
+    hurt = int(np.sum(without[0] & without[1] & ~with_rule[1] & answerable))
+    saved = int(np.sum(without[1] & ~with_rule[1] & ~answerable))
+    print(
+        f"refusing questions about another business, served constants: {gain:+.3f}, "
+        f"95% bootstrap interval [{low:+.3f}, {high:+.3f}]; {saved} unanswerable "
+        f"questions refused, {hurt} right answers lost"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -318,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  {name:<28} validation top-1 {s.top1:.3f}, IDK recall {s.idk_recall:.3f}"
             )
         compare_with_served(kb, validation, chosen)
+        compare_other_business_rule(kb, validation)
         compare(kb, validation, chosen)
         return 0
     benchmark()

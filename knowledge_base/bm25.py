@@ -106,6 +106,11 @@ class Bm25Index:
         }
         self._unknown_idf = self._bm25_idf(0)
 
+    @property
+    def terms(self) -> frozenset[str]:
+        """Every search term some article contains."""
+        return frozenset(self._postings)
+
     def rank(self, query: str) -> list[LexicalMatch]:
         """Every article that shares a term with the query, best score first."""
         terms = set(analyze(query))

@@ -6,7 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from benchmarks.kb import calibrate, compare_with_served, decisions
+from benchmarks.kb import (
+    calibrate,
+    compare_other_business_rule,
+    compare_with_served,
+    decisions,
+)
 from benchmarks.kb_sets import QuestionSet
 from knowledge_base import CALIBRATION, Article, KnowledgeBase
 
@@ -68,3 +73,21 @@ def test_a_recommendation_that_wins_in_nearly_every_sample_is_served(
     compare_with_served(kb, many, CALIBRATION)
 
     assert capsys.readouterr().out.rstrip().endswith(": serve it")
+
+
+def test_the_other_business_rule_is_measured_on_the_served_constants(
+    two_articles: list[Article], capsys: pytest.CaptureFixture[str]
+) -> None:
+    question = "do frobnitz's gift cards expire"
+    kb = KnowledgeBase(two_articles)
+    assert kb.other_business(question) == "frobnitz"
+    plain = kb.with_method("hybrid", replace(CALIBRATION, refuse_other_business=False))
+    [best] = plain.rank(question, limit=1)
+    assert best.score >= CALIBRATION.threshold  # answered without the rule
+
+    compare_other_business_rule(
+        kb, QuestionSet(QUESTIONS.answerable, (question, *QUESTIONS.unanswerable))
+    )
+
+    out = capsys.readouterr().out
+    assert "1 unanswerable questions refused, 0 right answers lost" in out

@@ -1,0 +1,89 @@
+"""Tests for spotting questions about another business (knowledge_base.elsewhere)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from knowledge_base import CALIBRATION, KnowledgeBase
+from knowledge_base.analysis import analyze
+from knowledge_base.elsewhere import OtherBusiness, article_words
+
+ARTICLE_TEXT = (
+    "Returns and refunds. You can return an item within 30 days for a refund. "
+    "Pay by card or with a gift card. Contact our customer service team. "
+    "We price match other retailers."
+)
+
+
+@pytest.fixture(scope="module")
+def rule() -> OtherBusiness:
+    return OtherBusiness(
+        analyze(ARTICLE_TEXT),
+        article_words([ARTICLE_TEXT]),
+        "how can i the a an return pay with my account amazon firm is price".split(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("what is zalando's refund policy", "zalando"),
+        ("what's shein's return window", "shein"),
+        ("can i return my jumper to primark", "primark"),
+        ("can i pay with satispay", "satispay"),
+        ("how do i reach boohoo customer service", "boohoo"),
+        ("does lidl price match", "lidl"),
+        ("WHAT IS ZALANDO\u2019S REFUND POLICY", "zalando"),
+    ],
+)
+def test_a_named_business_that_is_not_ours_fires(
+    rule: OtherBusiness, question: str, name: str
+) -> None:
+    assert rule.names(question) == name
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how do i return an item",
+        "it's broken, can i get a refund",
+        "what's today's cutoff",
+        "can i pay with a gift card",
+        "can i pay with card",
+        # A typo of one of our words is not a name.
+        "can i pay with a gfit card",
+        "how do i reach your customer service",
+        # An unknown word in no named place is left to the threshold.
+        "can i return a zorbulator",
+    ],
+)
+def test_our_own_questions_do_not_fire(rule: OtherBusiness, question: str) -> None:
+    assert rule.names(question) is None
+
+
+def test_a_common_word_is_left_to_the_threshold(rule: OtherBusiness) -> None:
+    assert rule.names("can i pay with amazon") is None
+    assert rule.names("what is amazon's policy") is None
+    assert rule.names("what is my firm's policy") is None
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.from_directory()
+
+
+def test_the_hybrid_refuses_a_question_about_another_shop(kb: KnowledgeBase) -> None:
+    question = "what is zalando's refund policy"
+    assert kb.other_business(question) == "zalando"
+    gated = kb.with_method("hybrid", replace(CALIBRATION, refuse_other_business=True))
+    assert gated.search(question) is None
+    assert gated.search("how do i get a refund") is not None
+
+
+def test_without_the_rule_the_threshold_alone_decides(kb: KnowledgeBase) -> None:
+    question = "what is zalando's refund policy"
+    plain = kb.with_method("hybrid", replace(CALIBRATION, refuse_other_business=False))
+    [best] = plain.rank(question, limit=1)
+    assert (plain.search(question) is not None) == (best.score >= CALIBRATION.threshold)
