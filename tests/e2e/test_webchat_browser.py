@@ -62,13 +62,18 @@ def test_anonymous_customer_checks_an_order_and_history_survives_reload(
     assert any(TRACKING in row.text for row in rows)
 
 
-def test_signed_in_customer_is_not_asked_for_an_email(
-    stack: Stack, browser: WebDriver
-) -> None:
+def sign_in_to_the_shop(browser: WebDriver, stack: Stack) -> None:
+    """Jane signs in on the demo shop's page, where the widget lives."""
     browser.get(stack.web_url)
     browser.find_element(By.NAME, "email").send_keys("jane.doe@example.com")
     browser.find_element(By.NAME, "password").send_keys("demo", Keys.ENTER)
     wait(browser, 15).until(lambda d: "Signed in as" in d.page_source)
+
+
+def test_signed_in_customer_is_not_asked_for_an_email(
+    stack: Stack, browser: WebDriver
+) -> None:
+    sign_in_to_the_shop(browser, stack)
     assert "Jane Doe" in browser.find_element(By.CLASS_NAME, "shop-signed-in").text
     widget = Widget(browser)
     widget.open()
@@ -81,10 +86,7 @@ def test_signed_in_customer_is_not_asked_for_an_email(
 def test_signed_in_customer_chooses_order_updates_in_the_widget(
     stack: Stack, browser: WebDriver
 ) -> None:
-    browser.get(stack.web_url)
-    browser.find_element(By.NAME, "email").send_keys("jane.doe@example.com")
-    browser.find_element(By.NAME, "password").send_keys("demo", Keys.ENTER)
-    wait(browser, 15).until(lambda d: "Signed in as" in d.page_source)
+    sign_in_to_the_shop(browser, stack)
     Widget(browser).open()
     wait(browser, 10).until(
         lambda d: d.find_element(By.ID, "sb-updates").is_displayed()
