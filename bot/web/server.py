@@ -7,7 +7,9 @@ HAProxy an empty response it cannot send elsewhere. Here SIGTERM (or SIGINT):
 1. accepts the connections already waiting, then closes the listening socket, so
    the load balancer's next connection is refused and goes to another instance;
 2. serves every request already received, to the end, and closes each connection
-   once it is idle; chat streams are told to end (`draining_environ`), and the
+   once it has been idle for IDLE_SECONDS (a connection just accepted has not sent
+   its request yet: closing it at once would hand the load balancer an empty
+   answer it cannot send elsewhere); chat streams are told to end (`draining_environ`), and the
    browser reconnects to another instance;
 3. exits when no connection is left, or after DRAIN_SECONDS in any case.
 
@@ -36,6 +38,9 @@ from waitress.server import create_server  # type: ignore[import-untyped]
 logger = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0
+# While draining, a connection with nothing under way is closed once it has been
+# idle this long: time for a request already on its way to arrive and be served.
+IDLE_SECONDS = 1.0
 LOOP_SECONDS = 0.25  # how soon a SIGTERM is acted on
 # The web chat stream's "the browser went away" check (bot/web/chat.py).
 CLIENT_DISCONNECTED = "waitress.client_disconnected"
@@ -129,8 +134,9 @@ class GracefulServer:
         server.socket.close()
 
     def _close_idle(self) -> None:
-        """Close each connection with no request under way or half-read."""
+        """Close each connection idle for IDLE_SECONDS, nothing under way or half-read."""
+        now = time.time()  # waitress stamps `last_activity` with time.time()
         for channel in list(self.server.active_channels.values()):
             busy = channel.requests or channel.request or channel.total_outbufs_len
-            if not busy:
+            if not busy and now - channel.last_activity >= IDLE_SECONDS:
                 channel.will_close = True  # its next loop closes it

@@ -83,6 +83,31 @@ def test_sigterm_serves_the_request_under_way_and_refuses_new_ones(
         server.wait()
 
 
+def test_a_connection_made_before_sigterm_has_its_request_served(
+    closed_port: int, tmp_path: Path
+) -> None:
+    """HAProxy connects, then sends its request: the drain must not cut in between."""
+    (tmp_path / "release").touch()  # the app answers at once
+    server = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SERVER), str(closed_port), tmp_path]
+    )
+    try:
+        assert listening(closed_port)
+        with socket.create_connection(("127.0.0.1", closed_port), timeout=10) as conn:
+            server.send_signal(signal.SIGTERM)
+            assert not listening(closed_port, until=False)  # draining now
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK"), answer
+        assert answer.endswith(b"served to the end")
+        assert server.wait(timeout=30) == 0
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_requests_see_the_client_gone_once_the_server_drains() -> None:
     draining = threading.Event()
     seen: list[Any] = []
