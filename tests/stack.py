@@ -14,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -50,10 +51,23 @@ def system_today() -> dt.date:
     return clock.system_clock().astimezone(ZoneInfo(Settings().timezone)).date()
 
 
+# Ports this test process has handed out: the kernel may give a released port
+# again, and two services of one stack told the same port would not both listen
+# (the second fails to start while the first answers its health checks for it).
+_HANDED_OUT: set[int] = set()
+_HANDING_OUT = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now and never handed out before by this process."""
+    with _HANDING_OUT:
+        while True:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
 
 
 @dataclass
