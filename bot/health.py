@@ -12,7 +12,10 @@ Every service answers a health path with JSON naming each dependency and either
 | error | 503 | a required one is down: the load balancer takes the instance out |
 
 A failing check is logged as an error with its cause when it starts failing or its
-finding changes, and at most once a minute after that; its recovery is logged too. The services: Rasa
+finding changes, and at most once a minute after that; its recovery is logged too.
+A check still starting (:class:`Starting`: Rasa's model loading) is not a failure
+until it has once passed: "waiting" and then "up" are logged as information, so
+a normal start logs no error. The services: Rasa
 `GET /health` (bot/rasa_health.py), the action server `GET /health`
 (bot/action_server.py), the web app `GET /healthz` (bot/web/pages.py) and the
 worker `GET /health` (bot/worker.py, when given a port).
@@ -62,6 +65,10 @@ class Unhealthy(Exception):
     """What a probe found, in a word or two ("not loaded", "status 503")."""
 
 
+class Starting(Unhealthy):
+    """A dependency that is not usable yet because it is still starting (loading)."""
+
+
 @dataclass(frozen=True)
 class Check:
     """A dependency: `probe` returns when it is usable and raises when not."""
@@ -101,6 +108,10 @@ class Health:
         self.clock = clock
         # failing check -> its finding and when it was last logged
         self._logged: dict[str, tuple[str, float]] = {}
+        # checks that have passed once (after that, "starting" is a failure)
+        self._passed: set[str] = set()
+        # checks logged as waiting for their start, not yet up
+        self._waiting: set[str] = set()
         self._lock = threading.Lock()
 
     def report(self) -> Report:
@@ -118,13 +129,33 @@ class Health:
             check.probe()
         except Exception as exc:  # any failure means the dependency is not usable
             finding = str(exc) if isinstance(exc, Unhealthy) else UNREACHABLE
+            if isinstance(exc, Starting) and self._starting(check, finding):
+                return finding
             self._failed(check, finding, exc)
             return finding
         with self._lock:
             was_failing = self._logged.pop(check.name, None) is not None
+            was_waiting = check.name in self._waiting
+            self._waiting.discard(check.name)
+            self._passed.add(check.name)
         if was_failing:
             logger.warning("%s health: %s is back", self.service, check.name)
+        elif was_waiting:
+            logger.info("%s health: %s is up", self.service, check.name)
         return OK
+
+    def _starting(self, check: Check, finding: str) -> bool:
+        """Log a check that has never passed as waiting (once); False if it had passed."""
+        with self._lock:
+            if check.name in self._passed:
+                return False
+            first = check.name not in self._waiting
+            self._waiting.add(check.name)
+        if first:
+            logger.info(
+                "%s health: waiting for %s (%s)", self.service, check.name, finding
+            )
+        return True
 
     def _failed(self, check: Check, finding: str, exc: Exception) -> None:
         now = self.clock()

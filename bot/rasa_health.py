@@ -35,7 +35,7 @@ def _agent_probe(app: Sanic, part: Callable[[Any], None]) -> Callable[[], None]:
     def probe() -> None:
         agent = getattr(app.ctx, "agent", None)
         if agent is None or not agent.is_ready():
-            raise health.Unhealthy(NOT_LOADED)
+            raise health.Starting(NOT_LOADED)
         part(agent)
 
     return probe

@@ -184,3 +184,29 @@ def test_a_started_monitor_reports_on_its_own_thread() -> None:
         assert found is not None and found.http_status == 200
     finally:
         monitor.stop()
+
+
+def test_a_check_still_starting_logs_no_error_until_it_has_passed_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Rasa's model loading at start is news, not an error; losing it later is."""
+    state = {"loaded": False}
+
+    def model() -> None:
+        if not state["loaded"]:
+            raise health.Starting("not loaded")
+
+    checks = Health("rasa", [Check("model", model)], clock=lambda: 0.0)
+    with caplog.at_level(logging.INFO, logger="bot.health"):
+        first, second = checks.report(), checks.report()
+        state["loaded"] = True
+        checks.report()
+        state["loaded"] = False
+        lost = checks.report()
+    assert first.http_status == second.http_status == lost.http_status == 503
+    assert first.to_json() == {"status": "error", "model": "not loaded"}
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "rasa health: waiting for model (not loaded)"),
+        ("INFO", "rasa health: model is up"),
+        ("ERROR", "rasa health: model is not loaded (Starting): not loaded"),
+    ]
