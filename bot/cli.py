@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot import clock, launch, migrate
 from bot.db import session_factory
 from bot.insights import tables
-from bot.mailer import Outbox
+from bot.mailer import MailOutbox
 from bot.models import AgentRole, Customer, Order, OrderItem, OrderStatus, Segment
 from bot.proactive.schema import ConsentSource, EventSource
 from bot.quiet import quiet_warnings
@@ -298,7 +298,7 @@ def cmd_text(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> None:
     with _session_scope(settings)() as session:
-        outbox = Outbox(session)
+        outbox = MailOutbox(session)
         mails = outbox.pending()
         for mail in mails:
             print(f"To: {mail.to_address}\nSubject: {mail.subject}\n\n{mail.body}")

@@ -1,7 +1,7 @@
 """Outgoing email, kept in the `outbox` table until a mail relay sends it.
 
 Switchboard has no mail server of its own. Everything it mails goes through
-`Outbox.send`, in the same transaction as what caused it: a registration is never
+`MailOutbox.send`, in the same transaction as what caused it: a registration is never
 stored without its mail, nor a mail left behind for a registration rolled back. To
 deliver, an operator's relay reads `pending()`, sends each mail and calls
 `mark_sent()`; until one is connected, `python -m bot outbox` prints what waits.
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot.models import OutboxMail, utcnow
 
 
-class Outbox:
+class MailOutbox:
     """Queues mail in the database session it is given."""
 
     def __init__(self, session: Session) -> None:

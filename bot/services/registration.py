@@ -31,7 +31,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.mailer import Outbox
+from bot.mailer import MailOutbox
 from bot.models import MAX_ID, Registration, utcnow
 from bot.proactive.schema import ConsentSource
 from bot.services import consent
@@ -168,7 +168,7 @@ def start_registration(
     )
     session.add(registration)
     session.flush()
-    outbox = Outbox(session)
+    outbox = MailOutbox(session)
     if owner is not None:
         outbox.send(email, *_existing_account_mail(owner.name, links.reset_url))
     else:

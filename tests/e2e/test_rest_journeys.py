@@ -9,7 +9,7 @@ import uuid
 import requests
 from sqlalchemy import func, select
 
-from bot.mailer import Outbox
+from bot.mailer import MailOutbox
 from bot.models import Customer, Order, OrderStatus, Sender, Ticket, TicketCategory
 from tests.stack import Stack
 
@@ -100,7 +100,7 @@ def count_customers(stack: Stack, email: str) -> int:
 
 def mails_to(stack: Stack, email: str) -> list[str]:
     with stack.session() as session:
-        return [m.body for m in Outbox(session).sent_to(email)]
+        return [m.body for m in MailOutbox(session).sent_to(email)]
 
 
 def confirm_link(stack: Stack, body: str) -> str:

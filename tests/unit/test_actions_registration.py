@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from actions.registration import ActionSubmitRegistrationForm, ValidateRegistrationForm
-from bot.mailer import Outbox
+from bot.mailer import MailOutbox
 from bot.models import Customer, OutboxMail
 from bot.services.customers import find_by_phone
 from tests.unit.trackers import (
@@ -129,7 +129,7 @@ def customers(connection: Connection, email: str) -> int:
 
 def mails(connection: Connection, email: str) -> list[OutboxMail]:
     with Session(bind=connection, expire_on_commit=False) as session:
-        return Outbox(session).sent_to(email)
+        return MailOutbox(session).sent_to(email)
 
 
 async def submit(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.db import make_engine, make_session_factory
 from bot.insights.events import record_events
-from bot.mailer import Outbox
+from bot.mailer import MailOutbox
 from bot.models import Customer, Order, OrderStatus, Segment
 from tests.unit.insights_events import CONTEXT, Script
 
@@ -115,7 +115,7 @@ def test_outbox_prints_waiting_mail_once_marked_sent(
     database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with make_session_factory(make_engine(database)).begin() as session:
-        Outbox(session).send("ada@example.com", "Finish", "Open http://x/confirm/t")
+        MailOutbox(session).send("ada@example.com", "Finish", "Open http://x/confirm/t")
     assert main(["outbox", "--mark-sent"]) == 0
     printed = capsys.readouterr().out
     assert "To: ada@example.com\nSubject: Finish\n\nOpen http://x/confirm/t" in printed

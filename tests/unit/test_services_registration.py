@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import clock
-from bot.mailer import Outbox
+from bot.mailer import MailOutbox
 from bot.models import Customer, Registration
 from bot.proactive.schema import ContactConsent
 from bot.services import registration as reg
@@ -38,7 +38,7 @@ def start(
 
 
 def token_in_mail(session: Session, email: str) -> str:
-    (mail,) = Outbox(session).sent_to(email)
+    (mail,) = MailOutbox(session).sent_to(email)
     link = next(w for w in mail.body.split() if w.startswith(LINKS.confirm_url))
     return link.removeprefix(LINKS.confirm_url + "/")
 
@@ -120,7 +120,7 @@ def test_a_link_for_a_wiped_and_reused_row_does_nothing(session: Session) -> Non
 
 def test_a_known_email_gets_a_warning_not_a_link(session: Session) -> None:
     registration = start(session, NewCustomer("Mallory", "jane.doe@example.com"))
-    (mail,) = Outbox(session).sent_to("jane.doe@example.com")
+    (mail,) = MailOutbox(session).sent_to("jane.doe@example.com")
     assert mail.body.startswith("Hello Jane Doe,")
     assert LINKS.reset_url in mail.body and LINKS.confirm_url not in mail.body
     # Even a correctly signed link for that row creates nothing.
