@@ -13,8 +13,10 @@ question customers ask often costs). Then the same with 200 articles: the 17 rea
 (benchmarks/kb_synthetic.py).
 
 `python -m benchmarks.kb --calibrate` (`make calibrate-kb`) chooses the hybrid's
-constants on the validation set (both files of data/validation/kb/), never on the
-test set: the ones that maximise the smaller of top-1 accuracy and "I don't know"
+constants on the validation set (benchmarks.kb_sets.load_calibration: the answerable
+questions of data/validation/kb/clean.yml, which no example question was written
+against, and the unanswerable questions of all three files), never on the test set,
+and prints the served constants' figures on each file: the ones that maximise the smaller of top-1 accuracy and "I don't know"
 recall under 5-fold cross-validation (ties: their sum, then the same in-sample, the
 wider threshold interval, the smaller bonus and weights), with the threshold in the
 middle of the interval that does best on the whole set. It prints the pick's gain
@@ -36,7 +38,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from benchmarks.kb_sets import QuestionSet, load_holdout, load_validation
+from benchmarks.kb_sets import (
+    VALIDATION_FILES,
+    QuestionSet,
+    load_calibration,
+    load_holdout,
+    load_validation,
+)
 from benchmarks.kb_signals import (
     best_threshold,
     compare,
@@ -349,15 +357,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             minilm_embedder(),
             _cache(17),
         )
-        chosen = calibrate(kb, load_validation())
+        validation = load_calibration()
+        chosen = calibrate(kb, validation)
         print(f"recommended: {chosen}")
         print(f"served:      {CALIBRATION}")
-        validation = load_validation()
         for name, ranked in methods(kb.with_method("hybrid", chosen)):
             s = evaluate(ranked, validation)
             print(
                 f"  {name:<28} validation top-1 {s.top1:.3f}, IDK recall {s.idk_recall:.3f}"
             )
+        print("the served constants on each validation file, top-1 / IDK recall:")
+        for path in VALIDATION_FILES:
+            s = evaluate(kb, load_validation(path))
+            print(f"  {path.name:<16} {s.top1:.3f} / {s.idk_recall:.3f}")
         compare_with_served(kb, validation, chosen)
         compare_other_business_rule(kb, validation)
         compare(kb, validation, chosen)

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmarks.kb_sets import QuestionSet, load_holdout, load_validation
+from benchmarks.kb_sets import QuestionSet, load_calibration, load_holdout
 from benchmarks.nlu import FALLBACK, HOLDOUT_DIR, load_examples, predict
 from bot.launch import model_path
 from bot.settings import PROJECT_ROOT
@@ -247,7 +247,7 @@ class _Set:
 async def _route_sets(agent: object, kb: KnowledgeBase, test: bool) -> list[_Set]:
     sets = []
     for name, questions, nlu_paths in (
-        ("validation", load_validation(), VALIDATION_NLU),
+        ("validation", load_calibration(), VALIDATION_NLU),
         ("test", load_holdout(), TEST_NLU),
     )[: 2 if test else 1]:
         examples: list[tuple[str, str | None]] = [*questions.answerable]

@@ -2,11 +2,19 @@
 
 ``tests/kb_holdout/paraphrases.yml`` maps each article's slug to customer questions
 it answers; ``tests/kb_holdout/unanswerable.yml`` groups questions no article
-answers. The validation set, for choosing thresholds and weights, is two files of both
+answers. The validation set, for choosing thresholds and weights, is three files of both
 kinds (``answerable``, ``unanswerable``): ``data/validation/kb/questions.yml``, read
-while the articles' example questions and the text-analysis rules were written, and
+while the articles' example questions and the text-analysis rules were written;
 ``data/validation/kb/fresh.yml``, written later from the articles' titles and bodies
-alone. Plain YAML, read without Rasa.
+alone; and ``data/validation/kb/clean.yml``, written on 2026-12-01 by two writers
+given only the articles' titles and bodies, after every earlier choice. The articles'
+example questions were written with the first two files in view (and 51 of them
+against those files' failures), so an answerable question there is nearer an
+example question than a customer's own wording is: a classifier trained on the
+example questions gained +0.027 on them and lost 0.049 on ``clean.yml``. Constants
+are therefore chosen on :func:`load_calibration`: the answerable questions of
+``clean.yml`` only, and the unanswerable questions of all three files (which no
+example question was written against). Plain YAML, read without Rasa.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ PARAPHRASES = HOLDOUT_DIR / "paraphrases.yml"
 UNANSWERABLE = HOLDOUT_DIR / "unanswerable.yml"
 VALIDATION = PROJECT_ROOT / "data" / "validation" / "kb" / "questions.yml"
 VALIDATION_FRESH = VALIDATION.with_name("fresh.yml")
-VALIDATION_FILES = (VALIDATION, VALIDATION_FRESH)
+VALIDATION_CLEAN = VALIDATION.with_name("clean.yml")
+VALIDATION_FILES = (VALIDATION, VALIDATION_FRESH, VALIDATION_CLEAN)
 
 
 @dataclass(frozen=True)
@@ -83,3 +92,14 @@ def load_validation(*paths: Path) -> QuestionSet:
         answerable += _pairs(document.get("answerable"), path)
         unanswerable += _strings(document.get("unanswerable"), path)
     return QuestionSet(tuple(answerable), tuple(unanswerable))
+
+
+def load_calibration() -> QuestionSet:
+    """What the help centre's constants are chosen on (see the module docstring).
+
+    The answerable questions of ``clean.yml`` (no example question was written
+    against them) and the unanswerable questions of every validation file.
+    """
+    every = load_validation()
+    clean = load_validation(VALIDATION_CLEAN)
+    return QuestionSet(clean.answerable, every.unanswerable)

@@ -32,7 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PARAPHRASES = "tests/kb_holdout/paraphrases.yml"
 UNANSWERABLE = "tests/kb_holdout/unanswerable.yml"
 VALIDATION = "data/validation/kb/questions.yml"
-VALIDATION_FILES = (VALIDATION, "data/validation/kb/fresh.yml")
+VALIDATION_FILES = (
+    VALIDATION,
+    "data/validation/kb/fresh.yml",
+    "data/validation/kb/clean.yml",
+)
 MIN_PARAPHRASES = 10
 MIN_UNANSWERABLE = 150
 
