@@ -207,7 +207,8 @@ def calibrate(
     in-sample figures, the wider threshold interval, then the smaller bonus and
     weights. The served threshold is then chosen on the whole set. With
     ``refuse_other_business``, questions naming another business are refused
-    whatever their confidence (:mod:`knowledge_base.elsewhere`).
+    whatever their confidence (:mod:`knowledge_base.elsewhere`; a listed one only
+    when the best article is not about other businesses).
     """
     slugs = [article.slug for article in kb.articles]
     texts = [q for q, _ in validation.answerable] + list(validation.unanswerable)
@@ -217,17 +218,19 @@ def calibrate(
     )
     answerable = gold >= 0
     elsewhere = np.array(
-        [
-            refuse_other_business and kb.other_business(text) is not None
-            for text in texts
-        ]
+        [refuse_other_business and kb.other_business(t) is not None for t in texts]
     )
+    listed = np.array(
+        [refuse_other_business and kb.known_business(t) is not None for t in texts]
+    )
+    about_others = np.array([article.other_businesses for article in kb.articles])
     vectors = [kb.embed(text) for text in texts]
     results: list[tuple[tuple[float, ...], tuple[str, float, float, float, float]]] = []
 
-    def judge(confidence: np.ndarray, right: np.ndarray, gated: bool = True) -> tuple[tuple[float, ...], float]:  # fmt: skip
+    def judge(confidence: np.ndarray, right: np.ndarray, top: np.ndarray, gated: bool = True) -> tuple[tuple[float, ...], float]:  # fmt: skip
         if gated:  # the hybrid refuses these whatever its confidence
-            confidence = np.where(elsewhere, -1.0, confidence)
+            refused = elsewhere | (listed & ~about_others[top])
+            confidence = np.where(refused, -1.0, confidence)
         accepted = crossed(right, answerable, lambda _train: confidence)
         top1 = float((right & accepted)[answerable].mean())
         idk = float((~accepted)[~answerable].mean())
@@ -243,13 +246,13 @@ def calibrate(
         lexical = np.array([s.lexical for s in signals])
         rows = np.arange(len(signals))
         top = similarity.argmax(axis=1)
-        key, threshold = judge(similarity[rows, top], top == gold, gated=False)
+        key, threshold = judge(similarity[rows, top], top == gold, top, gated=False)
         results.append((key, ("semantic", bonus, 0.0, 0.0, threshold)))
         for w in RANK_WEIGHTS:
             top = (similarity + w * lexical).argmax(axis=1)
             for a in GATE_WEIGHTS:
                 confidence = similarity[rows, top] + a * lexical[rows, top]
-                key, threshold = judge(confidence, top == gold)
+                key, threshold = judge(confidence, top == gold, top)
                 results.append((key, ("hybrid", bonus, w, a, threshold)))
     # Ties go to the smaller bonus and lexical weights (the least adjusted ranking).
     results.sort(key=lambda r: (r[0], -r[1][1], -r[1][2], -r[1][3]), reverse=True)
@@ -273,6 +276,7 @@ def calibrate(
         fallback_threshold=CALIBRATION.fallback_threshold,
         semantic_threshold=round(semantic_best[4], 3),
         refuse_other_business=refuse_other_business,
+        refuse_known_business=refuse_other_business,
     )
 
 
@@ -289,7 +293,7 @@ def decisions(
         right.append(best.article.slug == slug)
         accepted.append(
             best.score >= calibration.threshold
-            and not (calibration.refuse_other_business and kb.other_business(text))
+            and not ranked.refuses(text, best.article)
         )
     return np.array(right), np.array(accepted)
 
@@ -321,26 +325,31 @@ def compare_with_served(
 def compare_other_business_rule(kb: KnowledgeBase, questions: QuestionSet) -> None:
     """Print what refusing questions about another business does to the served constants.
 
-    The gain in min(top-1, IDK recall) with its 95% paired-bootstrap interval, the
-    unanswerable questions it refuses and the right answers it loses.
+    For each rule (an unknown word in a name's place; a listed well-known business),
+    the gain in min(top-1, IDK recall) over the served constants without it, with its
+    95% paired-bootstrap interval, the unanswerable questions it refuses and the
+    right answers it loses.
     """
     answerable = np.array(
         [True] * len(questions.answerable) + [False] * len(questions.unanswerable)
     )
-    without = decisions(
-        kb, questions, replace(CALIBRATION, refuse_other_business=False)
-    )
-    with_rule = decisions(
-        kb, questions, replace(CALIBRATION, refuse_other_business=True)
-    )
-    gain, low, high = paired_bootstrap(answerable, without, with_rule)
-    hurt = int(np.sum(without[0] & without[1] & ~with_rule[1] & answerable))
-    saved = int(np.sum(without[1] & ~with_rule[1] & ~answerable))
-    print(
-        f"refusing questions about another business, served constants: {gain:+.3f}, "
-        f"95% bootstrap interval [{low:+.3f}, {high:+.3f}]; {saved} unanswerable "
-        f"questions refused, {hurt} right answers lost"
-    )
+    with_rules = decisions(kb, questions, CALIBRATION)
+    for name, without_rule in (
+        ("naming another business", replace(CALIBRATION, refuse_other_business=False)),
+        (
+            "naming a listed well-known business",
+            replace(CALIBRATION, refuse_known_business=False),
+        ),
+    ):
+        without = decisions(kb, questions, without_rule)
+        gain, low, high = paired_bootstrap(answerable, without, with_rules)
+        hurt = int(np.sum(without[0] & without[1] & ~with_rules[1] & answerable))
+        saved = int(np.sum(without[1] & ~with_rules[1] & ~answerable))
+        print(
+            f"refusing questions {name}, served constants: {gain:+.3f}, 95% "
+            f"bootstrap interval [{low:+.3f}, {high:+.3f}]; {saved} unanswerable "
+            f"questions refused, {hurt} right answers lost"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

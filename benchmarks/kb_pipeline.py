@@ -44,7 +44,7 @@ VALIDATION_NLU = tuple(
     for name in ("nlu.yml", "nlu_customers.yml", "nlu_unclear.yml")
 )
 TEST_NLU = tuple(HOLDOUT_DIR / name for name in ("nlu.yml", "style.yml", "out_of_scope.yml"))  # fmt: skip
-#: Thresholds tried for the fallback path (the faq path's is 0.81).
+#: Thresholds tried for the fallback path (never under the faq path's, 0.731).
 FALLBACK_THRESHOLDS = tuple(round(0.70 + 0.01 * i, 2) for i in range(41))
 #: Intents whose flow an article could come before: they start a form or account help.
 FLOW_INTENTS = frozenset({

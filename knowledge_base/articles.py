@@ -1,7 +1,8 @@
 """Help-centre articles: Markdown files with a YAML front matter block.
 
-An article file is ``---``, YAML with ``title``, ``keywords`` and ``questions``, ``---``,
-then a short Markdown answer body. The body is also split into passages (its
+An article file is ``---``, YAML with ``title``, ``keywords`` and ``questions`` (and
+``other_businesses: true`` for an article about other businesses), ``---``, then a
+short Markdown answer body. The body is also split into passages (its
 sentences, as plain text): the semantic ranker embeds them, and an answer to a
 question about a long article is the passage that answers it (see :meth:`Article.answer`).
 """
@@ -55,6 +56,9 @@ class Article:
         body: Markdown answer text, short enough for chat and SMS.
         keywords: Extra search terms an operator attached to the article.
         questions: Example customer questions the article answers.
+        other_businesses: The article is about other businesses (Price match), so
+            a question naming one may be answered with it
+            (:mod:`knowledge_base.elsewhere`).
     """
 
     slug: str
@@ -62,6 +66,7 @@ class Article:
     body: str
     keywords: tuple[str, ...] = ()
     questions: tuple[str, ...] = ()
+    other_businesses: bool = False
 
     @cached_property
     def passages(self) -> tuple[str, ...]:
@@ -138,12 +143,16 @@ def _parse_article(path: Path) -> Article:
     body = found.group(2).strip()
     if not body:
         raise ValueError(f"{path}: the article body is empty")
+    other_businesses = meta.get("other_businesses", False)
+    if not isinstance(other_businesses, bool):
+        raise ValueError(f"{path}: 'other_businesses' must be true or false")
     return Article(
         slug=path.stem,
         title=title.strip(),
         body=body,
         keywords=_string_list(meta, "keywords", path),
         questions=_string_list(meta, "questions", path),
+        other_businesses=other_businesses,
     )
 
 

@@ -14,17 +14,34 @@ encoder's whole words), and not a typo of an article's word (one edit for words 
 
 A name we use ourselves (a retailer we price match, a way to pay) is in the
 articles' vocabulary and never fires; nor does a well-known word ("amazon" is in
-the encoder's list), which the threshold is left to judge. Pure and deterministic;
-the hybrid refuses when it fires (:meth:`knowledge_base.retrieval.KnowledgeBase.search`).
+the encoder's list), which the threshold is left to judge.
+
+Well-known businesses are the encoder's words too ("netflix", "fedex", "target"),
+so they are listed (``businesses.yml``, :func:`load_businesses`): a listed name
+fires wherever it stands, or, for a name that is also an everyday word ("target",
+"gap"), only in a name's place as above (:meth:`OtherBusiness.listed`). A listed
+name the articles use never fires, and a question naming one may still be answered
+by an article about other businesses (front matter ``other_businesses: true``:
+Price match, "found it cheaper at best buy, can I get the difference").
+
+Pure and deterministic; the hybrid refuses when a rule fires
+(:meth:`knowledge_base.retrieval.KnowledgeBase.refuses`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from bot.nlu.spelling import edit_distance
 from knowledge_base.analysis import analyze
+
+#: The well-known businesses shipped with the package (see its header).
+BUSINESSES_FILE = Path(__file__).parent / "businesses.yml"
 
 _WORD = re.compile(r"[a-z]+")
 # Where a name goes; group 1 is the name.
@@ -38,6 +55,43 @@ _NAME_PLACES = (
 )
 
 
+@dataclass(frozen=True)
+class KnownBusinesses:
+    """Names of well-known businesses, lower case.
+
+    Attributes:
+        anywhere: Names counted wherever they stand in a question.
+        in_a_name_place: Names that are also everyday words, counted only in a
+            name's place (a possessive, after a preposition, before a service noun).
+    """
+
+    anywhere: tuple[str, ...] = ()
+    in_a_name_place: tuple[str, ...] = ()
+
+
+def load_businesses(path: Path = BUSINESSES_FILE) -> KnownBusinesses:
+    """Read a list of well-known businesses (``anywhere`` and ``in_a_name_place``).
+
+    Raises:
+        ValueError: If the file is not a mapping of those two lists of names.
+    """
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(document, dict) or set(document) - {
+        "anywhere",
+        "in_a_name_place",
+    }:
+        raise ValueError(f"{path}: expected 'anywhere' and 'in_a_name_place' lists")
+    lists = []
+    for key in ("anywhere", "in_a_name_place"):
+        names = document.get(key) or []
+        if not isinstance(names, list) or not all(
+            isinstance(name, str) and name.strip() for name in names
+        ):
+            raise ValueError(f"{path}: '{key}' must be a list of names")
+        lists.append(tuple(name.strip().lower() for name in names))
+    return KnownBusinesses(*lists)
+
+
 class OtherBusiness:
     """Tells whether a question names a business other than ours.
 
@@ -45,14 +99,38 @@ class OtherBusiness:
         terms: The articles' search terms (the BM25 index's vocabulary).
         words: The articles' raw words, lower case (for typos of them).
         english: Common English words (the sentence encoder's whole words).
+        known: Well-known businesses (:meth:`listed`); none by default.
+        article_text: The articles' texts, lower case: a listed name in them is ours.
     """
 
     def __init__(
-        self, terms: Iterable[str], words: Iterable[str], english: Iterable[str]
+        self,
+        terms: Iterable[str],
+        words: Iterable[str],
+        english: Iterable[str],
+        known: KnownBusinesses | None = None,
+        article_text: str = "",
     ) -> None:
         self._terms = frozenset(terms)
         self._words = frozenset(words)
         self._english = frozenset(english)
+        known = known or KnownBusinesses()
+        anywhere = [name for name in known.anywhere if not _says(article_text, name)]
+        # Longest first, so "uber eats" is found before "uber".
+        self._anywhere = (
+            re.compile(
+                r"(?<![\w&+-])("
+                + "|".join(
+                    re.escape(n) for n in sorted(anywhere, key=len, reverse=True)
+                )
+                + r")(?:'s)?(?![\w&+-])"
+            )
+            if anywhere
+            else None
+        )
+        self._in_a_name_place = frozenset(
+            name for name in known.in_a_name_place if not _says(article_text, name)
+        )
 
     def names(self, question: str) -> str | None:
         """The other business the question names, or None.
@@ -70,6 +148,24 @@ class OtherBusiness:
                     return word
         return None
 
+    def listed(self, question: str) -> str | None:
+        """The well-known business the question names, or None.
+
+        Args:
+            question: The customer's question, as typed or transcribed.
+
+        Returns:
+            The listed name found, or None.
+        """
+        text = question.lower().replace("\u2019", "'")
+        if self._anywhere is not None and (found := self._anywhere.search(text)):
+            return found.group(1)
+        for pattern in _NAME_PLACES:
+            for match in pattern.finditer(text):
+                if match.group(1) in self._in_a_name_place:
+                    return match.group(1)
+        return None
+
     def _ours(self, word: str) -> bool:
         """Whether every search term of the word is one the articles use."""
         return all(term in self._terms for term in analyze(word))
@@ -84,6 +180,11 @@ class OtherBusiness:
 def article_words(texts: Iterable[str]) -> frozenset[str]:
     """The lower-case words of the articles' texts."""
     return frozenset(word for text in texts for word in _WORD.findall(text.lower()))
+
+
+def _says(text: str, name: str) -> bool:
+    """Whether the lower-case text contains the name as a whole word or phrase."""
+    return re.search(rf"(?<![\w&+-]){re.escape(name)}(?![\w&+-])", text) is not None
 
 
 def _typo(word: str, known: str) -> bool:

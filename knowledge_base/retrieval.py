@@ -20,7 +20,8 @@ answering (the bot then offers a ticket or a person), so :meth:`KnowledgeBase.se
 returns the best article only if its confidence, ``similarity +
 gate_lexical_weight * lexical``, reaches ``threshold``, and the question names no
 other business (:mod:`knowledge_base.elsewhere`: "what is ikea's return policy",
-which the encoder takes for a question about ours); the answer is the article's
+which the encoder takes for a question about ours; a listed one may be answered by an article about
+other businesses, Price match); the answer is the article's
 best passage when the article is long (:meth:`Match.answer`).
 
 Every constant of the hybrid and the semantic-only threshold were chosen by ``make
@@ -61,7 +62,12 @@ import numpy as np
 from bot.nlu.encoder import one_blas_thread
 from knowledge_base.articles import Article, load_articles
 from knowledge_base.bm25 import Bm25Index, LexicalMatch
-from knowledge_base.elsewhere import OtherBusiness, article_words
+from knowledge_base.elsewhere import (
+    KnownBusinesses,
+    OtherBusiness,
+    article_words,
+    load_businesses,
+)
 from knowledge_base.semantic import (
     Embedder,
     EmbeddingCache,
@@ -104,7 +110,9 @@ class Calibration:
         fusion: ``weighted`` score or reciprocal rank fusion (``rrf``) for ranking.
         rrf_k: The constant of reciprocal rank fusion.
         refuse_other_business: The hybrid refuses a question naming another
-            business (:mod:`knowledge_base.elsewhere`).
+            business by a word it does not know (:mod:`knowledge_base.elsewhere`).
+        refuse_known_business: The hybrid refuses a question naming a listed
+            well-known business, unless its best article is about other businesses.
     """
 
     passage_bonus: float = 0.1
@@ -116,6 +124,7 @@ class Calibration:
     fusion: Fusion = "weighted"
     rrf_k: float = 60.0
     refuse_other_business: bool = True
+    refuse_known_business: bool = True
 
 
 #: The constants served (chosen by `python -m benchmarks.kb --calibrate`).
@@ -164,6 +173,8 @@ class KnowledgeBase:
         calibration: The hybrid's constants.
         min_coverage: BM25 alone: minimum coverage of the best article.
         min_score: BM25 alone: minimum BM25F score of the best article.
+        businesses: Well-known businesses (the shipped ``businesses.yml`` by
+            default; :mod:`knowledge_base.elsewhere`).
     """
 
     def __init__(
@@ -175,6 +186,7 @@ class KnowledgeBase:
         calibration: Calibration = CALIBRATION,
         min_coverage: float = MIN_COVERAGE,
         min_score: float = MIN_SCORE,
+        businesses: KnownBusinesses | None = None,
     ) -> None:
         self.articles = list(articles)
         self.method = method
@@ -189,19 +201,22 @@ class KnowledgeBase:
             self._semantic = SemanticIndex(self.articles, embedder, cache)
             words = getattr(embedder.encoder, "words", None)
             english = words() if callable(words) else frozenset()
+        texts = [
+            text
+            for article in self.articles
+            for text in (
+                article.title,
+                article.body,
+                *article.keywords,
+                *article.questions,
+            )
+        ]
         self._other_business = OtherBusiness(
             self._bm25.terms,
-            article_words(
-                text
-                for article in self.articles
-                for text in (
-                    article.title,
-                    article.body,
-                    *article.keywords,
-                    *article.questions,
-                )
-            ),
+            article_words(texts),
             english,
+            businesses if businesses is not None else load_businesses(),
+            "\n".join(texts).lower(),
         )
         self._by_slug = {article.slug: article for article in self.articles}
 
@@ -289,8 +304,28 @@ class KnowledgeBase:
         return self._semantic.by_kind(vector)
 
     def other_business(self, query: str) -> str | None:
-        """The other business the question names, if any (:mod:`knowledge_base.elsewhere`)."""
+        """The other business the question names by a word it does not know, if any."""
         return self._other_business.names(query)
+
+    def known_business(self, query: str) -> str | None:
+        """The listed well-known business the question names, if any."""
+        return self._other_business.listed(query)
+
+    def refuses(self, query: str, article: Article) -> bool:
+        """Whether the question, with this best article, asks about another business.
+
+        The unknown-word rule refuses whatever the article; a listed well-known
+        business only when the article is not about other businesses
+        (:mod:`knowledge_base.elsewhere`). Each as the calibration enables it.
+        """
+        calibration = self.calibration
+        if calibration.refuse_other_business and self.other_business(query):
+            return True
+        return (
+            calibration.refuse_known_business
+            and not article.other_businesses
+            and self.known_business(query) is not None
+        )
 
     def get(self, slug: str) -> Article | None:
         """Return the article with this slug, or None."""
@@ -354,16 +389,12 @@ class KnowledgeBase:
         """
         if not query.strip():
             return None
-        if (
-            self.method == "hybrid"
-            and self.calibration.refuse_other_business
-            and self.other_business(query)
-        ):
-            return None
         matches = self.rank(query, limit=1)
         if not matches:
             return None
         best = matches[0]
+        if self.method == "hybrid" and self.refuses(query, best.article):
+            return None
         if self.method == "bm25":
             accepted = (
                 best.coverage >= self.min_coverage

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from knowledge_base import CALIBRATION, KnowledgeBase
 from knowledge_base.analysis import analyze
-from knowledge_base.elsewhere import OtherBusiness, article_words
+from knowledge_base.elsewhere import (
+    KnownBusinesses,
+    OtherBusiness,
+    article_words,
+    load_businesses,
+)
 
 ARTICLE_TEXT = (
     "Returns and refunds. You can return an item within 30 days for a refund. "
@@ -84,6 +90,95 @@ def test_the_hybrid_refuses_a_question_about_another_shop(kb: KnowledgeBase) -> 
 
 def test_without_the_rule_the_threshold_alone_decides(kb: KnowledgeBase) -> None:
     question = "what is zalando's refund policy"
-    plain = kb.with_method("hybrid", replace(CALIBRATION, refuse_other_business=False))
+    plain = kb.with_method(
+        "hybrid",
+        replace(CALIBRATION, refuse_other_business=False, refuse_known_business=False),
+    )
     [best] = plain.rank(question, limit=1)
     assert (plain.search(question) is not None) == (best.score >= CALIBRATION.threshold)
+
+
+KNOWN = KnownBusinesses(
+    anywhere=("netflix", "uber", "uber eats", "h&m", "best buy", "amazon", "ups"),
+    in_a_name_place=("target", "gap"),
+)
+
+
+@pytest.fixture(scope="module")
+def listed() -> OtherBusiness:
+    return OtherBusiness(
+        analyze(ARTICLE_TEXT),
+        article_words([ARTICLE_TEXT]),
+        [],
+        KNOWN,
+        (ARTICLE_TEXT + " we match amazon").lower(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("my netflix account was hacked", "netflix"),
+        ("NETFLIX\u2019S refund policy", "netflix"),
+        ("how long do uber eats refunds take", "uber eats"),  # the longer name
+        ("is h&m cheaper", "h&m"),
+        ("what is best buy's price match policy", "best buy"),
+        ("what are target's opening hours", "target"),
+        ("can i return it to target", "target"),
+        ("does gap price match", "gap"),
+    ],
+)
+def test_a_listed_business_fires(
+    listed: OtherBusiness, question: str, name: str
+) -> None:
+    assert listed.listed(question) == name
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is amazon's delivery time",  # a name our articles use
+        "target has it for less, will you match it",  # an everyday word elsewhere
+        "mind the gap",
+        "how do i send follow-ups",  # part of a word
+        "upside down",
+        "my order",
+    ],
+)
+def test_what_is_not_a_listed_business_does_not_fire(
+    listed: OtherBusiness, question: str
+) -> None:
+    assert listed.listed(question) is None
+
+
+def test_the_shipped_list_loads_and_leaves_out_our_own_names(kb: KnowledgeBase) -> None:
+    shipped = load_businesses()
+    assert "netflix" in shipped.anywhere and "target" in shipped.in_a_name_place
+    assert kb.known_business("my netflix account was hacked") == "netflix"
+    assert kb.known_business("will you match walmart's price") is None  # ours
+
+
+def test_a_listed_business_is_refused_unless_the_article_is_about_others(
+    kb: KnowledgeBase,
+) -> None:
+    refused = "how do i cancel my netflix subscription"
+    assert kb.known_business(refused) == "netflix"
+    assert kb.search(refused) is None
+    match = kb.search("found it cheaper at best buy, will you refund the difference")
+    assert match is not None and match.article.slug == "price-match"
+    assert match.article.other_businesses
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("anywhere: netflix\n", "'anywhere' must be a list of names"),
+        ("names: [netflix]\n", "expected 'anywhere' and 'in_a_name_place'"),
+        ("in_a_name_place: [target, '']\n", "'in_a_name_place' must be a list"),
+    ],
+)
+def test_a_malformed_list_is_refused(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "businesses.yml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=error):
+        load_businesses(path)

@@ -304,12 +304,22 @@ def test_malformed_article_raises_value_error_naming_file(tmp_path: Path) -> Non
         "---\nkeywords: [no title]\n---\nBody.\n",
         "---\ntitle: No body\n---\n\n",
         "---\ntitle: Bad keywords\nkeywords: {a: 1}\n---\nBody.\n",
+        "---\ntitle: Bad flag\nother_businesses: sometimes\n---\nBody.\n",
     ],
 )
 def test_each_kind_of_malformed_article_is_rejected(tmp_path: Path, text: str) -> None:
     (tmp_path / "bad-article.md").write_text(text)
     with pytest.raises(ValueError, match="bad-article.md"):
         load_articles(tmp_path)
+
+
+def test_an_article_can_say_it_is_about_other_businesses(tmp_path: Path) -> None:
+    (tmp_path / "match.md").write_text(
+        "---\ntitle: Price match\nother_businesses: true\n---\nWe match them.\n"
+    )
+    (tmp_path / "plain.md").write_text("---\ntitle: Plain\n---\nJust us.\n")
+    match, plain = load_articles(tmp_path)
+    assert match.other_businesses and not plain.other_businesses
 
 
 def test_from_directory_honours_environment_variable(
