@@ -110,6 +110,8 @@ class Routed:
         score: The knowledge base's confidence in it.
         gold: The right article; None when no article answers (or, for the NLU
             sets, when an article is not the answer).
+        elsewhere: The knowledge base refuses it as a question about another
+            business (:meth:`knowledge_base.KnowledgeBase.refuses`).
     """
 
     intent: str
@@ -118,12 +120,15 @@ class Routed:
     slug: str
     score: float
     gold: str | None
+    elsewhere: bool = False
 
 
 def answer(
     message: Routed, faq_threshold: float, fallback_threshold: float | None
 ) -> str | None:
     """The article the assistant answers with, or None (the fallback path off if None)."""
+    if message.elsewhere:
+        return None
     if message.intent == FAQ:
         return message.slug if message.score >= faq_threshold else None
     if (
@@ -218,6 +223,7 @@ async def route(
                 best.article.slug,
                 best.score,
                 gold,
+                kb.refuses(text, best.article),
             )
         )
     return routed
@@ -277,7 +283,10 @@ def _print_gates(sets: list[_Set]) -> None:
             tuple("" for _ in s.questions[s.answerable :]),
         )
         gates = combine(
-            [m.slug if m.score >= threshold else None for m in s.questions],
+            [
+                m.slug if m.score >= threshold and not m.elsewhere else None
+                for m in s.questions
+            ],
             [m.intent == FAQ for m in s.questions],
             questions,
         )
@@ -368,7 +377,10 @@ def elsewhere(
         if m.intent in FLOW_INTENTS
     ]
     noise = sum(
-        m.intent in FLOW_INTENTS and m.question and m.score >= threshold
+        m.intent in FLOW_INTENTS
+        and m.question
+        and m.score >= threshold
+        and not m.elsewhere
         for m in requests
     )
     return places, outcome(in_flows, threshold, None), noise

@@ -16,13 +16,16 @@ A name we use ourselves (a retailer we price match, a way to pay) is in the
 articles' vocabulary and never fires; nor does a well-known word ("amazon" is in
 the encoder's list), which the threshold is left to judge.
 
-Well-known businesses are the encoder's words too ("netflix", "fedex", "target"),
-so they are listed (``businesses.yml``, :func:`load_businesses`): a listed name
-fires wherever it stands, or, for a name that is also an everyday word ("target",
-"gap"), only in a name's place as above (:meth:`OtherBusiness.listed`). A listed
-name the articles use never fires, and a question naming one may still be answered
-by an article about other businesses (front matter ``other_businesses: true``:
-Price match, "found it cheaper at best buy, can I get the difference").
+Well-known businesses are the encoder's words too ("netflix", "starbucks",
+"target"), so they are listed (``businesses.yml``, :func:`load_businesses`): a
+listed name fires wherever it stands, or, for a name that is also an everyday word
+("target", "gap"), only in a possessive, after "at" or "from", or before a service
+noun (:meth:`OtherBusiness.listed`). A listed name the articles use never fires. A
+question naming one may still be answered by an article about other businesses
+(front matter ``other_businesses: true``: Price match, "found it cheaper at best
+buy, can I get the difference"), unless the name is the one whose service it asks
+about, before a service noun ("best buy's price match policy", "does costco price
+match": :meth:`OtherBusiness.asked_about`).
 
 Pure and deterministic; the hybrid refuses when a rule fires
 (:meth:`knowledge_base.retrieval.KnowledgeBase.refuses`).
@@ -44,14 +47,28 @@ from knowledge_base.analysis import analyze
 BUSINESSES_FILE = Path(__file__).parent / "businesses.yml"
 
 _WORD = re.compile(r"[a-z]+")
+_SERVICE_NOUNS = (
+    r"(?:accounts?|memberships?|subscriptions?|customer service|customer support|"
+    r"support|gift ?cards?|price match(?:ing)?|app|store|stores)"
+)
 # Where a name goes; group 1 is the name.
 _NAME_PLACES = (
     re.compile(r"\b([a-z]+)'s\b"),
     re.compile(r"\b(?:at|from|with|to|on|via|by)\s+(?:the\s+)?([a-z]+)\b"),
-    re.compile(
-        r"\b([a-z]+)\s+(?:accounts?|memberships?|subscriptions?|customer service|"
-        r"customer support|support|gift ?cards?|price match(?:ing)?|app|store|stores)\b"
-    ),
+    re.compile(rf"\b([a-z]+)\s+{_SERVICE_NOUNS}\b"),
+)
+# Where a listed name that is also an everyday word goes ("on target", "to wish"
+# are no names): a possessive, after "at" or "from", before a service noun.
+_LISTED_PLACES = (
+    _NAME_PLACES[0],
+    re.compile(r"\b(?:at|from)\s+(?:the\s+)?([a-z]+)\b"),
+    _NAME_PLACES[2],
+)
+# After a listed name, what makes it the business whose service is asked about:
+# "best buy's price match policy", "does costco price match", "zara return policy".
+_ITS_SERVICE = re.compile(
+    rf"^(?:'s)?\s+(?:{_SERVICE_NOUNS}|(?:return|refund|warranty|delivery|shipping)"
+    r"(?:\s+policy)?|policy|policies|hours|opening hours)\b"
 )
 
 
@@ -115,6 +132,7 @@ class OtherBusiness:
         self._words = frozenset(words)
         self._english = frozenset(english)
         known = known or KnownBusinesses()
+        article_text = _normalise(article_text)
         anywhere = [name for name in known.anywhere if not _says(article_text, name)]
         # Longest first, so "uber eats" is found before "uber".
         self._anywhere = (
@@ -141,7 +159,7 @@ class OtherBusiness:
         Returns:
             The word taken for the business's name, or None if there is none.
         """
-        text = question.lower().replace("\u2019", "'")
+        text = _normalise(question)
         for pattern in _NAME_PLACES:
             for match in pattern.finditer(text):
                 if self._unknown(word := match.group(1)):
@@ -157,14 +175,39 @@ class OtherBusiness:
         Returns:
             The listed name found, or None.
         """
-        text = question.lower().replace("\u2019", "'")
-        if self._anywhere is not None and (found := self._anywhere.search(text)):
-            return found.group(1)
-        for pattern in _NAME_PLACES:
-            for match in pattern.finditer(text):
-                if match.group(1) in self._in_a_name_place:
-                    return match.group(1)
+        found = self._listed(_normalise(question))
+        return found[0] if found else None
+
+    def asked_about(self, question: str) -> str | None:
+        """The listed business whose own service the question asks about, or None.
+
+        A listed name before a service noun or a policy ("best buy's price match
+        policy", "does costco price match", "target return policy"), as opposed to
+        one named in passing ("found it cheaper at best buy").
+        """
+        text = _normalise(question)
+        found = self._listed(text)
+        while found is not None:
+            name, end = found
+            if _ITS_SERVICE.match(text[end:]):
+                return name
+            found = self._listed(text, end)
         return None
+
+    def _listed(self, text: str, start: int = 0) -> tuple[str, int] | None:
+        """The first listed name at or after ``start``, and where it ends."""
+        candidates = []
+        if self._anywhere is not None and (found := self._anywhere.search(text, start)):
+            candidates.append((found.start(1), found.group(1), found.end(1)))
+        for pattern in _LISTED_PLACES:
+            for match in pattern.finditer(text, start):
+                if match.group(1) in self._in_a_name_place:
+                    candidates.append((match.start(1), match.group(1), match.end(1)))
+                    break
+        if not candidates:
+            return None
+        _, name, end = min(candidates)
+        return name, end
 
     def _ours(self, word: str) -> bool:
         """Whether every search term of the word is one the articles use."""
@@ -180,6 +223,11 @@ class OtherBusiness:
 def article_words(texts: Iterable[str]) -> frozenset[str]:
     """The lower-case words of the articles' texts."""
     return frozenset(word for text in texts for word in _WORD.findall(text.lower()))
+
+
+def _normalise(text: str) -> str:
+    """Lower case, with typographic apostrophes as plain ones."""
+    return text.lower().replace("\u2019", "'")
 
 
 def _says(text: str, name: str) -> bool:

@@ -315,16 +315,19 @@ class KnowledgeBase:
         """Whether the question, with this best article, asks about another business.
 
         The unknown-word rule refuses whatever the article; a listed well-known
-        business only when the article is not about other businesses
-        (:mod:`knowledge_base.elsewhere`). Each as the calibration enables it.
+        business unless the article is about other businesses and the question
+        names it only in passing ("found it cheaper at best buy", not "best buy's
+        price match policy"). Each as the calibration enables it
+        (:mod:`knowledge_base.elsewhere`).
         """
         calibration = self.calibration
         if calibration.refuse_other_business and self.other_business(query):
             return True
+        if not calibration.refuse_known_business or not self.known_business(query):
+            return False
         return (
-            calibration.refuse_known_business
-            and not article.other_businesses
-            and self.known_business(query) is not None
+            not article.other_businesses
+            or self._other_business.asked_about(query) is not None
         )
 
     def get(self, slug: str) -> Article | None:
