@@ -17,9 +17,11 @@ waitress reads each request whole (headers and body) in its event loop before a
 thread runs the app, so a slow or stalled client holds a connection, never a
 thread; connections idle for `channel_timeout` seconds (a header that never ends)
 are closed. Each open chat stream holds a thread (bot/web/stream.py keeps them
-below the thread count); `send_bytes=1` sends each event at once, and a request
-lookahead of 1 keeps reading the socket during a stream, so a closed tab is
-noticed and its stream ends at once.
+below the thread count); waitress's default `send_bytes` of 1 sends each event at
+once (it is not passed: waitress 3 warns that the option will go, and
+tests/unit/test_web_server.py checks the default), and a request lookahead of 1
+keeps reading the socket during a stream, so a closed tab is noticed and its
+stream ends at once.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ OPTIONS: dict[str, Any] = {
     "channel_timeout": 30,
     "connection_limit": 1000,
     "asyncore_use_poll": True,
-    "send_bytes": 1,
     "channel_request_lookahead": 1,
     "max_request_header_size": 65536,
     "max_request_body_size": 1048576,

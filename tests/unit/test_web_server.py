@@ -9,13 +9,15 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import requests
+from waitress.adjustments import Adjustments
 
-from bot.web.server import CLIENT_DISCONNECTED, draining_environ
+from bot.web.server import CLIENT_DISCONNECTED, OPTIONS, draining_environ
 
 # A server whose app answers after `release` exists: a request under way when the
 # SIGTERM comes. `started` tells the test the request is in the app.
@@ -123,3 +125,11 @@ def test_requests_see_the_client_gone_once_the_server_drains() -> None:
     assert [gone() for gone in seen] == [False, False, True]
     draining.set()
     assert [gone() for gone in seen] == [True, True, True]
+
+
+def test_each_chat_event_is_sent_at_once_without_the_deprecated_option() -> None:
+    """By default waitress sends once a byte is buffered; passing the option warns."""
+    assert "send_bytes" not in OPTIONS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert Adjustments(**OPTIONS).send_bytes == 1
