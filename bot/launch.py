@@ -271,8 +271,11 @@ def _children_cpu_seconds() -> float:
 
 
 def _rasa_server(*args: str) -> list[str]:
-    """Our Rasa entry point (bot/rasa_server.py): the hold gate, the token from env."""
-    return [sys.executable, "-m", "bot.rasa_server", *args]
+    """Our Rasa entry point (bot/rasa_server.py): the hold gate, the token from env.
+
+    Started through bot/rasa_process.py, which filters warnings before Rasa loads.
+    """
+    return [sys.executable, "-m", "bot.rasa_process", *args]
 
 
 def run_rasa(settings: Settings, port: int | None = None) -> None:

@@ -5,9 +5,10 @@ Rasa and rasa-sdk) turns them all back on when it is imported
 (`filterwarnings("once", category=DeprecationWarning)` in sanic/app.py), so the Rasa
 server and the action server printed dozens of notices about their libraries' own
 code at every start. `quiet_warnings()`, called first by every entry point that
-loads them (`python -m bot`; bot/rasa_server.py, which calls it again after Rasa's
-command line sets its own filters; the NLU benchmarks), hides those by module: only
-DeprecationWarnings, only from the packages listed below, each with the reason.
+loads them (`python -m bot`; bot/rasa_process.py, before bot/rasa_server.py loads
+Rasa, and again after Rasa's command line sets its own filters; the NLU
+benchmarks), hides those by module: only DeprecationWarnings, only from the
+packages listed below, each with the reason.
 Every other warning still shows, errors are untouched, and the deprecations our own
 code triggers show once per place.
 

@@ -1,4 +1,6 @@
-"""The Rasa server as Switchboard runs it: `python -m bot.rasa_server run ...`.
+"""The Rasa server as Switchboard runs it: `python -m bot.rasa_process run ...`.
+
+(bot/rasa_process.py filters warnings, then calls :func:`main` here.)
 
 Arguments are `rasa`'s own (`run ...`, `shell ...`); what differs from `rasa`:
 
@@ -191,7 +193,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     # ones the process was started with.
     sys.argv = ["rasa", *arguments]
     rasa_main()
-
-
-if __name__ == "__main__":
-    main()

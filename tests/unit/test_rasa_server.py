@@ -196,14 +196,14 @@ def test_run_rasa_passes_the_token_in_the_environment(
     token = f"token-{uuid.uuid4().hex}"
     launch.run_rasa(Settings(var_dir=tmp_path, rasa_token=token, secret_key="k"))
     [(command, env)] = started
-    assert command[1:3] == ["-m", "bot.rasa_server"]
+    assert command[1:3] == ["-m", "bot.rasa_process"]
     assert "--enable-api" in command
     assert not any(token in part for part in command)
     assert env["RASA_TOKEN"] == token
 
     launch.run_shell(Settings(var_dir=tmp_path, rasa_token=token, secret_key="k"))
     shell = started[1][0]
-    assert shell[1:4] == ["-m", "bot.rasa_server", "shell"]
+    assert shell[1:4] == ["-m", "bot.rasa_process", "shell"]
     assert shell[shell.index("--interface") + 1] == "127.0.0.1"
 
 
