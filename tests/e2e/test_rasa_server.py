@@ -60,7 +60,7 @@ def test_the_api_token_is_not_on_any_command_line(stack: Stack) -> None:
     rasa = [
         line
         for line in lines.values()
-        if "bot.rasa_server run" in line and f"--port {port} " in line
+        if "bot.rasa_process run" in line and f"--port {port} " in line
     ]
     assert len(rasa) == 1, rasa  # the server this test talks to
     assert "--enable-api" in rasa[0]
