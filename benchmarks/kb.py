@@ -15,14 +15,15 @@ question customers ask often costs). Then the same with 200 articles: the 17 rea
 `python -m benchmarks.kb --calibrate` (`make calibrate-kb`) chooses the hybrid's
 constants on the validation set (benchmarks.kb_sets.load_calibration: the answerable
 questions of data/validation/kb/clean.yml, which no example question was written
-against, and the unanswerable questions of all three files), never on the test set,
-and prints the served constants' figures on each file: the ones that maximise the smaller of top-1 accuracy and "I don't know"
-recall under 5-fold cross-validation (ties: their sum, then the same in-sample, the
+against, and the unanswerable questions of all three files), never on the test set:
+the ones that maximise the smaller of top-1 accuracy and "I don't know" recall
+under 5-fold cross-validation (ties: their sum, then the same in-sample, the
 wider threshold interval, the smaller bonus and weights), with the threshold in the
 middle of the interval that does best on the whole set. It prints the pick's gain
 over the served constants with a 95% paired-bootstrap interval: set
 knowledge_base.retrieval.CALIBRATION from the pick only when that interval is above
-zero. It then compares other refusal signals for the same ranking
+zero. It prints the served constants' figures on each validation file, and then
+compares other refusal signals for the same ranking
 (benchmarks/kb_signals.py).
 """
 
@@ -207,8 +208,8 @@ def calibrate(
     in-sample figures, the wider threshold interval, then the smaller bonus and
     weights. The served threshold is then chosen on the whole set. With
     ``refuse_other_business``, questions naming another business are refused
-    whatever their confidence (:mod:`knowledge_base.elsewhere`; a listed one only
-    when the best article is not about other businesses).
+    whatever their confidence, as :meth:`knowledge_base.KnowledgeBase.refuses`
+    decides for the best-ranked article.
     """
     slugs = [article.slug for article in kb.articles]
     texts = [q for q, _ in validation.answerable] + list(validation.unanswerable)
@@ -217,19 +218,25 @@ def calibrate(
         + [-1] * len(validation.unanswerable)
     )
     answerable = gold >= 0
-    elsewhere = np.array(
-        [refuse_other_business and kb.other_business(t) is not None for t in texts]
+    # Whether the hybrid refuses each question with each article first, as asking
+    # about another business (the same rule as KnowledgeBase.search).
+    gate = kb.with_method(
+        "hybrid",
+        replace(
+            kb.calibration,
+            refuse_other_business=refuse_other_business,
+            refuse_known_business=refuse_other_business,
+        ),
     )
-    listed = np.array(
-        [refuse_other_business and kb.known_business(t) is not None for t in texts]
+    refused_with = np.array(
+        [[gate.refuses(text, article) for article in kb.articles] for text in texts]
     )
-    about_others = np.array([article.other_businesses for article in kb.articles])
     vectors = [kb.embed(text) for text in texts]
     results: list[tuple[tuple[float, ...], tuple[str, float, float, float, float]]] = []
 
     def judge(confidence: np.ndarray, right: np.ndarray, top: np.ndarray, gated: bool = True) -> tuple[tuple[float, ...], float]:  # fmt: skip
         if gated:  # the hybrid refuses these whatever its confidence
-            refused = elsewhere | (listed & ~about_others[top])
+            refused = refused_with[np.arange(len(top)), top]
             confidence = np.where(refused, -1.0, confidence)
         accepted = crossed(right, answerable, lambda _train: confidence)
         top1 = float((right & accepted)[answerable].mean())

@@ -52,17 +52,19 @@ _SERVICE_NOUNS = (
     r"support|gift ?cards?|price match(?:ing)?|app|store|stores)"
 )
 # Where a name goes; group 1 is the name.
+_POSSESSIVE = re.compile(r"\b([a-z]+)'s\b")
+_BEFORE_SERVICE = re.compile(rf"\b([a-z]+)\s+{_SERVICE_NOUNS}\b")
 _NAME_PLACES = (
-    re.compile(r"\b([a-z]+)'s\b"),
+    _POSSESSIVE,
     re.compile(r"\b(?:at|from|with|to|on|via|by)\s+(?:the\s+)?([a-z]+)\b"),
-    re.compile(rf"\b([a-z]+)\s+{_SERVICE_NOUNS}\b"),
+    _BEFORE_SERVICE,
 )
 # Where a listed name that is also an everyday word goes ("on target", "to wish"
 # are no names): a possessive, after "at" or "from", before a service noun.
 _LISTED_PLACES = (
-    _NAME_PLACES[0],
+    _POSSESSIVE,
     re.compile(r"\b(?:at|from)\s+(?:the\s+)?([a-z]+)\b"),
-    _NAME_PLACES[2],
+    _BEFORE_SERVICE,
 )
 # After a listed name, what makes it the business whose service is asked about:
 # "best buy's price match policy", "does costco price match", "zara return policy".
@@ -79,7 +81,7 @@ class KnownBusinesses:
     Attributes:
         anywhere: Names counted wherever they stand in a question.
         in_a_name_place: Names that are also everyday words, counted only in a
-            name's place (a possessive, after a preposition, before a service noun).
+            name's place (a possessive, after "at" or "from", before a service noun).
     """
 
     anywhere: tuple[str, ...] = ()

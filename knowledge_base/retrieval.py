@@ -20,9 +20,10 @@ answering (the bot then offers a ticket or a person), so :meth:`KnowledgeBase.se
 returns the best article only if its confidence, ``similarity +
 gate_lexical_weight * lexical``, reaches ``threshold``, and the question names no
 other business (:mod:`knowledge_base.elsewhere`: "what is ikea's return policy",
-which the encoder takes for a question about ours; a listed one may be answered by an article about
-other businesses, Price match); the answer is the article's
-best passage when the article is long (:meth:`Match.answer`).
+which the encoder takes for a question about ours; one named in passing may be
+answered by an article about other businesses, Price match), as
+:meth:`KnowledgeBase.refuses` decides; the answer is the article's best passage
+when the article is long (:meth:`Match.answer`).
 
 Every constant of the hybrid and the semantic-only threshold were chosen by ``make
 calibrate-kb`` on the validation set (never on the frozen test set
