@@ -69,7 +69,7 @@ _LISTED_PLACES = (
 # After a listed name, what makes it the business whose service is asked about:
 # "best buy's price match policy", "does costco price match", "zara return policy".
 _ITS_SERVICE = re.compile(
-    rf"^(?:'s)?\s+(?:{_SERVICE_NOUNS}|(?:return|refund|warranty|delivery|shipping)"
+    rf"^(?:'?s)?\s+(?:{_SERVICE_NOUNS}|(?:return|refund|warranty|delivery|shipping)"
     r"(?:\s+policy)?|policy|policies|hours|opening hours)\b"
 )
 
@@ -136,14 +136,15 @@ class OtherBusiness:
         known = known or KnownBusinesses()
         article_text = _normalise(article_text)
         anywhere = [name for name in known.anywhere if not _says(article_text, name)]
-        # Longest first, so "uber eats" is found before "uber".
+        # Longest first, so "uber eats" is found before "uber"; a possessive may
+        # come without its apostrophe ("best buys price match").
         self._anywhere = (
             re.compile(
                 r"(?<![\w&+-])("
                 + "|".join(
                     re.escape(n) for n in sorted(anywhere, key=len, reverse=True)
                 )
-                + r")(?:'s)?(?![\w&+-])"
+                + r")(?:'?s)?(?![\w&+-])"
             )
             if anywhere
             else None

@@ -123,6 +123,7 @@ def listed() -> OtherBusiness:
         ("how long do uber eats refunds take", "uber eats"),  # the longer name
         ("is h&m cheaper", "h&m"),
         ("what is best buy's price match policy", "best buy"),
+        ("what is best buys price match policy", "best buy"),  # no apostrophe
         ("what are target's opening hours", "target"),
         ("is it cheaper from target", "target"),
         ("does gap price match", "gap"),
