@@ -61,6 +61,9 @@ PARAPHRASES = [
     ("can i pay with paypal", "payment-methods"),
     ("do you accept amex", "payment-methods"),
     ("is apple pay an option", "payment-methods"),
+    # The encoder reads "visa" as a travel visa (International shipping ranks first
+    # without the example question "do you take visa").
+    ("do u take visa?", "payment-methods"),
     ("hey what payment methods do you support", "payment-methods"),
     # The example of issue 14: BM25 alone answered only the second.
     ("assistance seeing the accepted payment options", "payment-methods"),
