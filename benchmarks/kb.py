@@ -10,7 +10,9 @@ that is the question's embedding, and the machine's load average. Every method
 starts with no question embedding kept; the line "questions asked again" times the
 served hybrid on the same questions a second time, from the kept embeddings (what a
 question customers ask often costs). Then the same with 200 articles: the 17 real ones plus 183 synthetic ones
-(benchmarks/kb_synthetic.py).
+(benchmarks/kb_synthetic.py), and one more line: the served weights with the
+threshold chosen for 200 articles on the validation set (:func:`threshold_for`),
+since the confidence depends on the other articles.
 
 `python -m benchmarks.kb --calibrate` (`make calibrate-kb`) chooses the hybrid's
 constants on the validation set (benchmarks.kb_sets.load_calibration: the answerable
@@ -176,6 +178,10 @@ def benchmark() -> None:
         )
         runs = [(name, evaluate(ranked, holdout)) for name, ranked in methods(kb)]
         runs.append(("questions asked again", evaluate(kb, holdout, again=True)))
+        if articles is not real:
+            threshold = threshold_for(kb, load_calibration())
+            own = kb.with_method("hybrid", replace(CALIBRATION, threshold=threshold))
+            runs.append((f"hybrid, threshold {threshold}", evaluate(own, holdout)))
         for name, s in runs:
             print(
                 f"{name:<28}{s.top1:>7.3f}{s.idk_recall:>9.3f}{s.idk_precision:>10.3f}"
@@ -287,22 +293,45 @@ def calibrate(
     )
 
 
-def decisions(
+def confidences(
     kb: KnowledgeBase, questions: QuestionSet, calibration: Calibration
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per question: is the hybrid's best article the right one, and is it answered."""
+    """Per question: is the hybrid's best article the right one, and its confidence.
+
+    A question the hybrid refuses whatever its confidence (another business) gets -1.
+    """
     ranked = kb.with_method("hybrid", calibration)
-    right, accepted = [], []
+    right, confidence = [], []
     texts: list[tuple[str, str | None]] = [*questions.answerable]
     texts += [(q, None) for q in questions.unanswerable]
     for text, slug in texts:
         [best] = ranked.rank(text, limit=1)
         right.append(best.article.slug == slug)
-        accepted.append(
-            best.score >= calibration.threshold
-            and not ranked.refuses(text, best.article)
-        )
-    return np.array(right), np.array(accepted)
+        confidence.append(-1.0 if ranked.refuses(text, best.article) else best.score)
+    return np.array(right), np.array(confidence)
+
+
+def decisions(
+    kb: KnowledgeBase, questions: QuestionSet, calibration: Calibration
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: is the hybrid's best article the right one, and is it answered."""
+    right, confidence = confidences(kb, questions, calibration)
+    return right, confidence >= calibration.threshold
+
+
+def threshold_for(kb: KnowledgeBase, validation: QuestionSet) -> float:
+    """The served weights' threshold for this knowledge base, chosen on validation.
+
+    The hybrid's confidence depends on the articles beside the best one (BM25's
+    statistics), so a help centre of another size needs its own threshold; this is
+    how :func:`calibrate` chooses the served one, for the served weights.
+    """
+    right, confidence = confidences(kb, validation, CALIBRATION)
+    answerable = np.array(
+        [True] * len(validation.answerable) + [False] * len(validation.unanswerable)
+    )
+    _, threshold, _ = best_threshold(confidence, right, answerable)
+    return round(threshold, 3)
 
 
 def compare_with_served(

@@ -27,6 +27,15 @@ buy, can I get the difference"), unless the name is the one whose service it ask
 about, before a service noun ("best buy's price match policy", "does costco price
 match": :meth:`OtherBusiness.asked_about`).
 
+Names customers also use when asking about us (retailers we price match, carriers,
+ways to pay, brands we sell, platforms) are listed apart (``asked_about_only``): such
+a name counts only when the question asks about that business's own policy or
+service (:meth:`OtherBusiness.their_policy`): a possessive before a policy or service
+("amazon's return policy", "apple's warranty"), the name before a policy, hours or
+support ("walmart opening hours", "paypal customer service"), or a policy "at" or
+"of" it ("the refund policy at amazon"). "will you match amazon's price", "can i pay
+with my paypal account" and "when do i get my ups tracking number" stay ours.
+
 Pure and deterministic; the hybrid refuses when a rule fires
 (:meth:`knowledge_base.retrieval.KnowledgeBase.refuses`).
 """
@@ -66,6 +75,21 @@ _LISTED_PLACES = (
     re.compile(r"\b(?:at|from)\s+(?:the\s+)?([a-z]+)\b"),
     _BEFORE_SERVICE,
 )
+# A policy or service of a business (asked_about_only names, their_policy).
+_POLICY = (
+    r"(?:(?:return|returns|refund|refunds|exchange|warranty|delivery|shipping|"
+    r"cancellation)\s+(?:policy|policies|times?|period|window|rules)|"
+    r"customer (?:service|support)|support|helpline|(?:opening |store )?hours|"
+    r"phone number)"
+)
+# After such a name: "'s" and a policy or one of its nouns alone ("apple's
+# warranty"), or a policy without the possessive ("walmart opening hours").
+_THEIR_POLICY_AFTER = re.compile(
+    rf"^(?:'s?\s+(?:{_POLICY}|return|returns|refund|refunds|warranty|delivery|"
+    rf"shipping|policy|policies)|s?\s+{_POLICY})\b"
+)
+# Before such a name: "the refund policy at amazon", "the return policy of apple".
+_THEIR_POLICY_BEFORE = re.compile(rf"{_POLICY}\s+(?:at|of|for|from)\s+(?:the\s+)?$")
 # After a listed name, what makes it the business whose service is asked about:
 # "best buy's price match policy", "does costco price match", "zara return policy".
 _ITS_SERVICE = re.compile(
@@ -82,26 +106,32 @@ class KnownBusinesses:
         anywhere: Names counted wherever they stand in a question.
         in_a_name_place: Names that are also everyday words, counted only in a
             name's place (a possessive, after "at" or "from", before a service noun).
+        asked_about_only: Names customers also use when asking about us, counted
+            only when the question asks about that business's own policy or
+            service (:meth:`OtherBusiness.their_policy`), even if the articles use
+            them.
     """
 
     anywhere: tuple[str, ...] = ()
     in_a_name_place: tuple[str, ...] = ()
+    asked_about_only: tuple[str, ...] = ()
 
 
 def load_businesses(path: Path = BUSINESSES_FILE) -> KnownBusinesses:
-    """Read a list of well-known businesses (``anywhere`` and ``in_a_name_place``).
+    """Read lists of well-known businesses (the fields of :class:`KnownBusinesses`).
 
     Raises:
-        ValueError: If the file is not a mapping of those two lists of names.
+        ValueError: If the file is not a mapping of those lists of names.
     """
+    keys = ("anywhere", "in_a_name_place", "asked_about_only")
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(document, dict) or set(document) - {
-        "anywhere",
-        "in_a_name_place",
-    }:
-        raise ValueError(f"{path}: expected 'anywhere' and 'in_a_name_place' lists")
+    if not isinstance(document, dict) or set(document) - set(keys):
+        raise ValueError(
+            f"{path}: expected 'anywhere', 'in_a_name_place' and "
+            "'asked_about_only' lists"
+        )
     lists = []
-    for key in ("anywhere", "in_a_name_place"):
+    for key in keys:
         names = document.get(key) or []
         if not isinstance(names, list) or not all(
             isinstance(name, str) and name.strip() for name in names
@@ -136,22 +166,11 @@ class OtherBusiness:
         known = known or KnownBusinesses()
         article_text = _normalise(article_text)
         anywhere = [name for name in known.anywhere if not _says(article_text, name)]
-        # Longest first, so "uber eats" is found before "uber"; a possessive may
-        # come without its apostrophe ("best buys price match").
-        self._anywhere = (
-            re.compile(
-                r"(?<![\w&+-])("
-                + "|".join(
-                    re.escape(n) for n in sorted(anywhere, key=len, reverse=True)
-                )
-                + r")(?:'?s)?(?![\w&+-])"
-            )
-            if anywhere
-            else None
-        )
+        self._anywhere = _names_pattern(anywhere)
         self._in_a_name_place = frozenset(
             name for name in known.in_a_name_place if not _says(article_text, name)
         )
+        self._asked_about_only = _names_pattern(known.asked_about_only)
 
     def names(self, question: str) -> str | None:
         """The other business the question names, or None.
@@ -197,6 +216,25 @@ class OtherBusiness:
             found = self._listed(text, end)
         return None
 
+    def their_policy(self, question: str) -> str | None:
+        """The ``asked_about_only`` business whose own policy the question asks about.
+
+        Args:
+            question: The customer's question, as typed or transcribed.
+
+        Returns:
+            The name, or None if the question names none of them that way.
+        """
+        if self._asked_about_only is None:
+            return None
+        text = _normalise(question)
+        for found in self._asked_about_only.finditer(text):
+            if _THEIR_POLICY_AFTER.match(text[found.end(1) :]) or (
+                _THEIR_POLICY_BEFORE.search(text[: found.start(1)])
+            ):
+                return found.group(1)
+        return None
+
     def _listed(self, text: str, start: int = 0) -> tuple[str, int] | None:
         """The first listed name at or after ``start``, and where it ends."""
         candidates = []
@@ -231,6 +269,19 @@ def article_words(texts: Iterable[str]) -> frozenset[str]:
 def _normalise(text: str) -> str:
     """Lower case, with typographic apostrophes as plain ones."""
     return text.lower().replace("\u2019", "'")
+
+
+def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    """Any of the names (group 1) as a whole word or phrase, or with "s" or "'s".
+
+    Longest first, so "uber eats" is found before "uber"; a possessive may come
+    without its apostrophe ("best buys price match").
+    """
+    ordered = sorted(set(names), key=len, reverse=True)
+    if not ordered:
+        return None
+    alternatives = "|".join(re.escape(name) for name in ordered)
+    return re.compile(rf"(?<![\w&+-])({alternatives})(?:'?s)?(?![\w&+-])")
 
 
 def _says(text: str, name: str) -> bool:

@@ -10,7 +10,9 @@ from benchmarks.kb import (
     calibrate,
     compare_other_business_rule,
     compare_with_served,
+    confidences,
     decisions,
+    threshold_for,
 )
 from benchmarks.kb_sets import QuestionSet
 from knowledge_base import CALIBRATION, Article, KnowledgeBase
@@ -40,6 +42,18 @@ def test_the_chosen_constants_separate_a_separable_set(
     assert not accepted[3:].any()
     assert chosen.fallback_threshold == CALIBRATION.fallback_threshold
     assert "cross-validated" in capsys.readouterr().out
+
+
+def test_a_knowledge_base_gets_the_threshold_that_separates_its_questions(
+    kb: KnowledgeBase,
+) -> None:
+    threshold = threshold_for(kb, QUESTIONS)
+
+    right, confidence = confidences(kb, QUESTIONS, CALIBRATION)
+    assert right[:3].all()
+    assert (confidence[:3] >= threshold).all() and (confidence[3:] < threshold).all()
+    served = replace(CALIBRATION, threshold=threshold)
+    assert decisions(kb, QUESTIONS, served)[1].tolist() == [True] * 3 + [False] * 3
 
 
 def test_a_recommendation_is_served_only_when_it_wins_beyond_luck(

@@ -178,6 +178,42 @@ def test_a_business_named_in_passing_is_not_asked_about(listed: OtherBusiness) -
     assert listed.asked_about("h&m has it for less") is None
 
 
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("what is amazon's return policy", "amazon"),
+        ("amazons refund policy", "amazon"),  # no apostrophe
+        ("how long is apple's warranty", "apple"),
+        ("walmart opening hours on sunday", "walmart"),
+        ("how do i reach paypal customer service", "paypal"),
+        ("what is the refund policy at amazon", "amazon"),
+        ("ups delivery times", "ups"),
+    ],
+)
+def test_a_name_we_use_counts_when_its_own_policy_is_asked_about(
+    kb: KnowledgeBase, question: str, name: str
+) -> None:
+    assert kb.their_policy(question) == name
+    assert kb.search(question) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [
+        ("will you match amazon's price", "price-match"),
+        ("can i pay with my paypal account", "payment-methods"),
+        ("found it cheaper on amazon, can i get the difference", "price-match"),
+        ("what's your return policy", "returns"),
+    ],
+)
+def test_a_name_we_use_in_passing_is_still_answered(
+    kb: KnowledgeBase, question: str, slug: str
+) -> None:
+    assert kb.their_policy(question) is None
+    match = kb.search(question)
+    assert match is not None and match.article.slug == slug
+
+
 def test_the_shipped_list_loads_and_leaves_out_our_own_names(kb: KnowledgeBase) -> None:
     shipped = load_businesses()
     assert "netflix" in shipped.anywhere and "target" in shipped.in_a_name_place
@@ -224,7 +260,7 @@ def test_a_listed_business_is_refused_unless_the_article_is_about_others(
     ("text", "error"),
     [
         ("anywhere: netflix\n", "'anywhere' must be a list of names"),
-        ("names: [netflix]\n", "expected 'anywhere' and 'in_a_name_place'"),
+        ("names: [netflix]\n", "expected 'anywhere', 'in_a_name_place' and"),
         ("in_a_name_place: [target, '']\n", "'in_a_name_place' must be a list"),
     ],
 )
