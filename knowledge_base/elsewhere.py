@@ -33,8 +33,10 @@ a name counts only when the question asks about that business's own policy or
 service (:meth:`OtherBusiness.their_policy`): a possessive before a policy or service
 ("amazon's return policy", "apple's warranty"), the name before a policy, hours or
 support ("walmart opening hours", "paypal customer service"), or a policy "at" or
-"of" it ("the refund policy at amazon"). "will you match amazon's price", "can i pay
-with my paypal account" and "when do i get my ups tracking number" stay ours.
+"of" it ("the refund policy at amazon"); never in a question that says "your"
+("what are your ups delivery times"). "will you match amazon's price", "amazon's
+delivery cost", "the return policy for apple products", "can i pay with my paypal
+account" and "when do i get my ups tracking number" stay ours.
 
 Pure and deterministic; the hybrid refuses when a rule fires
 (:meth:`knowledge_base.retrieval.KnowledgeBase.refuses`).
@@ -75,21 +77,28 @@ _LISTED_PLACES = (
     re.compile(r"\b(?:at|from)\s+(?:the\s+)?([a-z]+)\b"),
     _BEFORE_SERVICE,
 )
-# A policy or service of a business (asked_about_only names, their_policy).
-_POLICY = (
-    r"(?:(?:return|returns|refund|refunds|exchange|warranty|delivery|shipping|"
-    r"cancellation)\s+(?:policy|policies|times?|period|window|rules)|"
-    r"customer (?:service|support)|support|helpline|(?:opening |store )?hours|"
+# A business's own policy or service (asked_about_only names, their_policy).
+_POLICY_NOUN = (
+    r"(?:return|returns|refund|refunds|exchange|warranty|delivery|shipping|"
+    r"cancellation)"
+)
+_THEIR_SERVICE = (
+    rf"(?:{_POLICY_NOUN}\s+polic(?:y|ies)|customer (?:service|support)|"
+    r"support (?:team|line|number|phone)|helpline|(?:opening |store )?hours|"
     r"phone number)"
 )
-# After such a name: "'s" and a policy or one of its nouns alone ("apple's
-# warranty"), or a policy without the possessive ("walmart opening hours").
+# After such a name: a policy or service, with or without "'s" ("walmart opening
+# hours", "amazons return policy"), or "'s" and a policy's noun ("apple's
+# warranty", "amazon's delivery times"), but not a price ("amazon's delivery cost").
 _THEIR_POLICY_AFTER = re.compile(
-    rf"^(?:'s?\s+(?:{_POLICY}|return|returns|refund|refunds|warranty|delivery|"
-    rf"shipping|policy|policies)|s?\s+{_POLICY})\b"
+    rf"^(?:'?s)?\s+{_THEIR_SERVICE}\b"
+    rf"|^'s?\s+(?:polic(?:y|ies)|{_POLICY_NOUN}(?:\s+(?:times?|period|window|rules))?)"
+    r"\b(?!\s+(?:prices?|costs?|fees?|charges?|options?))"
 )
-# Before such a name: "the refund policy at amazon", "the return policy of apple".
-_THEIR_POLICY_BEFORE = re.compile(rf"{_POLICY}\s+(?:at|of|for|from)\s+(?:the\s+)?$")
+# Before such a name: "the refund policy at amazon", "the opening hours of walmart".
+_THEIR_POLICY_BEFORE = re.compile(rf"{_THEIR_SERVICE}\s+(?:at|of)\s+(?:the\s+)?$")
+# A question about our policy that names another business: "your ups delivery times".
+_OURS = re.compile(r"\b(?:your|yours|ur)\b")
 # After a listed name, what makes it the business whose service is asked about:
 # "best buy's price match policy", "does costco price match", "zara return policy".
 _ITS_SERVICE = re.compile(
@@ -121,7 +130,8 @@ def load_businesses(path: Path = BUSINESSES_FILE) -> KnownBusinesses:
     """Read lists of well-known businesses (the fields of :class:`KnownBusinesses`).
 
     Raises:
-        ValueError: If the file is not a mapping of those lists of names.
+        ValueError: If the file is not a mapping of those lists of names, or a
+            name is in more than one list.
     """
     keys = ("anywhere", "in_a_name_place", "asked_about_only")
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -138,6 +148,11 @@ def load_businesses(path: Path = BUSINESSES_FILE) -> KnownBusinesses:
         ):
             raise ValueError(f"{path}: '{key}' must be a list of names")
         lists.append(tuple(name.strip().lower() for name in names))
+    seen: set[str] = set()
+    for names in lists:
+        if twice := seen & set(names):
+            raise ValueError(f"{path}: {sorted(twice)} in more than one list")
+        seen |= set(names)
     return KnownBusinesses(*lists)
 
 
@@ -225,9 +240,9 @@ class OtherBusiness:
         Returns:
             The name, or None if the question names none of them that way.
         """
-        if self._asked_about_only is None:
-            return None
         text = _normalise(question)
+        if self._asked_about_only is None or _OURS.search(text):
+            return None
         for found in self._asked_about_only.finditer(text):
             if _THEIR_POLICY_AFTER.match(text[found.end(1) :]) or (
                 _THEIR_POLICY_BEFORE.search(text[: found.start(1)])

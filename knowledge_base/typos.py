@@ -9,16 +9,22 @@ words:
 
 * chat forms with one reading ("u" -> "you", "pls" -> "please", "wanna");
 * a word neither in the articles nor in the encoder's English word list, one edit
-  from an article's word (two for words of 8 letters or more), becomes that word;
-  ties go to the word the articles use most.
+  from an article's word (two for words of 8 letters or more) that starts with the
+  same letter (typists rarely miss the first one; "chipped" is not "shipped"),
+  becomes that word; ties go to the word the articles use most. In a word of under
+  6 letters the edit must add, drop or swap letters, not replace one ("abort" is
+  not "about", "flask" not "flash").
 
 Left as written: words with an apostrophe or a digit ("you're", "sum1"), an
-inflection of a known word ("tees", "iphones", "reimbursed": the encoder's list has
-few inflected forms, and "shiping" stays a typo left alone), a capitalised word after
-the first (a name), and words of under 4 letters. Only the rankers see the
-correction; the rule that refuses questions about another business
-(:mod:`knowledge_base.elsewhere`) reads the question as written, since a business's
-name is often one edit from an everyday word. Pure and deterministic.
+inflection of a known word ("tees", "iphones", "reimbursed", "chipped", "bedding":
+the encoder's list has few inflected forms, so "shiping" stays a typo left alone),
+names of businesses (``businesses.yml``: "asos", "lyft"), a capitalised word after
+the first (a name), and words of under 4 letters. A correctly spelt word the
+encoder's list lacks can still be taken for a typo ("decode" read as "decide"); these
+rules and the articles' small vocabulary keep that rare. Only the
+rankers see the correction; the rule that refuses questions about another business
+(:mod:`knowledge_base.elsewhere`) reads the question as written. Pure and
+deterministic.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from bot.nlu.spelling import SpellingCorrector
+from bot.nlu.spelling import TXT_SPEAK, SpellingCorrector
 
 # A word, with an apostrophe or digits inside it when it has them ("you're", "sum1").
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z0-9]+)*")
@@ -35,6 +41,11 @@ _LETTERS = re.compile(r"[A-Za-z]+")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 # Endings of inflected words the encoder's word list lacks ("reimbursed", "tees").
 _ENDINGS = ("s", "es", "d", "ed", "ing", "er", "ers", "ly")
+# Under this length a word is mended only by a letter added, dropped or swapped with
+# its neighbour ("mach" -> "match"), not replaced ("abort" is not "about").
+SHORT = 6
+# Endings after which a stem's last consonant may be doubled ("chipped", "bedding").
+_DOUBLING = ("ed", "ing", "er", "ers")
 
 
 class QuestionReader:
@@ -44,13 +55,18 @@ class QuestionReader:
         texts: The articles' texts (titles, bodies, keywords, example questions):
             what a word may be corrected to, and how often each word occurs.
         english: Correct words never changed (the encoder's whole English words).
+        names: Names never changed (businesses; a name of several words counts
+            word by word).
     """
 
-    def __init__(self, texts: Iterable[str], english: Iterable[str]) -> None:
+    def __init__(
+        self, texts: Iterable[str], english: Iterable[str], names: Iterable[str] = ()
+    ) -> None:
         counts: Counter[str] = Counter()
         for text in texts:
             counts.update(_WORD.findall(text.lower()))
-        self._known = frozenset(english) | frozenset(counts)
+        name_words = {word for name in names for word in _WORD.findall(name.lower())}
+        self._known = frozenset(english) | frozenset(name_words) | frozenset(counts)
         self._corrector = SpellingCorrector(dict(counts), self._known)
 
     def read(self, question: str) -> str:
@@ -63,12 +79,11 @@ class QuestionReader:
             The text the rankers read (the question itself if nothing needs mending).
         """
         tokens = list(_TOKEN.finditer(question))
-        words = [token.group() for token in tokens]
-        corrections = self._corrector.corrections(words)
+        corrections = self._corrector.corrections([token.group() for token in tokens])
         pieces: list[str] = []
         cursor = 0
         for token, correction in zip(tokens, corrections, strict=True):
-            if correction is None or not self._mendable(token.group()):
+            if correction is None or not self._mends(token.group(), correction.meant):
                 continue
             pieces += [question[cursor : token.start()], correction.meant]
             cursor = token.end()
@@ -76,15 +91,30 @@ class QuestionReader:
             return question
         return "".join(pieces) + question[cursor:]
 
-    def _mendable(self, word: str) -> bool:
-        """Letters only, and no inflection of a known word ("reimbursed", "tees")."""
-        if not _LETTERS.fullmatch(word):
-            return False
+    def _mends(self, word: str, meant: str) -> bool:
+        """Whether the corrector's ``meant`` may replace ``word`` (the module's rules)."""
         lower = word.lower()
+        if lower in TXT_SPEAK:
+            return True
+        if not _LETTERS.fullmatch(word) or meant[:1] != lower[:1]:
+            return False
+        if (
+            len(lower) < SHORT
+            and len(meant) == len(lower)
+            and (sorted(meant) != sorted(lower))
+        ):
+            return False  # one letter for another in a short word: "abort", "flask"
+        return not self._inflection(lower)
+
+    def _inflection(self, lower: str) -> bool:
+        """Whether the word is a known word with an ending ("tees", "chipped")."""
         for ending in _ENDINGS:
+            if not lower.endswith(ending):
+                continue
             stem = lower[: -len(ending)]
-            if lower.endswith(ending) and (
-                stem in self._known or stem + "e" in self._known
-            ):
-                return False
-        return True
+            if stem in self._known or stem + "e" in self._known:
+                return True
+            doubled = len(stem) > 2 and stem[-1] == stem[-2]
+            if ending in _DOUBLING and doubled and stem[:-1] in self._known:
+                return True
+        return False

@@ -187,7 +187,8 @@ def test_a_business_named_in_passing_is_not_asked_about(listed: OtherBusiness) -
         ("walmart opening hours on sunday", "walmart"),
         ("how do i reach paypal customer service", "paypal"),
         ("what is the refund policy at amazon", "amazon"),
-        ("ups delivery times", "ups"),
+        ("amazon's delivery times", "amazon"),
+        ("ups customer service phone number", "ups"),
     ],
 )
 def test_a_name_we_use_counts_when_its_own_policy_is_asked_about(
@@ -201,9 +202,13 @@ def test_a_name_we_use_counts_when_its_own_policy_is_asked_about(
     ("question", "slug"),
     [
         ("will you match amazon's price", "price-match"),
+        ("can you match amazon's delivery price", "price-match"),
         ("can i pay with my paypal account", "payment-methods"),
         ("found it cheaper on amazon, can i get the difference", "price-match"),
         ("what's your return policy", "returns"),
+        ("what is the return policy for apple products", "returns"),
+        ("what is your refund policy for visa payments", "refund-policy"),
+        ("is there support for apple pay", "payment-methods"),
     ],
 )
 def test_a_name_we_use_in_passing_is_still_answered(
@@ -261,6 +266,10 @@ def test_a_listed_business_is_refused_unless_the_article_is_about_others(
     [
         ("anywhere: netflix\n", "'anywhere' must be a list of names"),
         ("names: [netflix]\n", "expected 'anywhere', 'in_a_name_place' and"),
+        (
+            "anywhere: [netflix]\nasked_about_only: [netflix]\n",
+            r"\['netflix'\] in more than one list",
+        ),
         ("in_a_name_place: [target, '']\n", "'in_a_name_place' must be a list"),
     ],
 )
