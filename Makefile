@@ -58,6 +58,7 @@ lint: install
 	@.venv/bin/mypy bot actions knowledge_base channels benchmarks
 	@$(PY) scripts/check_nlu_data.py
 	@$(PY) -m scripts.check_kb_data
+	@$(PY) -m scripts.check_near_questions
 
 unit: install browser haproxy
 	@$(PY) -m pytest tests/unit -q
