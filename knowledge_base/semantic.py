@@ -26,6 +26,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +129,7 @@ class EmbeddingCache:
                 keys, vectors = data["keys"], data["vectors"]
             if vectors.ndim != 2 or len(keys) != len(vectors):
                 raise ValueError(f"keys {keys.shape} and vectors {vectors.shape}")
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             logger.warning(
                 "ignoring unreadable embedding cache %s: %s", self.path, error
             )

@@ -102,11 +102,16 @@ def test_cache_file_is_owner_only(tmp_path: Path, encoder: WordHashEncoder) -> N
     assert [p.name for p in path.parent.iterdir()] == ["kb.npz"]  # no temp file left
 
 
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_damaged_cache_file_is_rebuilt(
-    tmp_path: Path, encoder: WordHashEncoder
+    tmp_path: Path, encoder: WordHashEncoder, damage: str
 ) -> None:
     path = tmp_path / "kb.npz"
-    path.write_bytes(b"not a zip file")
+    if damage == "garbage":
+        path.write_bytes(b"not a zip file")
+    else:  # a write cut short: a zip file's start without its directory
+        EmbeddingCache(path).embed(["a", "b"], embedder(encoder))
+        path.write_bytes(path.read_bytes()[:200])
     cache = EmbeddingCache(path)
     vectors = cache.embed(["a"], embedder(encoder))
     assert vectors.shape == (1, DIMENSION) and cache.misses == 1
