@@ -342,22 +342,26 @@ class KnowledgeBase:
     def refuses(self, query: str, article: Article) -> bool:
         """Whether the question, with this best article, asks about another business.
 
-        The unknown-word rule refuses whatever the article, and so does a name
-        customers also use about us when the question asks about that business's
-        own policy ("amazon's return policy"); a listed well-known business
-        unless the article is about other businesses and the question names it
-        only in passing ("found it cheaper at best buy", not "best buy's price
-        match policy"). Each as the calibration enables it
+        The unknown-word rule refuses whatever the article (unless the word is a
+        listed name), and so does a name customers also use about us when the
+        question asks about that business's own policy ("amazon's return policy");
+        a listed well-known business unless the article is about other businesses
+        and the question names it only in passing ("found it cheaper at costco",
+        not "costco's price match policy"). Each as the calibration enables it
         (:mod:`knowledge_base.elsewhere`).
         """
         calibration = self.calibration
-        if calibration.refuse_other_business and self.other_business(query):
+        listed = self.known_business(query)
+        # A listed name is the listed rule's to judge, even when the encoder does not
+        # know the word: "can you match costco's price" is for Price match.
+        unknown = self.other_business(query)
+        if calibration.refuse_other_business and unknown and unknown != listed:
             return True
         if not calibration.refuse_known_business:
             return False
         if self.their_policy(query):
             return True
-        if not self.known_business(query):
+        if not listed:
             return False
         return (
             not article.other_businesses

@@ -261,6 +261,20 @@ def test_a_listed_business_is_refused_unless_the_article_is_about_others(
     assert kb.search(theirs) is None
 
 
+def test_a_listed_name_the_encoder_does_not_know_is_judged_as_listed(
+    kb: KnowledgeBase,
+) -> None:
+    # "costco" is an unknown word in a name's place and a listed name: the listed
+    # rule decides, so Price match may answer a question naming it in passing.
+    passing = "can you match costco's price for the exact same model"
+    assert kb.other_business(passing) == kb.known_business(passing) == "costco"
+    match = kb.search(passing)
+    assert match is not None and match.article.slug == "price-match"
+    assert kb.search("what is costco's price match policy") is None
+    unlisted = "found it cheaper at brandlio, can you match"  # unknown, not listed
+    assert kb.other_business(unlisted) == "brandlio" and kb.search(unlisted) is None
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [
