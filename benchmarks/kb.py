@@ -293,6 +293,13 @@ def calibrate(
     )
 
 
+def _answerable(questions: QuestionSet) -> np.ndarray:
+    """Per question, answerable ones first as everywhere here: is it answerable."""
+    return np.array(
+        [True] * len(questions.answerable) + [False] * len(questions.unanswerable)
+    )
+
+
 def confidences(
     kb: KnowledgeBase, questions: QuestionSet, calibration: Calibration
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -327,9 +334,7 @@ def threshold_for(kb: KnowledgeBase, validation: QuestionSet) -> float:
     how :func:`calibrate` chooses the served one, for the served weights.
     """
     right, confidence = confidences(kb, validation, CALIBRATION)
-    answerable = np.array(
-        [True] * len(validation.answerable) + [False] * len(validation.unanswerable)
-    )
+    answerable = _answerable(validation)
     _, threshold, _ = best_threshold(confidence, right, answerable)
     return round(threshold, 3)
 
@@ -343,9 +348,7 @@ def compare_with_served(
     is a few hundred questions, and constants that win it by two or three of them
     won by luck as often as not.
     """
-    answerable = np.array(
-        [True] * len(questions.answerable) + [False] * len(questions.unanswerable)
-    )
+    answerable = _answerable(questions)
     gain, low, high = paired_bootstrap(
         answerable,
         decisions(kb, questions, CALIBRATION),
@@ -366,9 +369,7 @@ def compare_other_business_rule(kb: KnowledgeBase, questions: QuestionSet) -> No
     95% paired-bootstrap interval, the unanswerable questions it refuses and the
     right answers it loses.
     """
-    answerable = np.array(
-        [True] * len(questions.answerable) + [False] * len(questions.unanswerable)
-    )
+    answerable = _answerable(questions)
     with_rules = decisions(kb, questions, CALIBRATION)
     for name, without_rule in (
         ("naming another business", replace(CALIBRATION, refuse_other_business=False)),

@@ -313,9 +313,15 @@ class KnowledgeBase:
             The semantic scores, the lexical evidence per article (0-1) and the BM25
             ranking.
         """
+        return self._signals(self.read(query), vector, passage_bonus)
+
+    def _signals(
+        self, text: str, vector: np.ndarray, passage_bonus: float
+    ) -> tuple[SemanticScores, np.ndarray, list[LexicalMatch]]:
+        """:meth:`signals` for a question already read (``text``)."""
         if self._semantic is None:
             raise ValueError("a bm25 knowledge base has no semantic scores")
-        lexical = self._bm25.rank(self.read(query))
+        lexical = self._bm25.rank(text)
         evidence = np.zeros(len(self.articles), dtype=np.float32)
         for match in lexical:
             evidence[match.index] = _lexical(match)
@@ -354,8 +360,9 @@ class KnowledgeBase:
         listed = self.known_business(query)
         # A listed name is the listed rule's to judge, even when the encoder does not
         # know the word: "can you match costco's price" is for Price match.
-        unknown = self.other_business(query)
-        if calibration.refuse_other_business and unknown and unknown != listed:
+        if calibration.refuse_other_business and (
+            self.other_business(query) not in (None, listed)
+        ):
             return True
         if not calibration.refuse_known_business:
             return False
@@ -388,9 +395,10 @@ class KnowledgeBase:
         if self.method == "bm25" or self._semantic is None:
             ranked = self._bm25.rank(query)[:limit]
             return [self._match(m.index, m.score, m) for m in ranked]
+        text = self.read(query)  # once: the embedding and BM25 read the same text
         with one_blas_thread():
-            semantic, lexical_score, lexical = self.signals(
-                query, self.embed(query), self.calibration.passage_bonus
+            semantic, lexical_score, lexical = self._signals(
+                text, self._semantic.embed_query(text), self.calibration.passage_bonus
             )
         by_index = {match.index: match for match in lexical}
         similarity = semantic.similarity

@@ -76,8 +76,8 @@ def test_a_common_word_is_left_to_the_threshold(rule: OtherBusiness) -> None:
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.from_directory()
+def kb(help_centre: KnowledgeBase) -> KnowledgeBase:
+    return help_centre
 
 
 def test_the_hybrid_refuses_a_question_about_another_shop(kb: KnowledgeBase) -> None:

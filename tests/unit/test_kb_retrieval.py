@@ -24,8 +24,8 @@ from knowledge_base.semantic import SemanticIndex, SemanticScores
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.from_directory()
+def kb(help_centre: KnowledgeBase) -> KnowledgeBase:
+    return help_centre
 
 
 def test_the_issues_example_pair_both_get_payment_methods(kb: KnowledgeBase) -> None:

@@ -62,8 +62,10 @@ def test_what_is_not_a_typo_of_ours_stays_as_written(
     assert reader.read(question) == question
 
 
-def test_the_served_knowledge_base_reads_through_typos() -> None:
-    kb = KnowledgeBase.from_directory()
+def test_the_served_knowledge_base_reads_through_typos(
+    help_centre: KnowledgeBase,
+) -> None:
+    kb = help_centre
     assert kb.read("where do i downlaod my invoce") == "where do i download my invoice"
     match = kb.search("where do i downlaod my invoce")
     assert match is not None and match.article.slug == "invoices"

@@ -9,8 +9,8 @@ from knowledge_base.unsure import answer_when_unsure, is_question
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.from_directory()
+def kb(help_centre: KnowledgeBase) -> KnowledgeBase:
+    return help_centre
 
 
 @pytest.mark.parametrize(

@@ -188,8 +188,8 @@ KNOWN_CONFUSIONS = {
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.from_directory()
+def kb(help_centre: KnowledgeBase) -> KnowledgeBase:
+    return help_centre
 
 
 @pytest.mark.parametrize(("query", "slug"), KNOWN_CONFUSIONS.items())
