@@ -7,7 +7,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run run-production install train db test lint unit stories e2e faults benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb benchmark-channels benchmark-insights benchmark-load shell clean
+.PHONY: help run run-production install train db test lint unit stories e2e faults benchmark-nlu calibrate-nlu benchmark-kb calibrate-kb kb-words benchmark-channels benchmark-insights benchmark-load shell clean
 
 help:
 	@echo "make run            install, train if needed, migrate + seed the database, start all services"
@@ -18,6 +18,7 @@ help:
 	@echo "make calibrate-nlu  the NLU rejection threshold table on the validation set"
 	@echo "make benchmark-kb   help-centre retrieval: BM25, embeddings and hybrid, 17 and 200 articles"
 	@echo "make calibrate-kb   the help centre's constants, chosen on its validation set"
+	@echo "make kb-words       the help centre's word counts, after editing data/nlu/"
 	@echo "make benchmark-channels  response times per channel (with make run going)"
 	@echo "make benchmark-insights  the Insights page and report on 100,000 conversations (SQLite, PostgreSQL)"
 	@echo "make benchmark-load  1, 10 and 50 customers on every channel, and a stock Rasa bot beside"
@@ -59,6 +60,7 @@ lint: install
 	@$(PY) scripts/check_nlu_data.py
 	@$(PY) -m scripts.check_kb_data
 	@$(PY) -m scripts.check_near_questions
+	@$(PY) -m scripts.count_customer_words --check
 
 unit: install browser haproxy
 	@$(PY) -m pytest tests/unit -q
@@ -97,6 +99,10 @@ calibrate-nlu: train
 # Help-centre retrieval on the frozen test set (tests/kb_holdout/).
 benchmark-kb: install
 	@$(PY) -m benchmarks.kb
+
+# The help centre's word counts over customers' messages (data/nlu/), after editing them.
+kb-words: install
+	@$(PY) -m scripts.count_customer_words
 
 # The help centre's constants, chosen on data/validation/kb/ (never on the test set).
 calibrate-kb: install

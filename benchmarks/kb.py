@@ -12,7 +12,8 @@ served hybrid on the same questions a second time, from the kept embeddings (wha
 question customers ask often costs). Then the same with 200 articles: the 17 real ones plus 183 synthetic ones
 (benchmarks/kb_synthetic.py), and one more line: the served weights with the
 threshold chosen for 200 articles on the validation set (:func:`threshold_for`),
-since the confidence depends on the other articles.
+which shows whether one threshold still serves both sizes (the confidence's word
+weights, knowledge_base.rarity, are meant not to depend on the other articles).
 
 `python -m benchmarks.kb --calibrate` (`make calibrate-kb`) chooses the hybrid's
 constants on the validation set (benchmarks.kb_sets.load_calibration: the answerable
@@ -329,9 +330,11 @@ def decisions(
 def threshold_for(kb: KnowledgeBase, validation: QuestionSet) -> float:
     """The served weights' threshold for this knowledge base, chosen on validation.
 
-    The hybrid's confidence depends on the articles beside the best one (BM25's
-    statistics), so a help centre of another size needs its own threshold; this is
-    how :func:`calibrate` chooses the served one, for the served weights.
+    As :func:`calibrate` chooses the served one, for the served weights: with 200
+    articles it tells whether the served threshold still fits a bigger help centre
+    (17 and 200 articles: 0.752 and 0.807 with coverage weighed by BM25's IDF over
+    the articles; 0.822 and 0.808 weighed by rarity in customers' messages,
+    knowledge_base.rarity).
     """
     right, confidence = confidences(kb, validation, CALIBRATION)
     answerable = _answerable(validation)

@@ -44,7 +44,7 @@ VALIDATION_NLU = tuple(
     for name in ("nlu.yml", "nlu_customers.yml", "nlu_unclear.yml")
 )
 TEST_NLU = tuple(HOLDOUT_DIR / name for name in ("nlu.yml", "style.yml", "out_of_scope.yml"))  # fmt: skip
-#: Thresholds tried for the fallback path (never under the faq path's, 0.731).
+#: Thresholds tried for the fallback path (those under the faq path's are skipped).
 FALLBACK_THRESHOLDS = tuple(round(0.70 + 0.01 * i, 2) for i in range(41))
 #: Intents whose flow an article could come before: they start a form or account help.
 FLOW_INTENTS = frozenset({
@@ -252,10 +252,13 @@ class _Set:
 
 async def _route_sets(agent: object, kb: KnowledgeBase, test: bool) -> list[_Set]:
     sets = []
-    for name, questions, nlu_paths in (
-        ("validation", load_calibration(), VALIDATION_NLU),
-        ("test", load_holdout(), TEST_NLU),
-    )[: 2 if test else 1]:
+    loaders = (
+        ("validation", load_calibration, VALIDATION_NLU),
+        ("test", load_holdout, TEST_NLU),
+    )
+    # --calibrate reads no test file, not even from disk.
+    for name, load, nlu_paths in loaders[: 2 if test else 1]:
+        questions = load()
         examples: list[tuple[str, str | None]] = [*questions.answerable]
         examples += [(text, None) for text in questions.unanswerable]
         off_topic, requests = _nlu_sets(nlu_paths)

@@ -6,8 +6,12 @@ Besides the score, each match says how much of the question the article covers:
 
 * ``coverage``: the IDF-weighted share of the query's words found in the article,
   where a word found only in the body counts half and a word no article contains
-  gets the highest possible IDF ("can I pay with bitcoin" covers ~0.3 of the
-  Payment methods article: "bitcoin" is unknown).
+  gets the highest possible IDF ("can I pay with bitcoin" covers 0.11 of the
+  Payment methods article: "bitcoin" is unknown). The hybrid weighs the words by
+  their rarity in customers' messages and the articles instead (``rank(query,
+  rarity)``, :mod:`knowledge_base.rarity`; 0.32 there, "pay" being less common in
+  customers' messages than in our articles), so that the share does not change
+  with the number of articles.
 * ``on_topic``: at least one query word occurs in the article's title, keywords or
   questions, so a passing mention in a body ("in stock") never decides on its own.
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from knowledge_base.analysis import analyze
@@ -39,7 +43,8 @@ class LexicalMatch:
     Attributes:
         index: The article's position in the index's article list.
         score: BM25F score (unbounded, higher is better).
-        coverage: IDF-weighted share of the query's words found in the article (0-1).
+        coverage: Weighted share of the query's words found in the article (0-1),
+            by IDF or by the ``rarity`` :meth:`Bm25Index.rank` was given.
         on_topic: Whether a query word occurs in the title, keywords or questions.
     """
 
@@ -111,13 +116,29 @@ class Bm25Index:
         """Every search term some article contains."""
         return frozenset(self._postings)
 
-    def rank(self, query: str) -> list[LexicalMatch]:
-        """Every article that shares a term with the query, best score first."""
+    @property
+    def document_frequencies(self) -> tuple[Mapping[str, int], int]:
+        """Per term, how many articles contain it; and how many articles there are."""
+        return (
+            {term: len(postings) for term, postings in self._postings.items()},
+            self._count,
+        )
+
+    def rank(
+        self, query: str, rarity: Callable[[str], float] | None = None
+    ) -> list[LexicalMatch]:
+        """Every article that shares a term with the query, best score first.
+
+        Args:
+            query: The question.
+            rarity: A term's weight in ``coverage`` (:mod:`knowledge_base.rarity`);
+                BM25's IDF over the articles by default. The score always uses
+                BM25's IDF.
+        """
         terms = set(analyze(query))
         informative = {term for term in terms if not term.isdigit()}
-        total_weight = sum(
-            self._idf.get(term, self._unknown_idf) for term in informative
-        )
+        weight = rarity or (lambda term: self._idf.get(term, self._unknown_idf))
+        total_weight = sum(weight(term) for term in informative)
         scores: dict[int, float] = defaultdict(float)
         found: dict[int, float] = defaultdict(float)
         head: set[int] = set()
@@ -125,11 +146,11 @@ class Bm25Index:
             idf = self._idf.get(term)
             if idf is None:
                 continue
+            share = weight(term) if term in informative else 0.0
             for posting in self._postings[term]:
                 tf = posting.weighted_tf
                 scores[posting.index] += idf * tf / (_K1 + tf)
-                if term in informative:
-                    found[posting.index] += idf * posting.presence
+                found[posting.index] += share * posting.presence
                 if posting.presence == 1.0:
                     head.add(posting.index)
         matches = [

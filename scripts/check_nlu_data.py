@@ -103,9 +103,14 @@ def _problem(message: str, example: Example | None = None) -> Problem:
     return Problem(message, key in KNOWN)
 
 
+def plain(text: str) -> str:
+    """The example as the customer wrote it: 'where is [12345](order_id)' -> '... 12345'."""
+    return _ANNOTATION.sub(r"\1", text)
+
+
 def normalise(text: str) -> str:
     """The form two examples are compared in: 'Where's [it](x)?!' -> 'wheres it'."""
-    text = _ANNOTATION.sub(r"\1", text).lower()
+    text = plain(text).lower()
     text = _APOSTROPHES.sub("", text)
     return " ".join(_NOT_WORD.sub(" ", text).split())
 
