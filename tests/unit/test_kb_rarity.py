@@ -64,9 +64,11 @@ def test_counts_are_written_and_read_back(tmp_path: Path) -> None:
     [
         ("(messages)\t3\norder 2\n", "expected 'term<TAB>count'"),
         ("(messages)\t3\norder\ttwo\n", "expected 'term<TAB>count'"),
-        ("(messages)\t3\norder\t2\norder\t1\n", "expected 'term<TAB>count'"),
-        ("order\t2\n", "no '\\(messages\\)' line"),
-        ("(messages)\t1\norder\t2\n", "above every term's count"),
+        ("(messages)\t3\norder\t\u00b2\n", "expected 'term<TAB>count'"),
+        ("(messages)\t3\norder\t2\norder\t1\n", "'order' is given twice"),
+        ("(messages)\t3\n(messages)\t4\n", "'\\(messages\\)' is given twice"),
+        ("order\t2\n", "no '\\(messages\\)<TAB>count' line"),
+        ("(messages)\t1\norder\t2\n", "'order' is in 2 of 1 messages"),
     ],
 )
 def test_a_damaged_counts_file_is_a_clear_error(
@@ -168,3 +170,9 @@ def test_bm25_alone_keeps_its_own_idf_and_never_reads_the_counts(
     assert figures[0] == figures[1]
     [plain, *_] = Bm25Index(two_articles).rank(QUESTION)
     assert figures[0][0][2] == pytest.approx(plain.coverage)
+
+
+def test_a_byte_order_mark_from_an_editor_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "words.tsv"
+    path.write_text("\ufeff(messages)\t3\norder\t2\n", encoding="utf-8")
+    assert load_counts(path) == ({"order": 2}, 3)
