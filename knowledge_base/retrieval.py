@@ -14,11 +14,11 @@ question (``method="hybrid"``, the default):
 
 They are fused with a weighted score (``similarity + rank_lexical_weight *
 lexical``, where ``lexical`` is the coverage, halved if no question word is in a
-head field) or, with ``fusion="rrf"``, by reciprocal rank fusion. The hybrid's
-coverage weighs each question word by its rarity in customers' own messages (the
-NLU's training data) and the articles together (:mod:`knowledge_base.rarity`), not
-by BM25's IDF over the articles alone, so that it does not change as articles are
-added. Answering with the wrong article is worse than not answering (the bot then
+head field and scaled down under ``MIN_SCORE``) or, with ``fusion="rrf"``, by
+reciprocal rank fusion. The hybrid's coverage weighs each question word by its
+rarity in customers' own messages (the NLU's training data) and the articles
+together (:mod:`knowledge_base.rarity`), not by BM25's IDF over the articles alone,
+so that it does not change as articles are added. Answering with the wrong article is worse than not answering (the bot then
 offers a ticket or a person), so :meth:`KnowledgeBase.search` returns the best
 article only if its confidence, ``similarity + gate_lexical_weight * lexical``,
 reaches ``threshold``, and the question names no other business

@@ -126,11 +126,7 @@ def _nlu_texts(root: Path, globs: Iterable[str], problems: list[str]) -> list[Te
         if not paths:
             problems.append(f"no file matches {glob}")
         for path in paths:
-            try:
-                examples, read_problems = read_examples(path, root)
-            except (AttributeError, TypeError) as error:  # not an NLU document
-                problems.append(f"{path.relative_to(root)}: not NLU data ({error})")
-                continue
+            examples, read_problems = read_examples(path, root)
             problems += [problem.message for problem in read_problems]
             texts += [Text(e.text, f"{e.file}, {e.intent}") for e in examples]
     return texts

@@ -122,9 +122,12 @@ def read_examples(path: Path, root: Path) -> tuple[list[Example], list[Problem]]
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         return [], [_problem(f"{name}: not valid YAML ({exc})")]
+    blocks = (document.get("nlu") or []) if isinstance(document, dict) else None
+    if not isinstance(blocks, list):
+        return [], [_problem(f"{name}: not NLU data (no 'nlu' list at the top)")]
     examples: list[Example] = []
     problems: list[Problem] = []
-    for block in document.get("nlu") or []:
+    for block in blocks:
         if not isinstance(block, dict) or "intent" not in block:
             continue  # synonyms, regexes and lookup tables hold no intent examples
         intent, lines = str(block["intent"]), block.get("examples")

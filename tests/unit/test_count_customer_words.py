@@ -71,3 +71,9 @@ def test_a_stale_file_fails_the_check_until_written_again(
     assert main(["--file", str(counts)], root) == 0
     terms, messages = load_counts.__wrapped__(counts)
     assert messages == 3 and terms["ship"] == 1
+
+
+@pytest.mark.parametrize("text", ["- just a list\n", "nlu: 5\n"])
+def test_a_file_that_is_not_nlu_data_is_an_error(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ValueError, match="orders.yml: not NLU data"):
+        training_messages(_root(tmp_path, text))
